@@ -1,0 +1,40 @@
+// The one place every request's identity and permission is decided. The
+// router calls it with what the request wants to do on which repository and
+// image; handlers never check permissions themselves.
+//
+// Thread safety: authorize() may be called concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "berth/core/error.h"
+
+namespace berth::http {
+struct HttpRequest;
+}
+
+namespace berth::auth {
+
+enum class Action { Read, Deploy, Delete, Annotate, Manage };
+
+struct AccessRequest {
+  std::string repo_key;  // empty for registry-wide requests (GET /v2/, _catalog)
+  std::string image;     // empty when not about one image
+  Action action = Action::Read;
+};
+
+class AccessController {
+ public:
+  virtual ~AccessController() = default;
+  // UNAUTHORIZED (with a challenge for the response) or DENIED, else ok.
+  virtual Status authorize(const http::HttpRequest& request, const AccessRequest& access) = 0;
+  // Whether `image` of `repo_key` may be listed (catalog filtering).
+  virtual bool mayList(const http::HttpRequest& request, const std::string& repo_key, const std::string& image) = 0;
+};
+using AccessControllerPtr = std::shared_ptr<AccessController>;
+
+// Everyone may do everything: the behaviour until security is configured.
+AccessControllerPtr makeAllowAll();
+
+}  // namespace berth::auth

@@ -1,0 +1,58 @@
+// Errors as values. Every failure on the request path is an Error; the HTTP
+// layer turns it into the spec's JSON body and status in exactly one place
+// (api/error_response). Codes are the OCI Distribution Spec's error codes.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+
+namespace berth {
+
+enum class ErrorCode {
+  BlobUnknown,
+  BlobUploadInvalid,
+  BlobUploadUnknown,
+  DigestInvalid,
+  ManifestBlobUnknown,
+  ManifestInvalid,
+  ManifestUnknown,
+  NameInvalid,
+  NameUnknown,
+  SizeInvalid,
+  RangeInvalid,
+  TagInvalid,
+  PaginationNumberInvalid,
+  Unauthorized,
+  Denied,
+  Unsupported,
+  TooManyRequests,
+  Unavailable,
+  Unknown,
+};
+
+struct Error {
+  ErrorCode code = ErrorCode::Unknown;
+  std::string message;
+  std::string detail;  // free text; written as a JSON string when not empty
+};
+
+template <class T>
+using Result = tl::expected<T, Error>;
+using Status = Result<void>;
+
+inline tl::unexpected<Error> fail(ErrorCode code, std::string message, std::string detail = {}) {
+  return tl::unexpected<Error>(Error{code, std::move(message), std::move(detail)});
+}
+
+// The spec's name for the code, e.g. "BLOB_UNKNOWN".
+std::string_view errorCodeName(ErrorCode code);
+// The HTTP status the spec (or registry:2, where the spec is silent) uses.
+int errorHttpStatus(ErrorCode code);
+// The spec's default message for the code.
+std::string_view errorDefaultMessage(ErrorCode code);
+
+// errno -> Error with the operation and path in the message; never thrown.
+Error errnoError(int err, std::string_view what, std::string_view path);
+
+}  // namespace berth

@@ -1,0 +1,94 @@
+// A repository: one registry of its own inside Berth, addressed by its key.
+// Local repositories store content here; remote (pull-through cache) and
+// virtual (aggregating) repositories implement the same contract later, so
+// the HTTP layer never knows which kind it talks to.
+//
+// Thread safety: all methods may be called concurrently.
+// Names passed in are already validated against the spec's grammar.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "berth/config.h"
+#include "berth/core/reference.h"
+#include "berth/repo/upload.h"
+#include "berth/storage/blob_store.h"
+#include "berth/storage/metadata_store.h"
+
+namespace berth::repo {
+
+struct StoredManifest {
+  Digest digest;
+  std::string media_type;
+  std::string bytes;
+};
+
+struct PutManifestResult {
+  Digest digest;
+  std::string subject;  // the subject's digest when the manifest has one (OCI-Subject)
+};
+
+struct ReferrersResult {
+  std::string index_json;
+  bool filtered = false;  // OCI-Filters-Applied: artifactType
+};
+
+inline constexpr std::size_t kMaxManifestBytes = 4 * 1024 * 1024;
+
+class Repository {
+ public:
+  virtual ~Repository() = default;
+  virtual const config::Repository& settings() const = 0;
+  const std::string& key() const { return settings().key; }
+
+  // Blobs served only when this repository links them. BLOB_UNKNOWN otherwise.
+  virtual Result<storage::BlobInfo> statBlob(const std::string& name, const Digest& d) = 0;
+  virtual Result<storage::BlobReaderPtr> openBlob(const std::string& name, const Digest& d) = 0;
+  // Unlinks from this repository only. BLOB_UNKNOWN when not linked.
+  virtual Status deleteBlob(const std::string& name, const Digest& d) = 0;
+  // Links a blob that `source` links under `source_name`; false when it does not.
+  virtual Result<bool> mountBlob(const std::string& name, const Digest& d, Repository& source,
+                                 const std::string& source_name) = 0;
+
+  // Uploads. BLOB_UPLOAD_UNKNOWN for an unknown id or one of another image.
+  virtual Result<UploadSessionPtr> startUpload(const std::string& name) = 0;
+  virtual Result<UploadSessionPtr> findUpload(const std::string& name, const std::string& uuid) = 0;
+  // Verifies the digest (DIGEST_INVALID, nothing stored, session ended),
+  // installs the blob and links it. The session ends either way.
+  virtual Status commitUpload(const UploadSessionPtr& upload, const Digest& expected) = 0;
+  virtual Status cancelUpload(const UploadSessionPtr& upload) = 0;
+
+  // Manifests. MANIFEST_UNKNOWN when absent.
+  virtual Result<StoredManifest> getManifest(const std::string& name, const Reference& ref) = 0;
+  // Validates (MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID) and stores.
+  virtual Result<PutManifestResult> putManifest(const std::string& name, const Reference& ref,
+                                                const std::string& content_type, const std::string& bytes) = 0;
+  // By digest: the manifest and its tags; by tag: only the tag.
+  virtual Status deleteManifest(const std::string& name, const Reference& ref) = 0;
+  virtual Result<storage::Page> listTags(const std::string& name, const std::string& last, std::size_t n) = 0;
+  virtual Result<ReferrersResult> referrers(const std::string& name, const Digest& subject,
+                                            const std::string& artifact_type) = 0;
+  // Image names within this repository (without the key prefix).
+  virtual Result<storage::Page> listImages(const std::string& last, std::size_t n) = 0;
+};
+using RepositoryPtr = std::shared_ptr<Repository>;
+
+// All repositories by key, built from the config at startup; immutable after.
+class RepositoryRegistry {
+ public:
+  void add(RepositoryPtr repo) { repos_.push_back(std::move(repo)); }
+  Repository* find(std::string_view key) const {
+    for (const auto& r : repos_)
+      if (r->key() == key) return r.get();
+    return nullptr;
+  }
+  const std::vector<RepositoryPtr>& all() const { return repos_; }
+
+ private:
+  std::vector<RepositoryPtr> repos_;
+};
+
+}  // namespace berth::repo

@@ -1,0 +1,59 @@
+// The global content-addressed blob store. It knows nothing of repositories:
+// which repository may serve a blob is the metadata store's business.
+//
+// Thread safety: all methods may be called concurrently. Installing the same
+// digest twice at once is safe (rename is atomic; the loser's file is dropped).
+// Durability: install() fsyncs the file, renames it into place and fsyncs the
+// directory, so a crash leaves either nothing or the whole verified blob.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "berth/core/digest.h"
+#include "berth/core/error.h"
+
+namespace berth::storage {
+
+struct BlobInfo {
+  uint64_t size = 0;
+};
+
+// An open, read-only blob. Owns the file descriptor.
+class BlobReader {
+ public:
+  BlobReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~BlobReader();
+  BlobReader(const BlobReader&) = delete;
+  BlobReader& operator=(const BlobReader&) = delete;
+  int fd() const { return fd_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+using BlobReaderPtr = std::unique_ptr<BlobReader>;
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  // BLOB_UNKNOWN when absent.
+  virtual Result<BlobInfo> stat(const Digest& digest) const = 0;
+  // BLOB_UNKNOWN when absent.
+  virtual Result<BlobReaderPtr> open(const Digest& digest) const = 0;
+  // Moves a fully written file (on the same filesystem, e.g. an upload's data
+  // file) into place under `digest` durably. The caller has verified the
+  // digest. The source path is consumed (renamed or removed).
+  virtual Status install(const std::string& source_path, const Digest& digest) = 0;
+  // Writes a small in-memory blob (a manifest) durably; hashes it itself.
+  virtual Result<Digest> putBytes(const std::string& bytes) = 0;
+  // Reads a small blob whole (manifests only; bounded by the caller).
+  virtual Result<std::string> readBytes(const Digest& digest, uint64_t max_size) const = 0;
+  // GC only. BLOB_UNKNOWN when absent.
+  virtual Status remove(const Digest& digest) = 0;
+};
+using BlobStorePtr = std::shared_ptr<BlobStore>;
+
+}  // namespace berth::storage

@@ -1,0 +1,88 @@
+// Everything about repositories that is not blob content: which blobs each
+// image links, manifests and what they reference, tags, upload sessions.
+// Keys are (repo = repository key, name = image name inside it).
+//
+// Thread safety: every method may be called concurrently; each is one
+// transaction. Errors: only storage failures (UNKNOWN/UNAVAILABLE); "not
+// found" is an empty optional or false, never an error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "berth/core/digest.h"
+#include "berth/core/error.h"
+
+namespace berth::storage {
+
+struct ManifestRecord {
+  std::string repo, name;
+  Digest digest;
+  std::string media_type;
+  uint64_t size = 0;
+  std::string subject;        // digest string of the subject, or empty
+  std::string artifact_type;  // artifactType, else config.mediaType (for referrers)
+  std::string annotations;    // JSON object text, or empty
+  int64_t created = 0;        // unix seconds
+};
+
+struct ManifestWrite {
+  ManifestRecord record;
+  std::vector<Digest> blobs;      // config + layers (+ subject is not a ref)
+  std::vector<Digest> manifests;  // children of an index
+  std::optional<std::string> tag;
+};
+
+struct UploadRecord {
+  std::string uuid, repo, name;
+  int64_t created = 0;
+};
+
+struct Page {
+  std::vector<std::string> items;
+  bool more = false;  // another page follows the last item
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  // Blob links. linkBlob also makes the image known (catalog).
+  virtual Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) = 0;
+  virtual Result<std::optional<uint64_t>> linkedBlobSize(const std::string& repo, const std::string& name,
+                                                         const Digest& d) = 0;
+  virtual Result<bool> unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) = 0;
+
+  // Manifests. putManifest stores the record, its references and the tag in one transaction.
+  virtual Status putManifest(const ManifestWrite& write) = 0;
+  virtual Result<std::optional<ManifestRecord>> manifest(const std::string& repo, const std::string& name,
+                                                         const Digest& d) = 0;
+  // Removes the manifest and every tag pointing to it. False when absent.
+  virtual Result<bool> deleteManifest(const std::string& repo, const std::string& name, const Digest& d) = 0;
+  virtual Result<std::vector<ManifestRecord>> referrers(const std::string& repo, const std::string& name,
+                                                        const Digest& subject) = 0;
+
+  // Tags.
+  virtual Result<std::optional<Digest>> resolveTag(const std::string& repo, const std::string& name,
+                                                   const std::string& tag) = 0;
+  virtual Result<bool> deleteTag(const std::string& repo, const std::string& name, const std::string& tag) = 0;
+  // Sorted; the tags after `last`, at most n.
+  virtual Result<Page> listTags(const std::string& repo, const std::string& name, const std::string& last,
+                                std::size_t n) = 0;
+
+  // Images ("<repo>/<name>"), sorted. repo empty = all repositories.
+  virtual Result<bool> imageExists(const std::string& repo, const std::string& name) = 0;
+  virtual Result<Page> listImages(const std::string& repo, const std::string& last, std::size_t n) = 0;
+
+  // Upload sessions (the data lives in the upload store's files).
+  virtual Status createUpload(const UploadRecord& u) = 0;
+  virtual Result<std::optional<UploadRecord>> upload(const std::string& uuid) = 0;
+  virtual Status deleteUpload(const std::string& uuid) = 0;
+  virtual Result<std::vector<UploadRecord>> uploadsOlderThan(int64_t unix_seconds) = 0;
+};
+using MetadataStorePtr = std::shared_ptr<MetadataStore>;
+
+}  // namespace berth::storage

@@ -1,0 +1,78 @@
+#include "api/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/handlers.h"
+
+namespace berth::api {
+namespace {
+
+// Adds the headers every registry response carries.
+class HeaderAddingExchange final : public http::Exchange {
+ public:
+  explicit HeaderAddingExchange(http::Exchange& inner) : inner_(inner) {}
+  const http::HttpRequest& request() const override { return inner_.request(); }
+  Result<std::string> readBody(std::size_t limit, const Error& too_large) override {
+    return inner_.readBody(limit, too_large);
+  }
+  Result<uint64_t> streamBody(const http::BodySink& sink) override { return inner_.streamBody(sink); }
+  std::optional<uint64_t> contentLength() const override { return inner_.contentLength(); }
+  void respond(http::HttpResponse res) override { inner_.respond(decorate(std::move(res))); }
+  void respondFile(http::HttpResponse head, int fd, uint64_t offset, uint64_t length) override {
+    inner_.respondFile(decorate(std::move(head)), fd, offset, length);
+  }
+  bool responded() const override { return inner_.responded(); }
+
+ private:
+  static http::HttpResponse decorate(http::HttpResponse res) {
+    res.set("Docker-Distribution-API-Version", "registry/2.0");
+    return res;
+  }
+  http::Exchange& inner_;
+};
+
+}  // namespace
+
+Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access)
+    : registry_(std::move(registry)), access_(std::move(access)) {}
+
+void Api::handle(http::Exchange& raw) {
+  HeaderAddingExchange ex(raw);
+  Status st;
+  try {
+    st = dispatch(ex);
+  } catch (const std::exception& e) {
+    spdlog::error("handler threw: {} ({} {})", e.what(), ex.request().method, ex.request().path);
+    st = fail(ErrorCode::Unknown, "internal error");
+  }
+  if (!st && !ex.responded()) {
+    if (st.error().code == ErrorCode::Unknown || st.error().code == ErrorCode::Unavailable)
+      spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, st.error().message);
+    ex.respond(errorResponse(st.error()));
+  }
+}
+
+Status Api::dispatch(http::Exchange& ex) {
+  auto route = matchRoute(ex.request().path);
+  if (!route) return tl::unexpected(route.error());
+  repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);
+  Context c{ex, *route, repo, *registry_, *access_};
+  switch (route->kind) {
+    case RouteKind::Base: return handleBase(c);
+    case RouteKind::Catalog: return handleCatalog(c);
+    default: break;
+  }
+  if (!repo) return fail(ErrorCode::NameUnknown, "repository key not known to registry", route->repo_key);
+  switch (route->kind) {
+    case RouteKind::RepoCatalog: return handleRepoCatalog(c);
+    case RouteKind::Blob: return handleBlob(c);
+    case RouteKind::UploadStart: return handleUploadStart(c);
+    case RouteKind::Upload: return handleUpload(c);
+    case RouteKind::Manifest: return handleManifest(c);
+    case RouteKind::Tags: return handleTags(c);
+    case RouteKind::Referrers: return handleReferrers(c);
+    default: return unsupported(c);
+  }
+}
+
+}  // namespace berth::api

@@ -1,0 +1,45 @@
+// Thin HTTP handlers: parse the request, call the repository, respond.
+// Each returns a Status; an error is written by the dispatcher (api.cc) in
+// the spec's JSON form, in one place.
+#pragma once
+
+#include "api/router.h"
+#include "berth/auth/access_controller.h"
+#include "berth/repo/repository.h"
+#include "http/exchange.h"
+
+namespace berth::api {
+
+struct Context {
+  http::Exchange& ex;
+  const Route& route;
+  repo::Repository* repo;  // null for registry-wide routes
+  const repo::RepositoryRegistry& registry;
+  auth::AccessController& access;
+  const http::HttpRequest& req() const { return ex.request(); }
+};
+
+Status handleBase(Context& c);
+Status handleCatalog(Context& c);
+Status handleRepoCatalog(Context& c);
+Status handleBlob(Context& c);
+Status handleUploadStart(Context& c);
+Status handleUpload(Context& c);
+Status handleManifest(Context& c);
+Status handleTags(Context& c);
+Status handleReferrers(Context& c);
+
+// Shared helpers (responses.cc).
+http::HttpResponse jsonResponse(int status, std::string body);
+http::HttpResponse errorResponse(const Error& e);
+tl::unexpected<Error> unsupported(const Context& c);
+// Parses ?n= and ?last= (PAGINATION_NUMBER_INVALID for a bad n).
+struct PageRequest {
+  std::size_t n;
+  std::string last;
+};
+Result<PageRequest> pageRequest(const http::HttpRequest& req, std::size_t default_n);
+// RFC 5988 Link header for the next page.
+std::string nextLink(const std::string& url, std::size_t n, const std::string& last);
+
+}  // namespace berth::api

@@ -1,0 +1,118 @@
+// GET /v2/, catalogs, tags/list and referrers.
+#include <nlohmann/json.hpp>
+
+#include "api/handlers.h"
+#include "berth/core/media_types.h"
+
+namespace berth::api {
+namespace {
+constexpr std::size_t kMaxPage = 100000;
+constexpr std::size_t kDefaultCatalogPage = 10000;
+
+Status onlyGet(const Context& c) {
+  if (c.req().method != "GET" && c.req().method != "HEAD") return unsupported(c);
+  return {};
+}
+
+void respondPage(Context& c, nlohmann::json body, const storage::Page& page, std::size_t n, const std::string& url,
+                 const std::string& last_item) {
+  auto res = jsonResponse(200, body.dump());
+  if (page.more) res.set("Link", nextLink(url, n, last_item));
+  c.ex.respond(std::move(res));
+}
+}  // namespace
+
+Status handleBase(Context& c) {
+  if (auto st = onlyGet(c); !st) return st;
+  if (!c.route.repo_key.empty() && !c.repo)
+    return fail(ErrorCode::NameUnknown, "repository key not known to registry", c.route.repo_key);
+  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  c.ex.respond(jsonResponse(200, "{}"));
+  return {};
+}
+
+Status handleCatalog(Context& c) {
+  if (auto st = onlyGet(c); !st) return st;
+  auto pr = pageRequest(c.req(), kDefaultCatalogPage);
+  if (!pr) return tl::unexpected(pr.error());
+  std::size_t n = std::min(pr->n, kMaxPage);
+  // Names are "<key>/<image>": walk the repositories in key order.
+  std::vector<repo::Repository*> repos;
+  for (const auto& r : c.registry.all()) repos.push_back(r.get());
+  std::sort(repos.begin(), repos.end(), [](auto* a, auto* b) { return a->key() + "/" < b->key() + "/"; });
+  // Collect one name more than asked: its presence says a next page exists.
+  std::vector<std::string> names;
+  for (auto* r : repos) {
+    if (names.size() > n) break;
+    std::string prefix = r->key() + "/";
+    std::string last;
+    if (!pr->last.empty()) {
+      if (pr->last.starts_with(prefix)) last = pr->last.substr(prefix.size());
+      else if (prefix < pr->last) continue;  // this repository comes before the cursor
+    }
+    while (names.size() <= n) {
+      auto page = r->listImages(last, std::min<std::size_t>(n + 1 - names.size(), 1000));
+      if (!page) return tl::unexpected(page.error());
+      for (const auto& image : page->items) {
+        last = image;
+        if (c.access.mayList(c.req(), r->key(), image)) names.push_back(prefix + image);
+      }
+      if (!page->more) break;
+    }
+  }
+  storage::Page out;
+  if (names.size() > n) {
+    names.resize(n);
+    out.more = n > 0;
+  }
+  std::string last_item = names.empty() ? std::string() : names.back();
+  respondPage(c, {{"repositories", names}}, out, n, "/v2/_catalog", last_item);
+  return {};
+}
+
+Status handleRepoCatalog(Context& c) {
+  if (auto st = onlyGet(c); !st) return st;
+  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  auto pr = pageRequest(c.req(), kDefaultCatalogPage);
+  if (!pr) return tl::unexpected(pr.error());
+  std::size_t n = std::min(pr->n, kMaxPage);
+  auto page = c.repo->listImages(pr->last, n);
+  if (!page) return tl::unexpected(page.error());
+  nlohmann::json names = nlohmann::json::array();
+  for (const auto& image : page->items)
+    if (c.access.mayList(c.req(), c.repo->key(), image)) names.push_back(image);
+  std::string last = page->items.empty() ? std::string() : page->items.back();
+  respondPage(c, {{"repositories", std::move(names)}}, *page, n, c.route.base + "/_catalog", last);
+  return {};
+}
+
+Status handleTags(Context& c) {
+  if (auto st = onlyGet(c); !st) return st;
+  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
+  auto pr = pageRequest(c.req(), kMaxPage);
+  if (!pr) return tl::unexpected(pr.error());
+  std::size_t n = std::min(pr->n, kMaxPage);
+  auto page = c.repo->listTags(c.route.image, pr->last, n);
+  if (!page) return tl::unexpected(page.error());
+  std::string last = page->items.empty() ? std::string() : page->items.back();
+  nlohmann::json body{{"name", c.route.clientName()}, {"tags", page->items}};
+  respondPage(c, std::move(body), *page, n, c.route.imageUrl() + "/tags/list", last);
+  return {};
+}
+
+Status handleReferrers(Context& c) {
+  if (auto st = onlyGet(c); !st) return st;
+  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
+  auto digest = Digest::parse(c.route.tail);
+  if (!digest) return tl::unexpected(digest.error());
+  auto result = c.repo->referrers(c.route.image, *digest, c.req().queryValue("artifactType"));
+  if (!result) return tl::unexpected(result.error());
+  http::HttpResponse res;
+  res.set("Content-Type", std::string(media::kOciIndex));
+  if (result->filtered) res.set("OCI-Filters-Applied", "artifactType");
+  res.body = std::move(result->index_json);
+  c.ex.respond(std::move(res));
+  return {};
+}
+
+}  // namespace berth::api

@@ -1,0 +1,82 @@
+#include "api/router.h"
+
+#include <string_view>
+
+#include "berth/core/reference.h"
+
+namespace berth::api {
+namespace {
+
+tl::unexpected<Error> noRoute(const std::string& path) {
+  return fail(ErrorCode::NameUnknown, "no such route", path.substr(0, 300));
+}
+
+bool endsWith(std::string_view s, std::string_view suffix) { return s.size() >= suffix.size() && s.ends_with(suffix); }
+
+// Splits "<image>/<kind>/<tail>" into route parts. `rest` has no leading '/'.
+Result<Route> matchImageRoute(std::string_view rest, Route route, const std::string& path) {
+  auto take = [&](RouteKind kind, std::size_t name_end, std::string_view tail) -> Result<Route> {
+    route.kind = kind;
+    route.image = std::string(rest.substr(0, name_end));
+    route.tail = std::string(tail);
+    if (route.tail.find('/') != std::string::npos) return noRoute(path);
+    if (!isValidImageName(route.image))
+      return fail(ErrorCode::NameInvalid, "invalid repository name", route.image.substr(0, 300));
+    return route;
+  };
+  if (endsWith(rest, "/tags/list")) return take(RouteKind::Tags, rest.size() - 10, {});
+  if (endsWith(rest, "/blobs/uploads")) return take(RouteKind::UploadStart, rest.size() - 14, {});
+  if (endsWith(rest, "/blobs/uploads/")) return take(RouteKind::UploadStart, rest.size() - 15, {});
+  // The kind marker is the last one before a slash-free tail.
+  auto slash = rest.rfind('/');
+  if (slash == std::string_view::npos) return noRoute(path);
+  std::string_view tail = rest.substr(slash + 1), head = rest.substr(0, slash);
+  if (endsWith(head, "/blobs/uploads")) return take(RouteKind::Upload, head.size() - 14, tail);
+  if (endsWith(head, "/blobs")) return take(RouteKind::Blob, head.size() - 6, tail);
+  if (endsWith(head, "/manifests")) return take(RouteKind::Manifest, head.size() - 10, tail);
+  if (endsWith(head, "/referrers")) return take(RouteKind::Referrers, head.size() - 10, tail);
+  return noRoute(path);
+}
+
+}  // namespace
+
+std::string Route::clientName() const {
+  return base.starts_with("/v2/") ? repo_key + "/" + image : image;
+}
+
+Result<Route> matchRoute(const std::string& path) {
+  std::string_view p = path;
+  Route route;
+  if (p == "/v2" || p == "/v2/") return route;
+  if (p == "/v2/_catalog") {
+    route.kind = RouteKind::Catalog;
+    return route;
+  }
+  if (p.starts_with("/v2/")) {
+    std::string_view rest = p.substr(4);
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return noRoute(path);
+    route.repo_key = std::string(rest.substr(0, slash));
+    route.base = "/v2/" + route.repo_key;
+    return matchImageRoute(rest.substr(slash + 1), std::move(route), path);
+  }
+  if (p.starts_with("/artifactory/")) p.remove_prefix(12);
+  if (!p.starts_with("/api/docker/")) return noRoute(path);
+  std::string_view rest = p.substr(12);
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return noRoute(path);
+  route.repo_key = std::string(rest.substr(0, slash));
+  route.base = "/api/docker/" + route.repo_key + "/v2";
+  if (path.starts_with("/artifactory/")) route.base = "/artifactory" + route.base;
+  rest = rest.substr(slash + 1);
+  if (rest == "v2" || rest == "v2/") return route;
+  if (!rest.starts_with("v2/")) return noRoute(path);
+  rest.remove_prefix(3);
+  if (rest == "_catalog") {
+    route.kind = RouteKind::RepoCatalog;
+    return route;
+  }
+  return matchImageRoute(rest, std::move(route), path);
+}
+
+}  // namespace berth::api

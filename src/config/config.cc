@@ -1,0 +1,140 @@
+#include "berth/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "berth/core/reference.h"
+
+namespace berth::config {
+namespace {
+
+[[noreturn]] void bad(const std::string& origin, const std::string& what) {
+  throw std::runtime_error(origin + ": " + what);
+}
+
+template <class T>
+void read(const YAML::Node& node, const char* key, T& out, const std::string& origin, const std::string& path) {
+  if (!node || !node[key]) return;
+  try {
+    out = node[key].as<T>();
+  } catch (const YAML::Exception&) {
+    bad(origin, path + "." + key + " has the wrong type");
+  }
+}
+
+void checkKnownKeys(const YAML::Node& node, std::set<std::string> known, const std::string& origin,
+                    const std::string& path) {
+  if (!node) return;
+  if (!node.IsMap()) bad(origin, path + " must be a mapping");
+  for (const auto& kv : node) {
+    auto k = kv.first.as<std::string>();
+    if (!known.count(k)) bad(origin, "unknown key " + (path.empty() ? k : path + "." + k));
+  }
+}
+
+RepoType parseRepoType(const std::string& t, const std::string& origin, const std::string& where) {
+  if (t == "local") return RepoType::Local;
+  if (t == "remote" || t == "virtual") bad(origin, where + ".type '" + t + "' is not supported yet by this build");
+  bad(origin, where + ".type must be local, remote or virtual (got '" + t + "')");
+}
+
+void applyEnv(Config& c) {
+  if (const char* v = std::getenv("BERTH_LISTEN"); v && *v) c.server.listen = v;
+  if (const char* v = std::getenv("BERTH_STORAGE_ROOT"); v && *v) c.storage.root = v;
+  if (const char* v = std::getenv("BERTH_LOG_LEVEL"); v && *v) c.log.level = v;
+}
+
+void validate(const Config& c, const std::string& origin) {
+  parseListen(c.server.listen);
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+  if (!levels.count(c.log.level)) bad(origin, "log.level must be one of trace|debug|info|warn|error|off");
+  if (c.log.format != "json" && c.log.format != "text") bad(origin, "log.format must be json or text");
+  if (c.storage.root.empty()) bad(origin, "storage.root must not be empty");
+  if (c.server.max_connections == 0) bad(origin, "server.max_connections must be at least 1");
+  std::set<std::string> keys;
+  for (const auto& r : c.repositories) {
+    if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
+    if (!keys.insert(r.key).second) bad(origin, "repository key '" + r.key + "' is defined twice");
+  }
+}
+
+}  // namespace
+
+HostPort parseListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("server.listen must be host:port, got '" + listen + "'");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port = listen.substr(colon + 1);
+  char* end = nullptr;
+  long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end || p < 0 || p > 65535)
+    throw std::runtime_error("server.listen has an invalid port: '" + listen + "'");
+  if (host.empty()) host = "0.0.0.0";
+  return {host, static_cast<uint16_t>(p)};
+}
+
+Config loadFromString(const std::string& text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    bad(origin, std::string("invalid YAML: ") + e.what());
+  }
+  Config c;
+  if (root && !root.IsNull()) {
+    checkKnownKeys(root, {"server", "log", "storage", "repositories"}, origin, "");
+    const auto s = root["server"];
+    checkKnownKeys(s, {"listen", "workers", "max_connections", "idle_timeout_seconds", "read_timeout_seconds",
+                       "shutdown_grace_seconds"}, origin, "server");
+    read(s, "listen", c.server.listen, origin, "server");
+    read(s, "workers", c.server.workers, origin, "server");
+    read(s, "max_connections", c.server.max_connections, origin, "server");
+    read(s, "idle_timeout_seconds", c.server.idle_timeout_seconds, origin, "server");
+    read(s, "read_timeout_seconds", c.server.read_timeout_seconds, origin, "server");
+    read(s, "shutdown_grace_seconds", c.server.shutdown_grace_seconds, origin, "server");
+    const auto l = root["log"];
+    checkKnownKeys(l, {"level", "format", "access_log"}, origin, "log");
+    read(l, "level", c.log.level, origin, "log");
+    read(l, "format", c.log.format, origin, "log");
+    read(l, "access_log", c.log.access_log, origin, "log");
+    const auto st = root["storage"];
+    checkKnownKeys(st, {"root", "upload_expiry_hours"}, origin, "storage");
+    read(st, "root", c.storage.root, origin, "storage");
+    read(st, "upload_expiry_hours", c.storage.upload_expiry_hours, origin, "storage");
+    if (const auto repos = root["repositories"]) {
+      if (!repos.IsSequence()) bad(origin, "repositories must be a list");
+      for (std::size_t i = 0; i < repos.size(); ++i) {
+        std::string where = "repositories[" + std::to_string(i) + "]";
+        checkKnownKeys(repos[i], {"key", "type", "description"}, origin, where);
+        Repository r;
+        read(repos[i], "key", r.key, origin, where);
+        std::string type = "local";
+        read(repos[i], "type", type, origin, where);
+        r.type = parseRepoType(type, origin, where);
+        read(repos[i], "description", r.description, origin, where);
+        c.repositories.push_back(std::move(r));
+      }
+    }
+  }
+  applyEnv(c);
+  validate(c, origin);
+  return c;
+}
+
+Config loadFromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return loadFromString(ss.str(), path);
+}
+
+Config loadDefault() { return loadFromString(std::string(embeddedDefaultYaml()), "embedded default config"); }
+
+}  // namespace berth::config

@@ -1,0 +1,40 @@
+// One request/response exchange as handlers see it: the parsed request, its
+// body (read whole with a limit, or streamed in chunks) and one response.
+// Implemented over a connection in http/connection.cc; handlers never see
+// sockets, TLS or Beast.
+//
+// Not thread-safe: used by the connection's own thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "berth/core/error.h"
+#include "http/message.h"
+
+namespace berth::http {
+
+using BodySink = std::function<Status(const char* data, std::size_t size)>;
+
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  virtual const HttpRequest& request() const = 0;
+  // The whole body; `too_large` is returned when it exceeds `limit` bytes.
+  virtual Result<std::string> readBody(std::size_t limit, const Error& too_large) = 0;
+  // Feeds the body to `sink` chunk by chunk (memory: one buffer). Returns the
+  // byte count. A sink error stops reading; the connection is then closed.
+  virtual Result<uint64_t> streamBody(const BodySink& sink) = 0;
+  // Declared body length, when the client sent Content-Length.
+  virtual std::optional<uint64_t> contentLength() const = 0;
+  // Sends the response; `body` is sent unless the request is HEAD, and
+  // Content-Length is set from it unless a handler set one.
+  virtual void respond(HttpResponse res) = 0;
+  // Sends `head` (its body ignored) then `length` bytes of `fd` from `offset`.
+  virtual void respondFile(HttpResponse head, int fd, uint64_t offset, uint64_t length) = 0;
+  virtual bool responded() const = 0;
+};
+
+}  // namespace berth::http

@@ -1,0 +1,57 @@
+// Transport-neutral request and response values. Nothing here includes
+// Beast, so handlers and tests stay light to compile.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace berth::http {
+
+struct HttpRequest {
+  std::string method;  // "GET", "HEAD", ...
+  std::string target;  // as sent: path + "?" + query
+  std::string path;    // without the query
+  std::vector<std::pair<std::string, std::string>> query;    // percent-decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string remote;  // "ip:port"
+  bool has_body = false;  // Content-Length > 0 or chunked
+  std::string request_id;
+
+  // First header value with this lower-case name, or empty.
+  std::string_view header(std::string_view lower_name) const {
+    for (const auto& [k, v] : headers)
+      if (k == lower_name) return v;
+    return {};
+  }
+  bool hasQuery(std::string_view key) const {
+    for (const auto& [k, v] : query)
+      if (k == key) return true;
+    return false;
+  }
+  std::string queryValue(std::string_view key) const {
+    for (const auto& [k, v] : query)
+      if (k == key) return v;
+    return {};
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool close = false;  // close the connection after this response
+
+  HttpResponse& set(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+// Splits "a=1&b=x%2Fy" into decoded pairs; '+' is a space in forms.
+std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view q);
+std::string percentDecode(std::string_view s);
+std::string_view reasonPhrase(int status);
+
+}  // namespace berth::http

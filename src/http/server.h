@@ -1,0 +1,58 @@
+// The HTTP server: a listening socket, one thread per connection (blocking
+// I/O, bounded by max_connections) and a graceful stop. Why threads and not
+// an event loop: registry traffic is few long transfers plus bursts of tiny
+// requests; blocking code keeps streaming, fsync and sendfile simple and
+// needs no hand-off to a separate blocking pool (docs/design.md).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "http/connection.h"
+
+namespace berth::http {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 5000;
+  unsigned max_connections = 1024;
+  ConnectionOptions connection;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, RequestHandler handler, ExchangeObserver observer);
+  ~Server();
+
+  // Binds and listens; throws std::runtime_error on failure (startup).
+  void listen();
+  // The bound address "host:port" (after listen()).
+  std::string boundAddress() const;
+  uint16_t boundPort() const { return bound_port_; }
+  // Accepts until stop(); returns when the listener is closed.
+  void serve();
+  // Thread-safe. Stops accepting, ends idle connections, waits up to `grace`
+  // seconds for in-flight ones. Returns the number still running at the end.
+  std::size_t stop(unsigned grace_seconds);
+
+ private:
+  struct Slot;
+  void runConnection(std::shared_ptr<Slot> slot);
+
+  ServerOptions options_;
+  RequestHandler handler_;
+  ExchangeObserver observer_;
+  int listen_fd_ = -1;
+  uint16_t bound_port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable drained_;
+  std::list<std::shared_ptr<Slot>> active_;
+};
+
+}  // namespace berth::http

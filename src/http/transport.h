@@ -1,0 +1,34 @@
+// A connected byte stream: plain TCP now; TLS (OpenSSL over the same fd)
+// implements the same interface. Blocking calls with socket timeouts.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace berth::http {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // > 0 bytes read, 0 on orderly close, < 0 on error or timeout.
+  virtual ssize_t readSome(void* buf, std::size_t size) = 0;
+  // False on error/timeout. Writes everything or fails.
+  virtual bool writeAll(const void* data, std::size_t size) = 0;
+  // Sends `length` bytes of a file (sendfile where possible). False on error.
+  virtual bool writeFile(int fd, uint64_t offset, uint64_t length) = 0;
+  // Wakes a blocked read (graceful shutdown of an idle connection).
+  virtual void shutdownRead() = 0;
+  // Applies to every later read and write.
+  virtual void setTimeout(unsigned seconds) = 0;
+  virtual const std::string& remote() const = 0;
+};
+using TransportPtr = std::unique_ptr<Transport>;
+
+// Takes ownership of a connected socket; sets the I/O timeouts.
+TransportPtr makePlainTransport(int fd, std::string remote, unsigned timeout_seconds);
+
+}  // namespace berth::http

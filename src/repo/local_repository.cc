@@ -1,0 +1,163 @@
+#include "repo/local_repository.h"
+
+#include <nlohmann/json.hpp>
+
+#include "berth/core/media_types.h"
+#include "berth/core/sha256.h"
+#include "repo/manifest_parser.h"
+
+namespace berth::repo {
+namespace {
+tl::unexpected<Error> blobUnknown(const Digest& d) {
+  return fail(ErrorCode::BlobUnknown, "blob unknown to registry", d.str());
+}
+tl::unexpected<Error> manifestUnknown(const std::string& ref) {
+  return fail(ErrorCode::ManifestUnknown, "manifest unknown to registry", ref);
+}
+}  // namespace
+
+LocalRepository::LocalRepository(config::Repository settings, storage::BlobStorePtr blobs,
+                                 storage::MetadataStorePtr meta, std::shared_ptr<UploadStore> uploads)
+    : settings_(std::move(settings)), blobs_(std::move(blobs)), meta_(std::move(meta)), uploads_(std::move(uploads)) {}
+
+Result<storage::BlobInfo> LocalRepository::statBlob(const std::string& name, const Digest& d) {
+  auto linked = meta_->linkedBlobSize(key(), name, d);
+  if (!linked) return tl::unexpected(linked.error());
+  if (!*linked) return blobUnknown(d);
+  return blobs_->stat(d);
+}
+
+Result<storage::BlobReaderPtr> LocalRepository::openBlob(const std::string& name, const Digest& d) {
+  auto linked = meta_->linkedBlobSize(key(), name, d);
+  if (!linked) return tl::unexpected(linked.error());
+  if (!*linked) return blobUnknown(d);
+  return blobs_->open(d);
+}
+
+Status LocalRepository::deleteBlob(const std::string& name, const Digest& d) {
+  auto removed = meta_->unlinkBlob(key(), name, d);
+  if (!removed) return tl::unexpected(removed.error());
+  if (!*removed) return blobUnknown(d);
+  return {};
+}
+
+Result<bool> LocalRepository::mountBlob(const std::string& name, const Digest& d, Repository& source,
+                                        const std::string& source_name) {
+  auto info = source.statBlob(source_name, d);
+  if (!info) {
+    if (info.error().code == ErrorCode::BlobUnknown) return false;
+    return tl::unexpected(info.error());
+  }
+  if (auto st = meta_->linkBlob(key(), name, d, info->size); !st) return tl::unexpected(st.error());
+  return true;
+}
+
+Result<UploadSessionPtr> LocalRepository::startUpload(const std::string& name) { return uploads_->start(key(), name); }
+
+Result<UploadSessionPtr> LocalRepository::findUpload(const std::string& name, const std::string& uuid) {
+  return uploads_->find(key(), name, uuid);
+}
+
+Status LocalRepository::commitUpload(const UploadSessionPtr& upload, const Digest& expected) {
+  auto size = uploads_->commit(upload, expected);
+  if (!size) return tl::unexpected(size.error());
+  return {};
+}
+
+Status LocalRepository::cancelUpload(const UploadSessionPtr& upload) { return uploads_->cancel(upload); }
+
+Result<Digest> LocalRepository::resolve(const std::string& name, const Reference& ref) {
+  if (ref.isDigest()) return ref.digest;
+  auto d = meta_->resolveTag(key(), name, ref.tag);
+  if (!d) return tl::unexpected(d.error());
+  if (!*d) return manifestUnknown(ref.tag);
+  return **d;
+}
+
+Result<StoredManifest> LocalRepository::getManifest(const std::string& name, const Reference& ref) {
+  auto digest = resolve(name, ref);
+  if (!digest) return tl::unexpected(digest.error());
+  auto rec = meta_->manifest(key(), name, *digest);
+  if (!rec) return tl::unexpected(rec.error());
+  if (!*rec) return manifestUnknown(ref.str());
+  auto bytes = blobs_->readBytes(*digest, kMaxManifestBytes);
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::BlobUnknown) return manifestUnknown(ref.str());
+    return tl::unexpected(bytes.error());
+  }
+  return StoredManifest{*digest, (*rec)->media_type, std::move(*bytes)};
+}
+
+Result<PutManifestResult> LocalRepository::putManifest(const std::string& name, const Reference& ref,
+                                                       const std::string& content_type, const std::string& bytes) {
+  auto parsed = parseManifest(content_type, bytes);
+  if (!parsed) return tl::unexpected(parsed.error());
+  Digest digest = Sha256::of(bytes);
+  if (ref.isDigest() && ref.digest != digest)
+    return fail(ErrorCode::DigestInvalid, "manifest digest did not match the reference",
+                "content is " + digest.str() + ", URL says " + ref.digest.str());
+  for (const auto& b : parsed->blobs) {
+    auto linked = meta_->linkedBlobSize(key(), name, b);
+    if (!linked) return tl::unexpected(linked.error());
+    if (!*linked) return fail(ErrorCode::ManifestBlobUnknown, "blob unknown to registry", b.str());
+  }
+  for (const auto& m : parsed->manifests) {
+    auto rec = meta_->manifest(key(), name, m);
+    if (!rec) return tl::unexpected(rec.error());
+    if (!*rec) return fail(ErrorCode::ManifestBlobUnknown, "manifest unknown to registry", m.str());
+  }
+  if (auto stored = blobs_->putBytes(bytes); !stored) return tl::unexpected(stored.error());
+  storage::ManifestWrite w;
+  w.record = {key(), name, digest, parsed->media_type, bytes.size(), parsed->subject, parsed->artifact_type,
+              parsed->annotations, 0};
+  w.blobs = parsed->blobs;
+  w.manifests = parsed->manifests;
+  if (!ref.isDigest()) w.tag = ref.tag;
+  if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  return PutManifestResult{digest, parsed->subject};
+}
+
+Status LocalRepository::deleteManifest(const std::string& name, const Reference& ref) {
+  if (!ref.isDigest()) {
+    auto removed = meta_->deleteTag(key(), name, ref.tag);
+    if (!removed) return tl::unexpected(removed.error());
+    if (!*removed) return manifestUnknown(ref.tag);
+    return {};
+  }
+  auto removed = meta_->deleteManifest(key(), name, ref.digest);
+  if (!removed) return tl::unexpected(removed.error());
+  if (!*removed) return manifestUnknown(ref.str());
+  return {};
+}
+
+Result<storage::Page> LocalRepository::listTags(const std::string& name, const std::string& last, std::size_t n) {
+  auto exists = meta_->imageExists(key(), name);
+  if (!exists) return tl::unexpected(exists.error());
+  if (!*exists) return fail(ErrorCode::NameUnknown, "repository name not known to registry", key() + "/" + name);
+  return meta_->listTags(key(), name, last, n);
+}
+
+Result<ReferrersResult> LocalRepository::referrers(const std::string& name, const Digest& subject,
+                                                   const std::string& artifact_type) {
+  auto recs = meta_->referrers(key(), name, subject);
+  if (!recs) return tl::unexpected(recs.error());
+  nlohmann::json manifests = nlohmann::json::array();
+  for (const auto& r : *recs) {
+    if (!artifact_type.empty() && r.artifact_type != artifact_type) continue;
+    nlohmann::json d{{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
+    if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
+    if (!r.annotations.empty()) d["annotations"] = nlohmann::json::parse(r.annotations, nullptr, false);
+    manifests.push_back(std::move(d));
+  }
+  nlohmann::json index{{"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", std::move(manifests)}};
+  return ReferrersResult{index.dump(), !artifact_type.empty()};
+}
+
+Result<storage::Page> LocalRepository::listImages(const std::string& last, std::size_t n) {
+  auto page = meta_->listImages(key(), last.empty() ? std::string() : key() + "/" + last, n);
+  if (!page) return page;
+  for (auto& item : page->items) item = item.substr(key().size() + 1);
+  return page;
+}
+
+}  // namespace berth::repo

@@ -1,0 +1,47 @@
+// A local repository: content stored on this server. Blobs live once in the
+// global BlobStore; this repository's view of them is its links in the
+// MetadataStore.
+#pragma once
+
+#include "berth/repo/repository.h"
+#include "repo/upload_store.h"
+
+namespace berth::repo {
+
+class LocalRepository final : public Repository {
+ public:
+  LocalRepository(config::Repository settings, storage::BlobStorePtr blobs, storage::MetadataStorePtr meta,
+                  std::shared_ptr<UploadStore> uploads);
+
+  const config::Repository& settings() const override { return settings_; }
+
+  Result<storage::BlobInfo> statBlob(const std::string& name, const Digest& d) override;
+  Result<storage::BlobReaderPtr> openBlob(const std::string& name, const Digest& d) override;
+  Status deleteBlob(const std::string& name, const Digest& d) override;
+  Result<bool> mountBlob(const std::string& name, const Digest& d, Repository& source,
+                         const std::string& source_name) override;
+
+  Result<UploadSessionPtr> startUpload(const std::string& name) override;
+  Result<UploadSessionPtr> findUpload(const std::string& name, const std::string& uuid) override;
+  Status commitUpload(const UploadSessionPtr& upload, const Digest& expected) override;
+  Status cancelUpload(const UploadSessionPtr& upload) override;
+
+  Result<StoredManifest> getManifest(const std::string& name, const Reference& ref) override;
+  Result<PutManifestResult> putManifest(const std::string& name, const Reference& ref,
+                                        const std::string& content_type, const std::string& bytes) override;
+  Status deleteManifest(const std::string& name, const Reference& ref) override;
+  Result<storage::Page> listTags(const std::string& name, const std::string& last, std::size_t n) override;
+  Result<ReferrersResult> referrers(const std::string& name, const Digest& subject,
+                                    const std::string& artifact_type) override;
+  Result<storage::Page> listImages(const std::string& last, std::size_t n) override;
+
+ private:
+  Result<Digest> resolve(const std::string& name, const Reference& ref);
+
+  config::Repository settings_;
+  storage::BlobStorePtr blobs_;
+  storage::MetadataStorePtr meta_;
+  std::shared_ptr<UploadStore> uploads_;
+};
+
+}  // namespace berth::repo

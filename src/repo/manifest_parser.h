@@ -1,0 +1,27 @@
+// Parses and validates a pushed manifest: Docker schema 2, Docker manifest
+// list, OCI image manifest, OCI index and OCI artifact manifests. Schema 1 is
+// refused. Pure function: no storage access, unit-testable.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "berth/core/digest.h"
+#include "berth/core/error.h"
+
+namespace berth::repo {
+
+struct ParsedManifest {
+  std::string media_type;
+  std::vector<Digest> blobs;      // config and layers that must be present (foreign layers skipped)
+  std::vector<Digest> manifests;  // an index's children
+  std::string subject;            // subject digest string, or empty
+  std::string artifact_type;      // artifactType, else config.mediaType
+  std::string annotations;        // JSON object text or empty
+};
+
+// content_type: the request's Content-Type (may be empty or generic).
+// MANIFEST_INVALID with a detail that says what is wrong.
+Result<ParsedManifest> parseManifest(const std::string& content_type, const std::string& bytes);
+
+}  // namespace berth::repo

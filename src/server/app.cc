@@ -1,0 +1,67 @@
+#include "server/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <thread>
+
+#include "api/api.h"
+#include "http/server.h"
+#include "observe/logging.h"
+#include "repo/local_repository.h"
+#include "repo/upload_store.h"
+#include "storage/fs_blob_store.h"
+#include "storage/sqlite_metadata_store.h"
+
+namespace berth::server {
+
+struct App::Parts {
+  config::Config cfg;
+  std::shared_ptr<storage::FsBlobStore> blobs;
+  std::shared_ptr<storage::SqliteMetadataStore> meta;
+  std::shared_ptr<repo::UploadStore> uploads;
+  std::shared_ptr<repo::RepositoryRegistry> registry;
+  std::unique_ptr<api::Api> api;
+  std::unique_ptr<http::Server> server;
+};
+
+App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
+  auto& p = *parts_;
+  p.cfg = std::move(cfg);
+  storage::Paths paths(p.cfg.storage.root);
+  p.blobs = std::make_shared<storage::FsBlobStore>(paths);
+  p.meta = std::make_shared<storage::SqliteMetadataStore>(paths.metadataDb());
+  p.uploads = std::make_shared<repo::UploadStore>(paths, p.meta, p.blobs);
+  if (p.blobs->tempFilesRemovedAtStart() > 0)
+    spdlog::info("removed {} temporary files left by an earlier run", p.blobs->tempFilesRemovedAtStart());
+  int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - int64_t(p.cfg.storage.upload_expiry_hours) * 3600;
+  if (auto purged = p.uploads->purgeOlderThan(cutoff); purged > 0) spdlog::info("purged {} expired uploads", purged);
+
+  p.registry = std::make_shared<repo::RepositoryRegistry>();
+  for (const auto& r : p.cfg.repositories)
+    p.registry->add(std::make_shared<repo::LocalRepository>(r, p.blobs, p.meta, p.uploads));
+  p.api = std::make_unique<api::Api>(p.registry, auth::makeAllowAll());
+
+  auto hp = config::parseListen(p.cfg.server.listen);
+  http::ServerOptions opts;
+  opts.host = hp.host;
+  opts.port = hp.port;
+  opts.max_connections = p.cfg.server.max_connections;
+  opts.connection.idle_timeout_seconds = p.cfg.server.idle_timeout_seconds;
+  opts.connection.read_timeout_seconds = p.cfg.server.read_timeout_seconds;
+  http::ExchangeObserver observer;
+  if (p.cfg.log.access_log) observer = observe::logAccess;
+  api::Api* api = p.api.get();
+  p.server = std::make_unique<http::Server>(opts, [api](http::Exchange& ex) { api->handle(ex); }, observer);
+  p.server->listen();
+}
+
+App::~App() = default;
+
+std::string App::address() const { return parts_->server->boundAddress(); }
+
+void App::serve() { parts_->server->serve(); }
+
+std::size_t App::stop() { return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds); }
+
+}  // namespace berth::server

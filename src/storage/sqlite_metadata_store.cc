@@ -1,0 +1,263 @@
+#include "storage/sqlite_metadata_store.h"
+
+#include <ctime>
+#include <stdexcept>
+
+namespace berth::storage {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS images(
+  path TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS images_repo ON images(repo, path);
+CREATE TABLE IF NOT EXISTS blob_links(
+  repo TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY(repo, name, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blob_links_digest ON blob_links(digest);
+CREATE TABLE IF NOT EXISTS manifests(
+  repo TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,
+  subject TEXT NOT NULL, artifact_type TEXT NOT NULL, annotations TEXT NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY(repo, name, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, name, subject) WHERE subject <> '';
+CREATE TABLE IF NOT EXISTS manifest_refs(
+  repo TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL, kind TEXT NOT NULL,
+  PRIMARY KEY(repo, name, parent, child)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(child);
+CREATE TABLE IF NOT EXISTS tags(
+  repo TEXT NOT NULL, name TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, updated INTEGER NOT NULL,
+  PRIMARY KEY(repo, name, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, name, digest);
+CREATE TABLE IF NOT EXISTS uploads(
+  uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+template <class T>
+tl::unexpected<Error> err(const Result<T>& r) { return tl::unexpected(r.error()); }
+
+ManifestRecord readManifest(Stmt& s) {
+  ManifestRecord m;
+  m.repo = s.text(0);
+  m.name = s.text(1);
+  m.digest = Digest::fromHex(s.text(2).substr(7));
+  m.media_type = s.text(3);
+  m.size = static_cast<uint64_t>(s.integer(4));
+  m.subject = s.text(5);
+  m.artifact_type = s.text(6);
+  m.annotations = s.text(7);
+  m.created = s.integer(8);
+  return m;
+}
+
+constexpr const char* kManifestCols = "repo, name, digest, media_type, size, subject, artifact_type, annotations, created";
+
+}  // namespace
+
+SqliteMetadataStore::SqliteMetadataStore(const std::string& path) : db_(path) {
+  if (auto st = db_.exec(kSchema); !st) throw std::runtime_error(st.error().message);
+}
+
+Status SqliteMetadataStore::touchImage(const std::string& repo, const std::string& name) {
+  return db_.prepare("INSERT OR IGNORE INTO images(path, repo, name, created) VALUES(?1, ?2, ?3, ?4)")
+      .bind(1, repo + "/" + name).bind(2, repo).bind(3, name).bind(4, now()).run();
+}
+
+Status SqliteMetadataStore::linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto st = tx.begin(); !st) return st;
+  if (auto st = touchImage(repo, name); !st) return st;
+  auto st = db_.prepare("INSERT OR IGNORE INTO blob_links(repo, name, digest, size, created) VALUES(?1,?2,?3,?4,?5)")
+                .bind(1, repo).bind(2, name).bind(3, d.str()).bind(4, static_cast<int64_t>(size)).bind(5, now()).run();
+  if (!st) return st;
+  return tx.commit();
+}
+
+Result<std::optional<uint64_t>> SqliteMetadataStore::linkedBlobSize(const std::string& repo, const std::string& name,
+                                                                    const Digest& d) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT size FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3");
+  s.bind(1, repo).bind(2, name).bind(3, d.str());
+  auto row = s.step();
+  if (!row) return err(row);
+  if (!*row) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(static_cast<uint64_t>(s.integer(0)));
+}
+
+Result<bool> SqliteMetadataStore::unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("DELETE FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3")
+                .bind(1, repo).bind(2, name).bind(3, d.str()).run();
+  if (!st) return tl::unexpected(st.error());
+  return db_.changes() > 0;
+}
+
+Status SqliteMetadataStore::putManifest(const ManifestWrite& w) {
+  const auto& m = w.record;
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto st = tx.begin(); !st) return st;
+  if (auto st = touchImage(m.repo, m.name); !st) return st;
+  auto st = db_.prepare(std::string("INSERT OR REPLACE INTO manifests(") + kManifestCols +
+                        ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)")
+                .bind(1, m.repo).bind(2, m.name).bind(3, m.digest.str()).bind(4, m.media_type)
+                .bind(5, static_cast<int64_t>(m.size)).bind(6, m.subject).bind(7, m.artifact_type)
+                .bind(8, m.annotations).bind(9, m.created ? m.created : now()).run();
+  if (!st) return st;
+  auto addRef = [&](const Digest& child, const char* kind) {
+    return db_.prepare("INSERT OR IGNORE INTO manifest_refs(repo, name, parent, child, kind) VALUES(?1,?2,?3,?4,?5)")
+        .bind(1, m.repo).bind(2, m.name).bind(3, m.digest.str()).bind(4, child.str()).bind(5, std::string(kind)).run();
+  };
+  for (const auto& b : w.blobs)
+    if (auto s2 = addRef(b, "blob"); !s2) return s2;
+  for (const auto& c : w.manifests)
+    if (auto s2 = addRef(c, "manifest"); !s2) return s2;
+  if (w.tag) {
+    auto s3 = db_.prepare("INSERT OR REPLACE INTO tags(repo, name, tag, digest, updated) VALUES(?1,?2,?3,?4,?5)")
+                  .bind(1, m.repo).bind(2, m.name).bind(3, *w.tag).bind(4, m.digest.str()).bind(5, now()).run();
+    if (!s3) return s3;
+  }
+  return tx.commit();
+}
+
+Result<std::optional<ManifestRecord>> SqliteMetadataStore::manifest(const std::string& repo, const std::string& name,
+                                                                    const Digest& d) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kManifestCols + " FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3");
+  s.bind(1, repo).bind(2, name).bind(3, d.str());
+  auto row = s.step();
+  if (!row) return err(row);
+  if (!*row) return std::optional<ManifestRecord>();
+  return std::optional<ManifestRecord>(readManifest(s));
+}
+
+Result<bool> SqliteMetadataStore::deleteManifest(const std::string& repo, const std::string& name, const Digest& d) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto st = tx.begin(); !st) return tl::unexpected(st.error());
+  auto st = db_.prepare("DELETE FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3")
+                .bind(1, repo).bind(2, name).bind(3, d.str()).run();
+  if (!st) return tl::unexpected(st.error());
+  bool existed = db_.changes() > 0;
+  for (const char* sql : {"DELETE FROM tags WHERE repo=?1 AND name=?2 AND digest=?3",
+                          "DELETE FROM manifest_refs WHERE repo=?1 AND name=?2 AND parent=?3"}) {
+    if (auto s2 = db_.prepare(sql).bind(1, repo).bind(2, name).bind(3, d.str()).run(); !s2)
+      return tl::unexpected(s2.error());
+  }
+  if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
+  return existed;
+}
+
+Result<std::vector<ManifestRecord>> SqliteMetadataStore::referrers(const std::string& repo, const std::string& name,
+                                                                   const Digest& subject) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kManifestCols +
+                       " FROM manifests WHERE repo=?1 AND name=?2 AND subject=?3 ORDER BY digest");
+  s.bind(1, repo).bind(2, name).bind(3, subject.str());
+  std::vector<ManifestRecord> out;
+  while (true) {
+    auto row = s.step();
+    if (!row) return err(row);
+    if (!*row) break;
+    out.push_back(readManifest(s));
+  }
+  return out;
+}
+
+Result<std::optional<Digest>> SqliteMetadataStore::resolveTag(const std::string& repo, const std::string& name,
+                                                              const std::string& tag) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT digest FROM tags WHERE repo=?1 AND name=?2 AND tag=?3");
+  s.bind(1, repo).bind(2, name).bind(3, tag);
+  auto row = s.step();
+  if (!row) return err(row);
+  if (!*row) return std::optional<Digest>();
+  return std::optional<Digest>(Digest::fromHex(s.text(0).substr(7)));
+}
+
+Result<bool> SqliteMetadataStore::deleteTag(const std::string& repo, const std::string& name, const std::string& tag) {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("DELETE FROM tags WHERE repo=?1 AND name=?2 AND tag=?3").bind(1, repo).bind(2, name).bind(3, tag).run();
+  if (!st) return tl::unexpected(st.error());
+  return db_.changes() > 0;
+}
+
+Result<Page> SqliteMetadataStore::page(Stmt& s, std::size_t n) {
+  Page p;
+  while (true) {
+    auto row = s.step();
+    if (!row) return err(row);
+    if (!*row) break;
+    if (p.items.size() == n) {
+      p.more = true;
+      break;
+    }
+    p.items.push_back(s.text(0));
+  }
+  return p;
+}
+
+Result<Page> SqliteMetadataStore::listTags(const std::string& repo, const std::string& name, const std::string& last,
+                                           std::size_t n) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT tag FROM tags WHERE repo=?1 AND name=?2 AND tag>?3 ORDER BY tag LIMIT ?4");
+  s.bind(1, repo).bind(2, name).bind(3, last).bind(4, static_cast<int64_t>(n) + 1);
+  return page(s, n);
+}
+
+Result<bool> SqliteMetadataStore::imageExists(const std::string& repo, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT 1 FROM images WHERE path=?1");
+  s.bind(1, repo + "/" + name);
+  return s.step();
+}
+
+Result<Page> SqliteMetadataStore::listImages(const std::string& repo, const std::string& last, std::size_t n) {
+  std::lock_guard lock(mu_);
+  if (repo.empty()) {
+    auto s = db_.prepare("SELECT path FROM images WHERE path>?1 ORDER BY path LIMIT ?2");
+    s.bind(1, last).bind(2, static_cast<int64_t>(n) + 1);
+    return page(s, n);
+  }
+  auto s = db_.prepare("SELECT path FROM images WHERE repo=?1 AND path>?2 ORDER BY path LIMIT ?3");
+  s.bind(1, repo).bind(2, last).bind(3, static_cast<int64_t>(n) + 1);
+  return page(s, n);
+}
+
+Status SqliteMetadataStore::createUpload(const UploadRecord& u) {
+  std::lock_guard lock(mu_);
+  return db_.prepare("INSERT INTO uploads(uuid, repo, name, created) VALUES(?1,?2,?3,?4)")
+      .bind(1, u.uuid).bind(2, u.repo).bind(3, u.name).bind(4, u.created ? u.created : now()).run();
+}
+
+Result<std::optional<UploadRecord>> SqliteMetadataStore::upload(const std::string& uuid) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT uuid, repo, name, created FROM uploads WHERE uuid=?1");
+  s.bind(1, uuid);
+  auto row = s.step();
+  if (!row) return err(row);
+  if (!*row) return std::optional<UploadRecord>();
+  return std::optional<UploadRecord>(UploadRecord{s.text(0), s.text(1), s.text(2), s.integer(3)});
+}
+
+Status SqliteMetadataStore::deleteUpload(const std::string& uuid) {
+  std::lock_guard lock(mu_);
+  return db_.prepare("DELETE FROM uploads WHERE uuid=?1").bind(1, uuid).run();
+}
+
+Result<std::vector<UploadRecord>> SqliteMetadataStore::uploadsOlderThan(int64_t t) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT uuid, repo, name, created FROM uploads WHERE created<?1");
+  s.bind(1, t);
+  std::vector<UploadRecord> out;
+  while (true) {
+    auto row = s.step();
+    if (!row) return err(row);
+    if (!*row) break;
+    out.push_back(UploadRecord{s.text(0), s.text(1), s.text(2), s.integer(3)});
+  }
+  return out;
+}
+
+}  // namespace berth::storage
