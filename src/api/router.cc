@@ -14,10 +14,13 @@ tl::unexpected<Error> noRoute(const std::string& path) {
 bool endsWith(std::string_view s, std::string_view suffix) { return s.size() >= suffix.size() && s.ends_with(suffix); }
 
 // Splits "<image>/<kind>/<tail>" into route parts. `rest` has no leading '/'.
-Result<Route> matchImageRoute(std::string_view rest, Route route, const std::string& path) {
+Result<Route> matchImageRoute(std::string_view rest_no_slash, Route route, const std::string& path) {
+  // With a leading '/', an empty image name still matches its marker (and is refused below).
+  std::string padded = "/" + std::string(rest_no_slash);
+  std::string_view rest = padded;
   auto take = [&](RouteKind kind, std::size_t name_end, std::string_view tail) -> Result<Route> {
     route.kind = kind;
-    route.image = std::string(rest.substr(0, name_end));
+    route.image = std::string(rest.substr(1, name_end == 0 ? 0 : name_end - 1));
     route.tail = std::string(tail);
     if (route.tail.find('/') != std::string::npos) return noRoute(path);
     if (!isValidImageName(route.image))

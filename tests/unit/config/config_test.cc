@@ -1,0 +1,57 @@
+#include "berth/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+namespace berth::config {
+namespace {
+
+TEST(Config, EmbeddedDefaultServesOutOfTheBox) {
+  auto c = loadDefault();
+  EXPECT_EQ(c.server.listen, "0.0.0.0:5000");
+  EXPECT_EQ(c.storage.root, "./data");
+  ASSERT_EQ(c.repositories.size(), 1u);
+  EXPECT_EQ(c.repositories[0].key, "docker-local");
+  EXPECT_EQ(c.repositories[0].type, RepoType::Local);
+}
+
+TEST(Config, EnvironmentOverrides) {
+  ::setenv("BERTH_LISTEN", "127.0.0.1:6000", 1);
+  ::setenv("BERTH_STORAGE_ROOT", "/tmp/x", 1);
+  auto c = loadDefault();
+  ::unsetenv("BERTH_LISTEN");
+  ::unsetenv("BERTH_STORAGE_ROOT");
+  EXPECT_EQ(c.server.listen, "127.0.0.1:6000");
+  EXPECT_EQ(c.storage.root, "/tmp/x");
+}
+
+void expectError(const std::string& yaml, const std::string& fragment) {
+  try {
+    loadFromString(yaml, "test.yml");
+    ADD_FAILURE() << "accepted: " << yaml;
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, RefusesBadFilesWithAClearMessage) {
+  expectError("repositories: [{key: docker_local}]", "'_'");
+  expectError("repositories: [{key: Docker}]", "Docker");
+  expectError("repositories: [{key: a}, {key: a}]", "twice");
+  expectError("server: {listen: 'nohost'}", "host:port");
+  expectError("server: {listen: '1.2.3.4:99999'}", "port");
+  expectError("server: {lisen: ':5000'}", "server.lisen");
+  expectError("repositories: [{key: r, type: magic}]", "type");
+  expectError("server: [1, 2]", "server");
+  expectError("server: {workers: many}", "server.workers");
+  expectError("server: [", "YAML");
+}
+
+TEST(Config, ParseListen) {
+  EXPECT_EQ(parseListen("127.0.0.1:0").port, 0);
+  EXPECT_EQ(parseListen("[::1]:5000").host, "::1");
+  EXPECT_EQ(parseListen(":5000").host, "0.0.0.0");
+}
+
+}  // namespace
+}  // namespace berth::config

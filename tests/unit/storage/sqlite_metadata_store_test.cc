@@ -1,0 +1,114 @@
+#include "storage/sqlite_metadata_store.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "berth/core/sha256.h"
+#include "fakes/temp_dir.h"
+
+namespace berth::storage {
+namespace {
+
+using berth::testing::TempDir;
+
+Digest dg(const std::string& s) { return Sha256::of(s); }
+
+ManifestWrite manifestWrite(const std::string& repo, const std::string& name, const std::string& content,
+                            std::optional<std::string> tag, std::string subject = {}) {
+  ManifestWrite w;
+  w.record.repo = repo;
+  w.record.name = name;
+  w.record.digest = dg(content);
+  w.record.media_type = "application/vnd.oci.image.manifest.v1+json";
+  w.record.size = content.size();
+  w.record.subject = std::move(subject);
+  w.blobs = {dg("config"), dg("layer")};
+  w.tag = std::move(tag);
+  return w;
+}
+
+class MetadataStoreTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  SqliteMetadataStore store{dir / "metadata.db"};
+};
+
+TEST_F(MetadataStoreTest, BlobLinksArePerRepositoryAndImage) {
+  ASSERT_TRUE(store.linkBlob("local", "app", dg("a"), 1));
+  EXPECT_EQ(**store.linkedBlobSize("local", "app", dg("a")), 1u);
+  EXPECT_FALSE(*store.linkedBlobSize("dev", "app", dg("a")));
+  EXPECT_FALSE(*store.linkedBlobSize("local", "other", dg("a")));
+  EXPECT_TRUE(*store.unlinkBlob("local", "app", dg("a")));
+  EXPECT_FALSE(*store.unlinkBlob("local", "app", dg("a")));
+  EXPECT_FALSE(*store.linkedBlobSize("local", "app", dg("a")));
+}
+
+TEST_F(MetadataStoreTest, ManifestTagsAndDeletion) {
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "app", "m1", "v1")));
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "app", "m1", "latest")));
+  EXPECT_EQ(**store.resolveTag("local", "app", "v1"), dg("m1"));
+  auto rec = store.manifest("local", "app", dg("m1"));
+  ASSERT_TRUE(rec && *rec);
+  EXPECT_EQ((*rec)->size, 2u);
+  EXPECT_TRUE(*store.deleteTag("local", "app", "v1"));
+  EXPECT_FALSE(*store.resolveTag("local", "app", "v1"));
+  EXPECT_TRUE(*store.manifest("local", "app", dg("m1")));
+  EXPECT_TRUE(*store.deleteManifest("local", "app", dg("m1")));
+  EXPECT_FALSE(*store.resolveTag("local", "app", "latest")) << "deleting a manifest removes its tags";
+  EXPECT_FALSE(*store.deleteManifest("local", "app", dg("m1")));
+}
+
+TEST_F(MetadataStoreTest, TagsArePagedInOrder) {
+  for (auto t : {"b", "a", "d", "c", "e"}) ASSERT_TRUE(store.putManifest(manifestWrite("local", "app", "m", t)));
+  auto p1 = store.listTags("local", "app", "", 2);
+  EXPECT_EQ(p1->items, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(p1->more);
+  auto p3 = store.listTags("local", "app", "d", 2);
+  EXPECT_EQ(p3->items, (std::vector<std::string>{"e"}));
+  EXPECT_FALSE(p3->more);
+}
+
+TEST_F(MetadataStoreTest, ImagesListedAcrossAndWithinRepositories) {
+  ASSERT_TRUE(store.linkBlob("b-repo", "x", dg("1"), 1));
+  ASSERT_TRUE(store.linkBlob("a-repo", "z", dg("1"), 1));
+  ASSERT_TRUE(store.linkBlob("a-repo", "y/w", dg("1"), 1));
+  EXPECT_EQ(store.listImages("", "", 10)->items, (std::vector<std::string>{"a-repo/y/w", "a-repo/z", "b-repo/x"}));
+  EXPECT_EQ(store.listImages("a-repo", "a-repo/y/w", 10)->items, (std::vector<std::string>{"a-repo/z"}));
+  EXPECT_TRUE(*store.imageExists("b-repo", "x"));
+  EXPECT_FALSE(*store.imageExists("b-repo", "y"));
+}
+
+TEST_F(MetadataStoreTest, ReferrersBySubject) {
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "app", "sig", std::nullopt, dg("target").str())));
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "app", "plain", std::nullopt)));
+  auto refs = store.referrers("local", "app", dg("target"));
+  ASSERT_EQ(refs->size(), 1u);
+  EXPECT_EQ((*refs)[0].digest, dg("sig"));
+}
+
+TEST_F(MetadataStoreTest, UploadsSurviveReopen) {
+  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 100}));
+  SqliteMetadataStore reopened(dir / "metadata.db");
+  auto u = reopened.upload("u1");
+  ASSERT_TRUE(u && *u);
+  EXPECT_EQ((*u)->name, "app");
+  EXPECT_EQ(reopened.uploadsOlderThan(101)->size(), 1u);
+  EXPECT_EQ(reopened.uploadsOlderThan(100)->size(), 0u);
+  ASSERT_TRUE(reopened.deleteUpload("u1"));
+  EXPECT_FALSE(*reopened.upload("u1"));
+}
+
+TEST_F(MetadataStoreTest, ConcurrentWritersAreSerialized) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i)
+        ASSERT_TRUE(store.linkBlob("local", "img" + std::to_string(t), dg(std::to_string(i)), 1));
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store.listImages("local", "", 100)->items.size(), 8u);
+}
+
+}  // namespace
+}  // namespace berth::storage
