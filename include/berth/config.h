@@ -6,10 +6,20 @@
 #include <string>
 #include <vector>
 
+#include "berth/auth/model.h"
+
 namespace berth::config {
+
+struct Tls {
+  std::string cert;  // PEM certificate chain; TLS is on when both are set
+  std::string key;   // PEM private key
+  bool redirect_plain_http = false;  // plain HTTP on the TLS port: 301 to https (else refused with 400)
+  bool enabled() const { return !cert.empty() && !key.empty(); }
+};
 
 struct Server {
   std::string listen = "0.0.0.0:5000";
+  Tls tls;
   unsigned workers = 0;
   unsigned max_connections = 1024;
   unsigned idle_timeout_seconds = 120;
@@ -36,8 +46,23 @@ struct Repository {
   std::string description;
 };
 
+// A config without a `security` section serves an open registry, as
+// registry:2 does; with one, every request is authenticated and authorized.
+struct Security {
+  bool enabled = false;
+  bool anonymous_access = true;
+  bool force_authentication_all = false;
+  std::vector<std::string> force_authentication_repos;
+  unsigned token_expiry_seconds = 300;
+  unsigned failed_logins_before_delay = 5;  // per source address, then exponential back-off
+  std::vector<auth::User> users;
+  std::vector<auth::Group> groups;
+  std::vector<auth::Permission> permissions;
+};
+
 struct Config {
   Server server;
+  Security security;
   Log log;
   Storage storage;
   std::vector<Repository> repositories;

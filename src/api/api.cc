@@ -33,14 +33,16 @@ class HeaderAddingExchange final : public http::Exchange {
 
 }  // namespace
 
-Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access)
-    : registry_(std::move(registry)), access_(std::move(access)) {}
+Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
+         std::shared_ptr<auth::SecurityService> security)
+    : registry_(std::move(registry)), access_(std::move(access)), security_(std::move(security)) {}
 
 void Api::handle(http::Exchange& raw) {
   HeaderAddingExchange ex(raw);
   Status st;
+  std::optional<Route> route;
   try {
-    st = dispatch(ex);
+    st = dispatch(ex, route);
   } catch (const std::exception& e) {
     spdlog::error("handler threw: {} ({} {})", e.what(), ex.request().method, ex.request().path);
     st = fail(ErrorCode::Unknown, "internal error");
@@ -48,18 +50,28 @@ void Api::handle(http::Exchange& raw) {
   if (!st && !ex.responded()) {
     if (st.error().code == ErrorCode::Unknown || st.error().code == ErrorCode::Unavailable)
       spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, st.error().message);
-    ex.respond(errorResponse(st.error()));
+    auto res = errorResponse(st.error());
+    if (st.error().code == ErrorCode::Unauthorized && route && route->kind != RouteKind::Token &&
+        route->kind != RouteKind::Security && route->kind != RouteKind::AuthConfig) {
+      Context c{ex, *route, nullptr, *registry_, *access_, security_.get()};
+      res.set("WWW-Authenticate", bearerChallenge(c));
+    }
+    ex.respond(std::move(res));
   }
 }
 
-Status Api::dispatch(http::Exchange& ex) {
+Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   auto route = matchRoute(ex.request().path);
   if (!route) return tl::unexpected(route.error());
+  matched = *route;
   repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);
-  Context c{ex, *route, repo, *registry_, *access_};
+  Context c{ex, *route, repo, *registry_, *access_, security_.get()};
   switch (route->kind) {
     case RouteKind::Base: return handleBase(c);
     case RouteKind::Catalog: return handleCatalog(c);
+    case RouteKind::Token: return handleToken(c);
+    case RouteKind::AuthConfig: return handleAuthConfig(c);
+    case RouteKind::Security: return handleSecurity(c);
     default: break;
   }
   if (!repo) return fail(ErrorCode::NameUnknown, "repository key not known to registry", route->repo_key);

@@ -3,22 +3,32 @@
 // that turns a stray exception into a logged 500.
 #pragma once
 
+#include <optional>
+
+#include "api/router.h"
 #include "berth/auth/access_controller.h"
 #include "berth/repo/repository.h"
 #include "http/exchange.h"
+
+namespace berth::auth {
+class SecurityService;
+}
 
 namespace berth::api {
 
 class Api {
  public:
-  Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access);
+  // `security` is null for an open registry.
+  Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
+      std::shared_ptr<auth::SecurityService> security);
   void handle(http::Exchange& ex);
 
  private:
-  Status dispatch(http::Exchange& ex);
+  Status dispatch(http::Exchange& ex, std::optional<Route>& matched);
 
   std::shared_ptr<repo::RepositoryRegistry> registry_;
   auth::AccessControllerPtr access_;
+  std::shared_ptr<auth::SecurityService> security_;
 };
 
 }  // namespace berth::api

@@ -8,6 +8,10 @@
 #include "berth/repo/repository.h"
 #include "http/exchange.h"
 
+namespace berth::auth {
+class SecurityService;
+}
+
 namespace berth::api {
 
 struct Context {
@@ -16,6 +20,7 @@ struct Context {
   repo::Repository* repo;  // null for registry-wide routes
   const repo::RepositoryRegistry& registry;
   auth::AccessController& access;
+  auth::SecurityService* security;  // null when the registry is open (no security section)
   const http::HttpRequest& req() const { return ex.request(); }
 };
 
@@ -28,6 +33,14 @@ Status handleUpload(Context& c);
 Status handleManifest(Context& c);
 Status handleTags(Context& c);
 Status handleReferrers(Context& c);
+Status handleToken(Context& c);
+Status handleAuthConfig(Context& c);
+Status handleSecurity(Context& c);
+
+// "http(s)://host" as the client addressed us (Host header, TLS or not).
+std::string externalBase(const http::HttpRequest& req);
+// The WWW-Authenticate Bearer challenge for a request on this route.
+std::string bearerChallenge(const Context& c);
 
 // Shared helpers (responses.cc).
 http::HttpResponse jsonResponse(int status, std::string body);

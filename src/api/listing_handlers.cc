@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/handlers.h"
+#include "berth/auth/principal.h"
 #include "berth/core/media_types.h"
 
 namespace berth::api {
@@ -26,6 +27,16 @@ Status handleBase(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
   if (!c.route.repo_key.empty() && !c.repo)
     return fail(ErrorCode::NameUnknown, "repository key not known to registry", c.route.repo_key);
+  // With security on, the version check always challenges a caller without
+  // credentials, as Docker Hub does: clients learn the token realm here and
+  // fetch a token (an anonymous one, too) before anything else. Answering 200
+  // to anonymous callers would make containers/image and dockerd send no
+  // credentials later, so they could not push (docs/security.md).
+  if (c.access.enforcing()) {
+    auto p = c.access.identify(c.req());
+    if (!p) return tl::unexpected(p.error());
+    if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required");
+  }
   if (auto st = c.access.authorize(c.req(), {c.route.repo_key, {}, auth::Action::Read}); !st) return st;
   c.ex.respond(jsonResponse(200, "{}"));
   return {};
@@ -33,6 +44,7 @@ Status handleBase(Context& c) {
 
 Status handleCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
+  if (auto st = c.access.authorize(c.req(), {{}, {}, auth::Action::Read}); !st) return st;
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
   if (!pr) return tl::unexpected(pr.error());
   std::size_t n = std::min(pr->n, kMaxPage);

@@ -1,5 +1,6 @@
 // GET/HEAD/PUT/DELETE /<image>/manifests/<reference>.
 #include "api/handlers.h"
+#include "berth/core/sha256.h"
 
 namespace berth::api {
 
@@ -20,12 +21,19 @@ Status handleManifest(Context& c) {
     return {};
   }
   if (m == "PUT") {
-    // Overwriting an existing tag needs delete as well as deploy (issue 3 grants it).
     if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
     auto body = c.ex.readBody(repo::kMaxManifestBytes,
                               Error{ErrorCode::ManifestInvalid, "manifest too large",
                                     "the limit is " + std::to_string(repo::kMaxManifestBytes) + " bytes"});
     if (!body) return tl::unexpected(body.error());
+    if (!ref->isDigest()) {
+      // Moving an existing tag to other content is an overwrite: it needs delete too.
+      auto current = c.repo->resolveTag(c.route.image, ref->tag);
+      if (!current) return tl::unexpected(current.error());
+      if (*current && **current != Sha256::of(*body))
+        if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Delete}); !st)
+          return st;
+    }
     auto put = c.repo->putManifest(c.route.image, *ref, std::string(c.req().header("content-type")), *body);
     if (!put) return tl::unexpected(put.error());
     http::HttpResponse res;

@@ -50,7 +50,17 @@ std::string Route::clientName() const {
 Result<Route> matchRoute(const std::string& path) {
   std::string_view p = path;
   Route route;
+  route.family = "/v2";
   if (p == "/v2" || p == "/v2/") return route;
+  if (p == "/v2/token" || p == "/v2/auth") {
+    route.kind = p == "/v2/token" ? RouteKind::Token : RouteKind::AuthConfig;
+    return route;
+  }
+  if (p.starts_with("/api/security/") || p.starts_with("/artifactory/api/security/")) {
+    route.kind = RouteKind::Security;
+    route.tail = std::string(p.substr(p.find("/api/security/") + 14));
+    return route;
+  }
   if (p == "/v2/_catalog") {
     route.kind = RouteKind::Catalog;
     return route;
@@ -71,8 +81,13 @@ Result<Route> matchRoute(const std::string& path) {
   route.repo_key = std::string(rest.substr(0, slash));
   route.base = "/api/docker/" + route.repo_key + "/v2";
   if (path.starts_with("/artifactory/")) route.base = "/artifactory" + route.base;
+  route.family = route.base;
   rest = rest.substr(slash + 1);
   if (rest == "v2" || rest == "v2/") return route;
+  if (rest == "v2/token" || rest == "v2/auth") {
+    route.kind = rest == "v2/token" ? RouteKind::Token : RouteKind::AuthConfig;
+    return route;
+  }
   if (!rest.starts_with("v2/")) return noRoute(path);
   rest.remove_prefix(3);
   if (rest == "_catalog") {

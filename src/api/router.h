@@ -11,7 +11,12 @@
 
 namespace berth::api {
 
-enum class RouteKind { Base, Catalog, RepoCatalog, Blob, UploadStart, Upload, Manifest, Tags, Referrers };
+enum class RouteKind {
+  Base, Catalog, RepoCatalog, Blob, UploadStart, Upload, Manifest, Tags, Referrers,
+  Token,       // /v2/token, <family>/v2/token: Docker token auth
+  AuthConfig,  // /v2/auth, <family>/v2/auth: a docker config.json snippet
+  Security,    // /api/security/<tail...>: users, groups, permissions, access tokens
+};
 
 struct Route {
   RouteKind kind = RouteKind::Base;
@@ -19,6 +24,7 @@ struct Route {
   std::string image;     // image name inside the repository
   std::string tail;      // digest, reference or upload id (unparsed)
   std::string base;      // URL prefix of this repository in this family: "/v2/<key>" or "/api/docker/<key>/v2"
+  std::string family;    // "/v2" or "/api/docker/<key>/v2" (with "/artifactory" when used): where /token lives
 
   std::string imageUrl() const { return base + "/" + image; }
   // The name clients use in this family ("<key>/<image>" under /v2).

@@ -1,6 +1,5 @@
 #include "berth/config.h"
 
-#include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -9,33 +8,11 @@
 #include <stdexcept>
 
 #include "berth/core/reference.h"
+#include "config/security_config.h"
+#include "config/yaml_util.h"
 
 namespace berth::config {
 namespace {
-
-[[noreturn]] void bad(const std::string& origin, const std::string& what) {
-  throw std::runtime_error(origin + ": " + what);
-}
-
-template <class T>
-void read(const YAML::Node& node, const char* key, T& out, const std::string& origin, const std::string& path) {
-  if (!node || !node[key]) return;
-  try {
-    out = node[key].as<T>();
-  } catch (const YAML::Exception&) {
-    bad(origin, path + "." + key + " has the wrong type");
-  }
-}
-
-void checkKnownKeys(const YAML::Node& node, std::set<std::string> known, const std::string& origin,
-                    const std::string& path) {
-  if (!node) return;
-  if (!node.IsMap()) bad(origin, path + " must be a mapping");
-  for (const auto& kv : node) {
-    auto k = kv.first.as<std::string>();
-    if (!known.count(k)) bad(origin, "unknown key " + (path.empty() ? k : path + "." + k));
-  }
-}
 
 RepoType parseRepoType(const std::string& t, const std::string& origin, const std::string& where) {
   if (t == "local") return RepoType::Local;
@@ -61,6 +38,7 @@ void validate(const Config& c, const std::string& origin) {
     if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
     if (!keys.insert(r.key).second) bad(origin, "repository key '" + r.key + "' is defined twice");
   }
+  validateSecurity(c, origin);
 }
 
 }  // namespace
@@ -88,16 +66,24 @@ Config loadFromString(const std::string& text, const std::string& origin) {
   }
   Config c;
   if (root && !root.IsNull()) {
-    checkKnownKeys(root, {"server", "log", "storage", "repositories"}, origin, "");
+    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security"}, origin, "");
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "idle_timeout_seconds", "read_timeout_seconds",
-                       "shutdown_grace_seconds"}, origin, "server");
+                       "shutdown_grace_seconds", "tls"}, origin, "server");
     read(s, "listen", c.server.listen, origin, "server");
     read(s, "workers", c.server.workers, origin, "server");
     read(s, "max_connections", c.server.max_connections, origin, "server");
     read(s, "idle_timeout_seconds", c.server.idle_timeout_seconds, origin, "server");
     read(s, "read_timeout_seconds", c.server.read_timeout_seconds, origin, "server");
     read(s, "shutdown_grace_seconds", c.server.shutdown_grace_seconds, origin, "server");
+    if (const auto tls = s["tls"]) {
+      checkKnownKeys(tls, {"cert", "key", "redirect_plain_http"}, origin, "server.tls");
+      read(tls, "cert", c.server.tls.cert, origin, "server.tls");
+      read(tls, "key", c.server.tls.key, origin, "server.tls");
+      read(tls, "redirect_plain_http", c.server.tls.redirect_plain_http, origin, "server.tls");
+      if (c.server.tls.cert.empty() != c.server.tls.key.empty())
+        bad(origin, "server.tls needs both cert and key");
+    }
     const auto l = root["log"];
     checkKnownKeys(l, {"level", "format", "access_log"}, origin, "log");
     read(l, "level", c.log.level, origin, "log");
@@ -107,6 +93,7 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     checkKnownKeys(st, {"root", "upload_expiry_hours"}, origin, "storage");
     read(st, "root", c.storage.root, origin, "storage");
     read(st, "upload_expiry_hours", c.storage.upload_expiry_hours, origin, "storage");
+    readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");
       for (std::size_t i = 0; i < repos.size(); ++i) {

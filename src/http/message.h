@@ -17,6 +17,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string remote;  // "ip:port"
   bool has_body = false;  // Content-Length > 0 or chunked
+  bool secure = false;    // arrived over TLS
   std::string request_id;
 
   // First header value with this lower-case name, or empty.

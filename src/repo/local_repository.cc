@@ -117,6 +117,10 @@ Result<PutManifestResult> LocalRepository::putManifest(const std::string& name, 
   return PutManifestResult{digest, parsed->subject};
 }
 
+Result<std::optional<Digest>> LocalRepository::resolveTag(const std::string& name, const std::string& tag) {
+  return meta_->resolveTag(key(), name, tag);
+}
+
 Status LocalRepository::deleteManifest(const std::string& name, const Reference& ref) {
   if (!ref.isDigest()) {
     auto removed = meta_->deleteTag(key(), name, ref.tag);

@@ -29,6 +29,7 @@ class LocalRepository final : public Repository {
   Result<StoredManifest> getManifest(const std::string& name, const Reference& ref) override;
   Result<PutManifestResult> putManifest(const std::string& name, const Reference& ref,
                                         const std::string& content_type, const std::string& bytes) override;
+  Result<std::optional<Digest>> resolveTag(const std::string& name, const std::string& tag) override;
   Status deleteManifest(const std::string& name, const Reference& ref) override;
   Result<storage::Page> listTags(const std::string& name, const std::string& last, std::size_t n) override;
   Result<ReferrersResult> referrers(const std::string& name, const Digest& subject,

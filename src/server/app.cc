@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "api/api.h"
+#include "auth/access_controller_impl.h"
+#include "auth/security_service.h"
 #include "http/server.h"
 #include "observe/logging.h"
 #include "repo/local_repository.h"
@@ -21,6 +23,7 @@ struct App::Parts {
   std::shared_ptr<storage::SqliteMetadataStore> meta;
   std::shared_ptr<repo::UploadStore> uploads;
   std::shared_ptr<repo::RepositoryRegistry> registry;
+  std::shared_ptr<auth::SecurityService> security;
   std::unique_ptr<api::Api> api;
   std::unique_ptr<http::Server> server;
 };
@@ -40,7 +43,16 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   p.registry = std::make_shared<repo::RepositoryRegistry>();
   for (const auto& r : p.cfg.repositories)
     p.registry->add(std::make_shared<repo::LocalRepository>(r, p.blobs, p.meta, p.uploads));
-  p.api = std::make_unique<api::Api>(p.registry, auth::makeAllowAll());
+  auth::AccessControllerPtr access;
+  if (p.cfg.security.enabled) {
+    auto store = std::make_shared<auth::SecurityStore>(paths.metadataDb());
+    p.security = std::make_shared<auth::SecurityService>(p.cfg, store);
+    access = auth::makeEnforcing(p.security);
+  } else {
+    spdlog::warn("no security section in the configuration: this registry is open to everyone");
+    access = auth::makeAllowAll();
+  }
+  p.api = std::make_unique<api::Api>(p.registry, access, p.security);
 
   auto hp = config::parseListen(p.cfg.server.listen);
   http::ServerOptions opts;

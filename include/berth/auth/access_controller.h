@@ -16,7 +16,8 @@ struct HttpRequest;
 
 namespace berth::auth {
 
-enum class Action { Read, Deploy, Delete, Annotate, Manage };
+enum class Action { Read, Annotate, Deploy, Delete, Manage };
+struct Principal;
 
 struct AccessRequest {
   std::string repo_key;  // empty for registry-wide requests (GET /v2/, _catalog)
@@ -27,6 +28,11 @@ struct AccessRequest {
 class AccessController {
  public:
   virtual ~AccessController() = default;
+  // Checks the request's credentials (Basic or Bearer); anonymous when none.
+  // UNAUTHORIZED for bad credentials, TOOMANYREQUESTS while throttled.
+  virtual Result<Principal> identify(const http::HttpRequest& request) = 0;
+  // Whether credentials are checked at all (false: an open registry).
+  virtual bool enforcing() const = 0;
   // UNAUTHORIZED (with a challenge for the response) or DENIED, else ok.
   virtual Status authorize(const http::HttpRequest& request, const AccessRequest& access) = 0;
   // Whether `image` of `repo_key` may be listed (catalog filtering).

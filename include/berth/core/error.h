@@ -28,6 +28,9 @@ enum class ErrorCode {
   Unsupported,
   TooManyRequests,
   Unavailable,
+  // Not in the distribution spec: for Berth's own REST API (/api/security/...).
+  BadRequest,
+  NotFound,
   Unknown,
 };
 

@@ -66,6 +66,8 @@ class Repository {
   // Validates (MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID) and stores.
   virtual Result<PutManifestResult> putManifest(const std::string& name, const Reference& ref,
                                                 const std::string& content_type, const std::string& bytes) = 0;
+  // The digest a tag points to, if the tag exists.
+  virtual Result<std::optional<Digest>> resolveTag(const std::string& name, const std::string& tag) = 0;
   // By digest: the manifest and its tags; by tag: only the tag.
   virtual Status deleteManifest(const std::string& name, const Reference& ref) = 0;
   virtual Result<storage::Page> listTags(const std::string& name, const std::string& last, std::size_t n) = 0;

@@ -1,0 +1,104 @@
+#include "auth/access_controller_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "auth/jwt.h"
+#include "http/message.h"
+
+namespace berth::auth {
+namespace {
+
+// Docker scope actions a Bearer token must carry for a Berth action.
+bool bearerCovers(const Principal& p, const std::string& repo_key, const std::string& image, Action action) {
+  if (!p.bearer_access) return true;
+  if (repo_key.empty() || image.empty()) return true;  // registry-wide: authentication suffices
+  std::string name = repo_key + "/" + image;
+  for (const auto& [n, actions] : *p.bearer_access) {
+    if (n != name) continue;
+    if (actions.count("*")) return true;
+    if (action == Action::Read) return !actions.empty();
+    return actions.count("push") || actions.count("delete");
+  }
+  return false;
+}
+
+class EnforcingAccessController final : public AccessController {
+ public:
+  explicit EnforcingAccessController(std::shared_ptr<SecurityService> s) : security_(std::move(s)) {}
+
+  bool enforcing() const override { return true; }
+
+  Result<Principal> identify(const http::HttpRequest& req) override {
+    std::string_view h = req.header("authorization");
+    if (h.empty()) return Principal{};
+    Result<Principal> p = fail(ErrorCode::Unauthorized, "authentication required", "unsupported authorization scheme");
+    if (h.size() > 8192) {
+      p = fail(ErrorCode::Unauthorized, "authentication required", "authorization header too long");
+    } else if (startsWithScheme(h, "basic")) {
+      std::string decoded;
+      std::string b64(trim(h.substr(6)));
+      auto colon = std::string::npos;
+      if (base64Decode(b64, decoded)) colon = decoded.find(':');
+      if (colon == std::string::npos)
+        p = fail(ErrorCode::Unauthorized, "authentication required", "malformed basic credentials");
+      else
+        p = security_->authenticateBasic(decoded.substr(0, colon), decoded.substr(colon + 1), req.remote);
+    } else if (startsWithScheme(h, "bearer")) {
+      p = security_->authenticateBearer(std::string(trim(h.substr(7))));
+    }
+    if (!p) spdlog::warn("auth failure from {}: {} {}: {}", req.remote, req.method, req.path, p.error().detail);
+    return p;
+  }
+
+  Status authorize(const http::HttpRequest& req, const AccessRequest& access) override {
+    auto p = identify(req);
+    if (!p) return tl::unexpected(p.error());
+    const auto& s = security_->settings();
+    bool forced = s.force_authentication_all ||
+                  std::find(s.force_authentication_repos.begin(), s.force_authentication_repos.end(),
+                            access.repo_key) != s.force_authentication_repos.end();
+    if (p->anonymous() && forced) return needLogin(access);
+    bool ok = access.repo_key.empty() ? (p->anonymous() ? security_->mayReadSomething(*p) : true)
+                                      : security_->isAllowed(*p, access.repo_key, access.image, access.action) &&
+                                            bearerCovers(*p, access.repo_key, access.image, access.action);
+    if (ok) return {};
+    if (p->anonymous()) return needLogin(access);
+    spdlog::warn("access denied to {} from {}: {} {} {}/{}", p->name, req.remote, actionName(access.action),
+                 req.method, access.repo_key, access.image);
+    return fail(ErrorCode::Denied, "requested access to the resource is denied",
+                actionName(access.action) + " on " + access.repo_key + (access.image.empty() ? "" : "/" + access.image));
+  }
+
+  bool mayList(const http::HttpRequest& req, const std::string& repo_key, const std::string& image) override {
+    auto p = identify(req);
+    return p && security_->isAllowed(*p, repo_key, image, Action::Read);
+  }
+
+ private:
+  static bool startsWithScheme(std::string_view h, std::string_view scheme) {
+    if (h.size() <= scheme.size() || h[scheme.size()] != ' ') return false;
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(h[i])) != scheme[i]) return false;
+    return true;
+  }
+  static std::string_view trim(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+  }
+  static tl::unexpected<Error> needLogin(const AccessRequest&) {
+    return fail(ErrorCode::Unauthorized, "authentication required");
+  }
+
+  std::shared_ptr<SecurityService> security_;
+};
+
+}  // namespace
+
+AccessControllerPtr makeEnforcing(std::shared_ptr<SecurityService> security) {
+  return std::make_shared<EnforcingAccessController>(std::move(security));
+}
+
+}  // namespace berth::auth

@@ -1,0 +1,42 @@
+#include "auth/password.h"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace berth::auth {
+
+std::string hashPassword(const std::string& password) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (!crypt_gensalt_rn("$2b$", 10, nullptr, 0, salt, sizeof salt)) throw std::runtime_error("crypt_gensalt failed");
+  auto data = std::make_unique<crypt_data>();
+  const char* out = crypt_r(password.c_str(), salt, data.get());
+  if (!out || out[0] == '*') throw std::runtime_error("bcrypt hashing failed");
+  return out;
+}
+
+bool verifyPassword(const std::string& password, const std::string& hash) {
+  if (hash.size() < 7 || hash[0] != '$' || hash[1] != '2') return false;
+  // htpasswd writes $2y$; libxcrypt reads it as $2b$ (the same algorithm).
+  auto data = std::make_unique<crypt_data>();
+  const char* out = crypt_r(password.c_str(), hash.c_str(), data.get());
+  if (!out || out[0] == '*') return false;
+  std::string computed = out;
+  return computed.size() == hash.size() && CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
+}
+
+std::string randomPassword(std::size_t length) {
+  static const char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  std::string out;
+  unsigned char byte;
+  while (out.size() < length) {
+    RAND_bytes(&byte, 1);
+    if (byte < 248) out += kAlphabet[byte % 56];  // 248 = 56 * 4: no modulo bias
+  }
+  return out;
+}
+
+}  // namespace berth::auth

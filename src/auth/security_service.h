@@ -1,0 +1,99 @@
+// Identities, credentials and tokens: checks Basic credentials (passwords
+// and access tokens), issues and verifies Bearer JWTs, and keeps the model
+// (users, groups, permissions, tokens) in memory, persisted through
+// SecurityStore. Config-defined entries are written to the store at start.
+//
+// Thread safety: all methods may be called concurrently; the model is a
+// snapshot replaced as a whole on every change.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "auth/login_throttle.h"
+#include "auth/permission_check.h"
+#include "auth/security_store.h"
+#include "berth/auth/principal.h"
+#include "berth/config.h"
+
+namespace berth::auth {
+
+struct IssuedToken {
+  std::string token;
+  int64_t expires_in = 0;
+  int64_t issued_at = 0;
+  std::string refresh_token;  // when an offline token was asked for
+};
+
+struct NewAccessToken {
+  AccessToken record;
+  std::string secret;  // shown once
+};
+
+class SecurityService {
+ public:
+  // Loads the store, applies the config, creates the first admin if none
+  // exists and the token signing key if missing. Throws on failure (startup).
+  SecurityService(const config::Config& cfg, std::shared_ptr<SecurityStore> store);
+
+  const config::Security& settings() const { return settings_; }
+
+  // Basic credentials: a password or an access token's secret.
+  // UNAUTHORIZED when wrong, TOOMANYREQUESTS while the address is throttled.
+  Result<Principal> authenticateBasic(const std::string& user, const std::string& secret, const std::string& remote);
+  // A Bearer JWT issued by issueToken. UNAUTHORIZED when invalid or expired.
+  Result<Principal> authenticateBearer(const std::string& token);
+  // A refresh token (OAuth2 grant_type=refresh_token).
+  Result<Principal> authenticateRefresh(const std::string& token);
+
+  // scopes: "repository:<name>:<actions>" as clients send them; the access
+  // granted is what was asked intersected with what permissions allow.
+  // `repo_key` is set under the Artifactory routes (names are then relative to it).
+  IssuedToken issueToken(const Principal& p, const std::vector<std::string>& scopes, const std::string& service,
+                         const std::string& repo_key, bool offline);
+
+  bool isAllowed(const Principal& p, const std::string& repo_key, const std::string& image, Action a) const;
+  bool mayReadSomething(const Principal& p) const;
+  bool isAdmin(const Principal& p) const;
+
+  // REST API. NOT_FOUND / BAD_REQUEST as fitting.
+  std::vector<User> users() const;
+  Result<User> user(const std::string& name) const;
+  Status putUser(User u, const std::string& plain_password);
+  Status deleteUser(const std::string& name);
+  std::vector<Group> groups() const;
+  Result<Group> group(const std::string& name) const;
+  Status putGroup(Group g);
+  Status deleteGroup(const std::string& name);
+  std::vector<Permission> permissions() const;
+  Result<Permission> permission(const std::string& name) const;
+  Status putPermission(Permission p);
+  Status deletePermission(const std::string& name);
+  Result<NewAccessToken> createAccessToken(AccessToken t);
+  std::vector<AccessToken> accessTokens(const std::string& user_or_empty) const;
+  Status revokeAccessToken(const std::string& id, const Principal& by);
+
+ private:
+  std::shared_ptr<const PermissionModel> snapshot() const;
+  // Applies a change to a copy of the model under the write lock, then publishes it.
+  Status mutate(const std::function<Status(PermissionModel&)>& change);
+  Principal principalFor(const PermissionModel& m, const User& u) const;
+  void ensureAdmin(const std::string& storage_root);
+  void loadSigningKey(const std::string& storage_root);
+  void forgetCredentials();
+
+  config::Security settings_;
+  std::shared_ptr<SecurityStore> store_;
+  std::string signing_key_;
+  LoginThrottle throttle_;
+  mutable std::shared_mutex model_mu_;
+  std::shared_ptr<const PermissionModel> model_;
+  std::map<std::string, AccessToken> tokens_;  // guarded by model_mu_
+  std::mutex cache_mu_;
+  std::map<std::string, std::pair<std::string, int64_t>> credential_cache_;  // sha256(user:secret) -> (user, expiry)
+};
+
+}  // namespace berth::auth
