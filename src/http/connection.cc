@@ -208,7 +208,8 @@ class ExchangeImpl final : public Exchange {
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 
-HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const std::string& remote) {
+HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const Transport& t) {
+  const std::string& remote = t.remote();
   const auto& m = hp.get();
   HttpRequest r;
   r.method = std::string(m.method_string());
@@ -218,6 +219,7 @@ HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const 
   if (q != std::string::npos) r.query = parseQuery(std::string_view(r.target).substr(q + 1));
   for (const auto& f : m) r.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
   r.remote = remote;
+  r.secure = t.secure();
   r.has_body = hp.chunked() || (hp.content_length() && *hp.content_length() > 0);
   return r;
 }
@@ -263,7 +265,7 @@ void Connection::run() {
     transport_->setTimeout(options_.read_timeout_seconds);
     const bool keep_alive = hp.keep_alive();  // read now: a chunked body moves the parser
     auto start = std::chrono::steady_clock::now();
-    ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, transport_->remote()));
+    ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, *transport_));
     handler_(ex);
     if (!ex.responded()) {
       HttpResponse res;

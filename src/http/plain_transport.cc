@@ -55,6 +55,7 @@ class PlainTransport final : public Transport {
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   const std::string& remote() const override { return remote_; }
+  bool secure() const override { return false; }
 
  private:
   int fd_;

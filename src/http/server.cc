@@ -38,7 +38,24 @@ std::string addressOf(const sockaddr_storage& ss) {
 }  // namespace
 
 Server::Server(ServerOptions options, RequestHandler handler, ExchangeObserver observer)
-    : options_(std::move(options)), handler_(std::move(handler)), observer_(std::move(observer)) {}
+    : options_(std::move(options)), handler_(std::move(handler)), observer_(std::move(observer)) {
+  // Plain HTTP on a TLS port: refuse, or send the client to https.
+  plain_on_tls_handler_ = [redirect = options_.redirect_plain_http](Exchange& ex) {
+    HttpResponse res;
+    res.close = true;
+    std::string host(ex.request().header("host"));
+    bool safe_host = !host.empty() && host.find_first_of(" \r\n\"<>") == std::string::npos;
+    if (redirect && safe_host) {
+      res.status = 301;
+      res.set("Location", "https://" + host + ex.request().target);
+    } else {
+      res.status = 400;
+      res.set("Content-Type", "application/json");
+      res.body = R"({"errors":[{"code":"UNSUPPORTED","message":"this port speaks HTTPS; plain HTTP is refused"}]})";
+    }
+    ex.respond(std::move(res));
+  };
+}
 
 Server::~Server() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -87,10 +104,10 @@ void Server::serve() {
     if (fd < 0) continue;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto transport = makePlainTransport(fd, addressOf(ss), options_.connection.read_timeout_seconds);
     std::unique_lock lock(mu_);
     if (active_.size() >= options_.max_connections) {
       lock.unlock();
+      auto transport = makePlainTransport(fd, addressOf(ss), 5);
       static const std::string kBody = R"({"errors":[{"code":"UNAVAILABLE","message":"too many connections"}]})";
       static const std::string kBusy = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                                        "Connection: close\r\nContent-Length: " + std::to_string(kBody.size()) +
@@ -99,16 +116,41 @@ void Server::serve() {
       continue;
     }
     auto slot = std::make_shared<Slot>();
-    slot->connection = std::make_unique<Connection>(std::move(transport), options_.connection, handler_, observer_);
     active_.push_front(slot);
     slot->self = active_.begin();
     lock.unlock();
-    std::thread([this, slot] { runConnection(slot); }).detach();
+    std::thread([this, slot, fd, remote = addressOf(ss)] { runConnection(slot, fd, remote); }).detach();
   }
 }
 
-void Server::runConnection(std::shared_ptr<Slot> slot) {
-  slot->connection->run();
+TransportPtr Server::openTransport(int fd, std::string remote, bool& plain_on_tls_port) {
+  unsigned timeout = options_.connection.read_timeout_seconds;
+  plain_on_tls_port = false;
+  if (!options_.tls) return makePlainTransport(fd, std::move(remote), timeout);
+  // The detection happens here, on the connection's own thread, so a silent
+  // client never holds up the accept loop.
+  auto transport = makePlainTransport(fd, remote, options_.connection.idle_timeout_seconds);
+  if (!TlsContext::clientSpeaksTls(fd)) {
+    plain_on_tls_port = true;
+    return transport;
+  }
+  int tls_fd = ::dup(fd);  // the plain transport closes its own descriptor
+  transport.reset();
+  return options_.tls->accept(tls_fd, std::move(remote), timeout);
+}
+
+void Server::runConnection(std::shared_ptr<Slot> slot, int fd, std::string remote) {
+  bool plain_on_tls_port = false;
+  auto transport = openTransport(fd, std::move(remote), plain_on_tls_port);
+  if (transport) {
+    {
+      std::lock_guard lock(mu_);
+      slot->connection = std::make_unique<Connection>(std::move(transport), options_.connection,
+                                                      plain_on_tls_port ? plain_on_tls_handler_ : handler_, observer_);
+      if (stopping_) slot->connection->stop();
+    }
+    slot->connection->run();
+  }
   std::lock_guard lock(mu_);
   active_.erase(slot->self);
   slot->connection.reset();  // closes the socket while the server still exists
@@ -118,7 +160,8 @@ void Server::runConnection(std::shared_ptr<Slot> slot) {
 std::size_t Server::stop(unsigned grace_seconds) {
   stopping_ = true;
   std::unique_lock lock(mu_);
-  for (auto& slot : active_) slot->connection->stop();
+  for (auto& slot : active_)
+    if (slot->connection) slot->connection->stop();
   drained_.wait_for(lock, std::chrono::seconds(grace_seconds), [&] { return active_.empty(); });
   return active_.size();
 }

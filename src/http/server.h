@@ -18,6 +18,8 @@
 namespace berth::http {
 
 struct ServerOptions {
+  std::shared_ptr<TlsContext> tls;   // null: plain HTTP only
+  bool redirect_plain_http = false;  // with TLS: plain requests get 301 to https (else 400)
   std::string host = "0.0.0.0";
   uint16_t port = 5000;
   unsigned max_connections = 1024;
@@ -42,10 +44,12 @@ class Server {
 
  private:
   struct Slot;
-  void runConnection(std::shared_ptr<Slot> slot);
+  void runConnection(std::shared_ptr<Slot> slot, int fd, std::string remote);
+  TransportPtr openTransport(int fd, std::string remote, bool& plain_on_tls_port);
 
   ServerOptions options_;
   RequestHandler handler_;
+  RequestHandler plain_on_tls_handler_;
   ExchangeObserver observer_;
   int listen_fd_ = -1;
   uint16_t bound_port_ = 0;

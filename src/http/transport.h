@@ -25,10 +25,29 @@ class Transport {
   // Applies to every later read and write.
   virtual void setTimeout(unsigned seconds) = 0;
   virtual const std::string& remote() const = 0;
+  virtual bool secure() const = 0;
 };
 using TransportPtr = std::unique_ptr<Transport>;
 
 // Takes ownership of a connected socket; sets the I/O timeouts.
 TransportPtr makePlainTransport(int fd, std::string remote, unsigned timeout_seconds);
+
+// TLS on the same port as plain HTTP: the first byte of a TLS ClientHello is
+// 0x16, which no HTTP request starts with.
+class TlsContext {
+ public:
+  // Loads a PEM certificate chain and key. Throws std::runtime_error (startup).
+  TlsContext(const std::string& cert_file, const std::string& key_file);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+  // Peeks at the first byte (waiting up to the timeout). True: the client speaks TLS.
+  static bool clientSpeaksTls(int fd);
+  // Runs the handshake; null (and the socket closed) when it fails.
+  TransportPtr accept(int fd, std::string remote, unsigned timeout_seconds);
+
+ private:
+  void* ctx_;  // SSL_CTX*, kept out of the header
+};
 
 }  // namespace berth::http

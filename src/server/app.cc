@@ -56,6 +56,10 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
 
   auto hp = config::parseListen(p.cfg.server.listen);
   http::ServerOptions opts;
+  if (p.cfg.server.tls.enabled()) {
+    opts.tls = std::make_shared<http::TlsContext>(p.cfg.server.tls.cert, p.cfg.server.tls.key);
+    opts.redirect_plain_http = p.cfg.server.tls.redirect_plain_http;
+  }
   opts.host = hp.host;
   opts.port = hp.port;
   opts.max_connections = p.cfg.server.max_connections;
