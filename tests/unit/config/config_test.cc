@@ -55,3 +55,47 @@ TEST(Config, ParseListen) {
 
 }  // namespace
 }  // namespace berth::config
+
+namespace berth::config {
+namespace {
+
+TEST(SecurityConfig, ParsesUsersGroupsPermissions) {
+  auto c = loadFromString(R"(
+repositories: [{key: docker-dev}]
+security:
+  anonymous_access: false
+  force_authentication: [docker-dev]
+  token: {expiry_seconds: 60}
+  users: [{name: alice, password_hash: "$2y$05$abcdefghijklmnopqrstuu", groups: [devs]}]
+  groups: [{name: devs, admin: false}]
+  permissions:
+    - name: p
+      repositories: [docker-dev]
+      include: ["team/**"]
+      users: {alice: [read, deploy]}
+      groups: {devs: [delete]}
+)", "t");
+  EXPECT_TRUE(c.security.enabled);
+  EXPECT_FALSE(c.security.anonymous_access);
+  EXPECT_EQ(c.security.force_authentication_repos, std::vector<std::string>{"docker-dev"});
+  EXPECT_EQ(c.security.token_expiry_seconds, 60u);
+  ASSERT_EQ(c.security.permissions.size(), 1u);
+  EXPECT_EQ(c.security.permissions[0].users.at("alice").size(), 2u);
+}
+
+TEST(SecurityConfig, NoSectionMeansOpenAndTheDefaultIsSecured) {
+  EXPECT_FALSE(loadFromString("repositories: [{key: a}]", "t").security.enabled);
+  EXPECT_TRUE(loadDefault().security.enabled);
+}
+
+TEST(SecurityConfig, RefusesMistakes) {
+  expectError("security: {users: [{name: a, password_hash: plain}]}", "bcrypt");
+  expectError("security: {users: [{name: anonymous}]}", "anonymous");
+  expectError("security: {permissions: [{name: p, repositories: [nope]}]}", "nope");
+  expectError("security: {permissions: [{name: p, users: {a: [fly]}}]}", "fly");
+  expectError("security: {force_authentication: [nope]}", "nope");
+  expectError("server: {tls: {cert: a.pem}}", "tls");
+}
+
+}  // namespace
+}  // namespace berth::config
