@@ -52,12 +52,6 @@ Status checkContentRange(const Context& c, const repo::UploadSession& s) {
   return {};
 }
 
-Result<repo::UploadSessionPtr> findSession(Context& c) {
-  auto s = c.repo->findUpload(c.route.image, c.route.tail);
-  if (!s) return s;
-  return s;
-}
-
 Status tryMount(Context& c, bool& mounted) {
   mounted = false;
   auto digest = Digest::parse(c.req().queryValue("mount"));
@@ -104,20 +98,23 @@ Status handleUploadStart(Context& c) {
   auto session = c.repo->startUpload(c.route.image);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
-  auto lock = s.tryLock();
+  auto lock = s.lock();
   if (digest) {  // monolithic upload: the body is the blob
     if (auto st = appendBody(c, s); !st) {
       (void)c.repo->cancelUpload(*session);
       return st;
     }
     if (auto st = c.repo->commitUpload(*session, *digest); !st) return st;
+    lock.unlock();
     respondCreated(c, *digest);
     return {};
   }
   if (c.req().has_body) {  // a body without a digest: accept it as the first chunk
     if (auto st = appendBody(c, s); !st) return st;
   }
-  c.ex.respond(uploadProgress(c, 202, s));
+  auto res = uploadProgress(c, 202, s);
+  lock.unlock();
+  c.ex.respond(std::move(res));
   return {};
 }
 
@@ -125,27 +122,28 @@ Status handleUpload(Context& c) {
   const auto& m = c.req().method;
   if (m != "GET" && m != "PATCH" && m != "PUT" && m != "DELETE") return unsupported(c);
   if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
-  auto session = findSession(c);
+  auto session = c.repo->findUpload(c.route.image, c.route.tail);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
-  auto lock = s.tryLock();
+  auto lock = s.lock();
   if (!lock.owns_lock())
     return fail(ErrorCode::BlobUploadInvalid, "another request is writing to this upload", s.uuid());
-  if (m == "GET") {
-    c.ex.respond(uploadProgress(c, 204, s));
+  if (m == "GET" || m == "PATCH") {
+    if (m == "PATCH") {
+      if (auto st = checkContentRange(c, s); !st) return st;
+      if (auto st = appendBody(c, s); !st) return st;
+    }
+    auto res = uploadProgress(c, m == "GET" ? 204 : 202, s);
+    lock.unlock();
+    c.ex.respond(std::move(res));
     return {};
   }
   if (m == "DELETE") {
     if (auto st = c.repo->cancelUpload(*session); !st) return st;
+    lock.unlock();
     http::HttpResponse res;
     res.status = 204;
     c.ex.respond(std::move(res));
-    return {};
-  }
-  if (m == "PATCH") {
-    if (auto st = checkContentRange(c, s); !st) return st;
-    if (auto st = appendBody(c, s); !st) return st;
-    c.ex.respond(uploadProgress(c, 202, s));
     return {};
   }
   // PUT ?digest=, with an optional last chunk.
@@ -157,6 +155,7 @@ Status handleUpload(Context& c) {
     if (auto st = appendBody(c, s); !st) return st;
   }
   if (auto st = c.repo->commitUpload(*session, *digest); !st) return st;
+  lock.unlock();
   respondCreated(c, *digest);
   return {};
 }

@@ -11,7 +11,7 @@ namespace berth::repo {
 UploadSession::UploadSession(std::string uuid, std::string repo, std::string name, std::string path, int fd,
                              uint64_t offset, bool hash_valid)
     : uuid_(std::move(uuid)), repo_(std::move(repo)), name_(std::move(name)), path_(std::move(path)), fd_(fd),
-      offset_(offset), hash_valid_(hash_valid) {}
+      offset_(offset), written_back_(offset), released_(offset), hash_valid_(hash_valid) {}
 
 UploadSession::~UploadSession() { closeFile(); }
 
@@ -35,7 +35,28 @@ Status UploadSession::append(const char* data, std::size_t size) {
   }
   if (hash_valid_) hasher_.update(data, size);
   offset_ += size;
+  startWriteback();
   return {};
+}
+
+// Large uploads: start writing each 8 MiB window to disk as soon as it is
+// complete, and release windows that are safely on disk from the page cache.
+// The commit's fsync then finds little left to do, so the disk works while
+// the network delivers (instead of after it), and the page cache recycles a
+// few MiB instead of growing by the blob's size.
+void UploadSession::startWriteback() {
+  constexpr uint64_t kWindow = 8u << 20;
+  constexpr uint64_t kKeepBehind = 4 * kWindow;
+  while (offset_ - written_back_ >= kWindow) {
+    ::sync_file_range(fd_, static_cast<off_t>(written_back_), kWindow, SYNC_FILE_RANGE_WRITE);
+    written_back_ += kWindow;
+  }
+  while (written_back_ - released_ > kKeepBehind) {
+    ::sync_file_range(fd_, static_cast<off_t>(released_), kWindow,
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    ::posix_fadvise(fd_, static_cast<off_t>(released_), kWindow, POSIX_FADV_DONTNEED);
+    released_ += kWindow;
+  }
 }
 
 Result<Digest> UploadSession::digest() {

@@ -2,10 +2,11 @@
 // committing never reads the data back -- except after a restart, when the
 // hash state is gone and the partial file is re-hashed once.
 //
-// Thread safety: one request at a time per session; a second concurrent
-// request on the same session gets BLOB_UPLOAD_INVALID (see tryLock).
+// Thread safety: one request at a time per session (see lock()); a request
+// that cannot get the session within 10 s gets BLOB_UPLOAD_INVALID.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -37,15 +38,24 @@ class UploadSession {
   Result<Digest> digest();
   void closeFile();
 
-  std::unique_lock<std::mutex> tryLock() { return std::unique_lock<std::mutex>(busy_, std::try_to_lock); }
+  // Clients send the next chunk as soon as they read our answer, which can be
+  // a moment before the previous request's handler has returned: wait a
+  // little rather than refuse. Release the lock before answering.
+  std::unique_lock<std::timed_mutex> lock() {
+    return std::unique_lock<std::timed_mutex>(busy_, std::chrono::seconds(10));
+  }
 
  private:
+  void startWriteback();
+
   std::string uuid_, repo_, name_, path_;
   int fd_;
   uint64_t offset_;
+  uint64_t written_back_;  // writeback started up to here
+  uint64_t released_;      // on disk and dropped from the page cache up to here
   bool hash_valid_;
   Sha256 hasher_;
-  std::mutex busy_;
+  std::timed_mutex busy_;
 };
 using UploadSessionPtr = std::shared_ptr<UploadSession>;
 
