@@ -1,10 +1,12 @@
 #include "repo/upload_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "storage/file_util.h"
 
@@ -99,6 +101,25 @@ std::size_t UploadStore::purgeOlderThan(int64_t cutoff) {
     (void)meta_->deleteUpload(u.uuid);
   }
   return old->size();
+}
+
+}  // namespace berth::repo
+
+namespace berth::repo {
+
+std::size_t UploadStore::removeOrphanFiles() {
+  std::size_t removed = 0;
+  DIR* d = ::opendir(paths_.uploadsDir().c_str());
+  if (!d) return 0;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  ::closedir(d);
+  for (const auto& uuid : names) {
+    auto rec = meta_->upload(uuid);
+    if (rec && !*rec && ::unlink(paths_.upload(uuid).c_str()) == 0) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace berth::repo

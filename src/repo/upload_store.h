@@ -27,6 +27,9 @@ class UploadStore {
   Status cancel(const UploadSessionPtr& s);
   // Removes sessions created before the cutoff (and their files). Returns how many.
   std::size_t purgeOlderThan(int64_t unix_seconds);
+  // Removes data files that belong to no session (a crash between creating
+  // the file and recording the session). Startup only. Returns how many.
+  std::size_t removeOrphanFiles();
 
  private:
   void forget(const std::string& uuid);

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "api/api.h"
@@ -26,6 +28,11 @@ struct App::Parts {
   std::shared_ptr<auth::SecurityService> security;
   std::unique_ptr<api::Api> api;
   std::unique_ptr<http::Server> server;
+  // Hourly upkeep (expired uploads), stopped with the server.
+  std::mutex upkeep_mu;
+  std::condition_variable upkeep_cv;
+  bool stopping = false;
+  std::thread upkeep;
 };
 
 App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
@@ -39,6 +46,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     spdlog::info("removed {} temporary files left by an earlier run", p.blobs->tempFilesRemovedAtStart());
   int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - int64_t(p.cfg.storage.upload_expiry_hours) * 3600;
   if (auto purged = p.uploads->purgeOlderThan(cutoff); purged > 0) spdlog::info("purged {} expired uploads", purged);
+  if (auto orphans = p.uploads->removeOrphanFiles(); orphans > 0)
+    spdlog::info("removed {} upload files without a session", orphans);
 
   p.registry = std::make_shared<repo::RepositoryRegistry>();
   for (const auto& r : p.cfg.repositories)
@@ -72,11 +81,28 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   p.server->listen();
 }
 
-App::~App() = default;
+App::~App() {
+  {
+    std::lock_guard lock(parts_->upkeep_mu);
+    parts_->stopping = true;
+  }
+  parts_->upkeep_cv.notify_all();
+  if (parts_->upkeep.joinable()) parts_->upkeep.join();
+}
 
 std::string App::address() const { return parts_->server->boundAddress(); }
 
-void App::serve() { parts_->server->serve(); }
+void App::serve() {
+  auto& p = *parts_;
+  p.upkeep = std::thread([&p] {
+    std::unique_lock lock(p.upkeep_mu);
+    while (!p.upkeep_cv.wait_for(lock, std::chrono::hours(1), [&p] { return p.stopping; })) {
+      int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - int64_t(p.cfg.storage.upload_expiry_hours) * 3600;
+      if (auto n = p.uploads->purgeOlderThan(cutoff); n > 0) spdlog::info("purged {} expired uploads", n);
+    }
+  });
+  p.server->serve();
+}
 
 std::size_t App::stop() { return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds); }
 
