@@ -113,8 +113,12 @@ if [ -z "$BB" ]; then
     # The server's build may be in flux; the tool has no dependency on it.
     log "CMake build of berth_bench failed; building it standalone"
     mkdir -p "$BUILD_DIR/bench"
-    g++ -std=c++20 -O2 -DNDEBUG -DBOOST_ASIO_NO_DEPRECATED bench/berth_bench.cc -o "$BUILD_DIR/bench/berth_bench" \
-      -lcrypto -pthread || die "cannot build berth_bench"
+    # The same sources as bench/CMakeLists.txt.
+    g++ -std=c++20 -O2 -DNDEBUG -DBOOST_ASIO_NO_DEPRECATED \
+      bench/main.cc bench/args.cc bench/common.cc bench/data.cc bench/net.cc bench/measure.cc \
+      bench/registry_api.cc bench/workers.cc bench/scenarios_blobs.cc bench/scenarios_requests.cc \
+      bench/scenarios_listing.cc bench/setup_commands.cc bench/report.cc \
+      -o "$BUILD_DIR/bench/berth_bench" -lcrypto -pthread || die "cannot build berth_bench"
     BB=$BUILD_DIR/bench/berth_bench
   fi
 fi

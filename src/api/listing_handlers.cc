@@ -18,7 +18,7 @@ Status onlyGet(const Context& c) {
 void respondPage(Context& c, nlohmann::json body, const storage::Page& page, std::size_t n, const std::string& url,
                  const std::string& last_item) {
   auto res = jsonResponse(200, body.dump());
-  if (page.more) res.set("Link", nextLink(url, n, last_item));
+  if (page.more && n > 0) res.set("Link", nextLink(url, n, last_item));
   c.ex.respond(std::move(res));
 }
 }  // namespace

@@ -1,5 +1,7 @@
 // Blob uploads: POST (session, monolithic, cross-repository mount), PATCH,
 // PUT, GET (status) and DELETE of /<image>/blobs/uploads/<id>.
+#include <optional>
+
 #include "api/handlers.h"
 
 namespace berth::api {
@@ -38,37 +40,47 @@ Status appendBody(Context& c, repo::UploadSession& s) {
   return {};
 }
 
-// Content-Range "<start>-<end>" of a PATCH must continue where the upload is.
+// Content-Range "<start>-<end>" of a PATCH must continue where the upload is
+// and span exactly the body's Content-Length.
 Status checkContentRange(const Context& c, const repo::UploadSession& s) {
   std::string_view cr = c.req().header("content-range");
   if (cr.empty()) return {};
   if (cr.starts_with("bytes ")) cr.remove_prefix(6);
+  // Parses digits into out; false for anything else.
+  auto number = [](std::string_view t, uint64_t& out) {
+    if (t.empty() || t.size() > 19 || t.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    out = std::stoull(std::string(t));
+    return true;
+  };
   auto dash = cr.find('-');
-  std::string first(cr.substr(0, dash));
-  if (dash == std::string_view::npos || first.empty() || first.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoull(first) != s.offset())
-    return fail(ErrorCode::RangeInvalid, "chunk out of order",
-                "upload is at offset " + std::to_string(s.offset()) + ", Content-Range is " + std::string(cr));
+  uint64_t first = 0, last = 0;
+  bool ok = dash != std::string_view::npos && number(cr.substr(0, dash), first) && number(cr.substr(dash + 1), last);
+  std::string detail = "upload is at offset " + std::to_string(s.offset()) + ", Content-Range is " + std::string(cr);
+  if (!ok || last < first) return fail(ErrorCode::RangeInvalid, "malformed Content-Range", detail);
+  if (first != s.offset()) return fail(ErrorCode::RangeInvalid, "chunk out of order", detail);
+  if (auto len = c.ex.contentLength(); len && *len != last - first + 1)
+    return fail(ErrorCode::RangeInvalid, "Content-Range does not match Content-Length", detail);
   return {};
 }
 
 Status tryMount(Context& c, bool& mounted) {
   mounted = false;
   auto digest = Digest::parse(c.req().queryValue("mount"));
+  if (!digest) return {};  // not mountable: plain session
   std::string from = c.req().queryValue("from");
   auto slash = from.find('/');
-  if (!digest || slash == std::string::npos) return {};  // not mountable: plain session
-  std::string from_key = from.substr(0, slash), from_image = from.substr(slash + 1);
-  // Under the Artifactory routes `from` may also name an image of the same repository.
-  repo::Repository* source = c.registry.find(from_key);
-  if (!source || !isValidImageName(from_image)) {
-    if (!c.route.base.starts_with("/v2/") && isValidImageName(from)) {
-      source = c.repo;
-      from_image = from;
-    } else {
-      return {};
-    }
+  repo::Repository* source = nullptr;
+  std::string from_image;
+  if (slash != std::string::npos) {
+    source = c.registry.find(from.substr(0, slash));
+    from_image = from.substr(slash + 1);
   }
+  // Under the Artifactory routes `from` may also name an image of the same repository.
+  if ((!source || !isValidImageName(from_image)) && !c.route.base.starts_with("/v2/")) {
+    source = c.repo;
+    from_image = from;
+  }
+  if (!source || !isValidImageName(from_image)) return {};
   // Mounting reads the source: the caller must be allowed to.
   if (!c.access.authorize(c.req(), {source->key(), from_image, auth::Action::Read})) return {};
   auto ok = c.repo->mountBlob(c.route.image, *digest, *source, from_image);
@@ -95,7 +107,9 @@ Status handleUploadStart(Context& c) {
     if (!d) return tl::unexpected(d.error());
     digest = *d;
   }
-  auto session = c.repo->startUpload(c.route.image);
+  // A monolithic upload's id is never given out: it needs no session row, so
+  // a crash leaves only a file that the next start removes.
+  auto session = c.repo->startUpload(c.route.image, /*resumable=*/!digest);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
   auto lock = s.lock();

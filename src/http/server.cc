@@ -97,7 +97,7 @@ void Server::serve() {
   while (!stopping_) {
     pollfd p{listen_fd_, POLLIN, 0};
     // Poll with a timeout so that stop() needs no signal to wake accept().
-    if (::poll(&p, 1, 200) <= 0) continue;
+    if (::poll(&p, 1, 50) <= 0) continue;
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);

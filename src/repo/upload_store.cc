@@ -15,14 +15,14 @@ namespace berth::repo {
 UploadStore::UploadStore(storage::Paths paths, storage::MetadataStorePtr meta, storage::BlobStorePtr blobs)
     : paths_(std::move(paths)), meta_(std::move(meta)), blobs_(std::move(blobs)) {}
 
-Result<UploadSessionPtr> UploadStore::start(const std::string& repo, const std::string& name) {
+Result<UploadSessionPtr> UploadStore::start(const std::string& repo, const std::string& name, bool resumable) {
   std::string uuid = storage::randomHex16();
   uuid = uuid.substr(0, 8) + "-" + uuid.substr(8, 4) + "-" + uuid.substr(12, 4) + "-" + uuid.substr(16, 4) + "-" +
          uuid.substr(20);
   std::string path = paths_.upload(uuid);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return tl::unexpected(errnoError(errno, "create upload", path));
-  if (auto st = meta_->createUpload({uuid, repo, name, 0}); !st) {
+  if (auto st = resumable ? meta_->createUpload({uuid, repo, name, 0}) : Status{}; !st) {
     ::close(fd);
     ::unlink(path.c_str());
     return tl::unexpected(st.error());

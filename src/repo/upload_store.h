@@ -19,7 +19,8 @@ class UploadStore {
  public:
   UploadStore(storage::Paths paths, storage::MetadataStorePtr meta, storage::BlobStorePtr blobs);
 
-  Result<UploadSessionPtr> start(const std::string& repo, const std::string& name);
+  // resumable: record the session in the metadata store (survives a restart).
+  Result<UploadSessionPtr> start(const std::string& repo, const std::string& name, bool resumable = true);
   // BLOB_UPLOAD_UNKNOWN unless the session exists and belongs to repo/name.
   Result<UploadSessionPtr> find(const std::string& repo, const std::string& name, const std::string& uuid);
   // Verifies, installs into the blob store, links, ends the session.

@@ -54,7 +54,9 @@ class Repository {
                                  const std::string& source_name) = 0;
 
   // Uploads. BLOB_UPLOAD_UNKNOWN for an unknown id or one of another image.
-  virtual Result<UploadSessionPtr> startUpload(const std::string& name) = 0;
+  // resumable: the session is recorded and survives a restart (false for a
+  // monolithic upload, whose id the client never sees).
+  virtual Result<UploadSessionPtr> startUpload(const std::string& name, bool resumable = true) = 0;
   virtual Result<UploadSessionPtr> findUpload(const std::string& name, const std::string& uuid) = 0;
   // Verifies the digest (DIGEST_INVALID, nothing stored, session ended),
   // installs the blob and links it. The session ends either way.

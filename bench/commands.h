@@ -1,0 +1,38 @@
+// The subcommands of berth_bench. Each returns the one JSON object the command
+// prints (main adds "ok"); failures are thrown (see fail()).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "args.h"
+#include "common.h"
+
+namespace berth_bench {
+
+// scenarios_blobs.cc
+json cmdPush(const Args& a);
+json cmdPull(const Args& a);
+// scenarios_requests.cc
+json cmdSmallImages(const Args& a);
+json cmdManifestLoad(const Args& a);
+json cmdBlobHead(const Args& a);
+// scenarios_listing.cc
+json cmdSeedTags(const Args& a);
+json cmdSeedRepos(const Args& a);
+json cmdTagsList(const Args& a);
+json cmdCatalog(const Args& a);
+// setup_commands.cc
+json cmdLoopback(const Args& a);
+json cmdFreePort(const Args& a);
+json cmdWait(const Args& a);
+// report.cc
+json cmdReport(const Args& a);
+
+// Options shared by the scenarios.
+inline int serverPid(const Args& a) { return static_cast<int>(a.num("pid", 0)); }  // 0: no server probe
+inline bool isOci(const Args& a) { return a.str("media", "oci") != "docker"; }
+inline void checkCountAndWorkers(int count, int workers, int max_count) {
+  if (count < 1 || count > max_count || workers < 1 || workers > 256) fail("bad --count/--workers");
+}
+
+}  // namespace berth_bench

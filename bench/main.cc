@@ -1,0 +1,89 @@
+// berth_bench: a load tool for OCI/Docker registries (Berth and registry:2).
+//
+// One subcommand per scenario; each prints exactly one JSON line on stdout
+// (progress goes to stderr). Every target must be a loopback address, every
+// loop is bounded in count and in time, and a watchdog ends the process when a
+// scenario overruns --max-seconds.
+//
+// Threads with synchronous keep-alive connections: one connection per worker.
+// Large bodies are never held in memory (see data.h).
+//
+// See bench/README.md for the scenarios.
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "commands.h"
+
+using namespace berth_bench;
+
+namespace {
+
+void usage() {
+  std::cerr << R"(usage: berth_bench COMMAND [--key value ...]
+  push          --target H:P [--repo R] [--size 1GiB] [--mode mono|chunked|post] [--chunk 64MiB] [--seed N] [--pid P]
+  pull          --target H:P [--repo R] --digest D [--size N] [--parallel 1] [--verify 1] [--pid P]
+  small-images  --target H:P [--repo R] [--count 500] [--workers 16] [--layers 3] [--layer-size 4KiB] [--pid P]
+  manifest-load --target H:P [--repo R] [--method GET|HEAD] [--by tag|digest] [--conns 64] [--seconds 10] [--warmup 1] [--pid P]
+  blob-head     --target H:P [--repo R] [--present 1|0] [--conns 64] [--seconds 10] [--pid P]
+  seed-tags     --target H:P [--repo R] [--count 10000] [--workers 16]
+  tags-list     --target H:P [--repo R] [--iterations 20] [--seconds 60] [--n N] [--expect-min K] [--pid P]
+  seed-repos    --target H:P [--prefix docker-local/bench/cat/r] [--count 2000] [--workers 16]
+  catalog       --target H:P [--n 1000] [--iterations 20] [--seconds 60] [--expect-min K] [--pid P]
+  loopback      [--size 4GiB]           loopback TCP throughput of this machine
+  free-port                             prints a free 127.0.0.1 port
+  wait          --target H:P [--timeout 30]
+  report        --dir RESULTS --out docs/benchmarks.md
+Common: --max-seconds S (watchdog, default 900), --media oci|docker (manifest type, default oci).
+Targets must be loopback addresses. Each command prints one JSON line.
+)";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    usage();
+    return 2;
+  }
+  std::string cmd = argv[1];
+  static const std::map<std::string, std::function<json(const Args&)>> cmds = {
+      {"push", cmdPush},           {"pull", cmdPull},         {"small-images", cmdSmallImages},
+      {"manifest-load", cmdManifestLoad}, {"blob-head", cmdBlobHead}, {"seed-tags", cmdSeedTags},
+      {"tags-list", cmdTagsList},  {"seed-repos", cmdSeedRepos}, {"catalog", cmdCatalog},
+      {"loopback", cmdLoopback},   {"free-port", cmdFreePort}, {"wait", cmdWait},
+      {"report", cmdReport}};
+  auto it = cmds.find(cmd);
+  if (it == cmds.end()) {
+    usage();
+    return 2;
+  }
+  json out;
+  int rc = 0;
+  try {
+    Args args(argc, argv, 2);
+    double max_secs = args.dbl("max-seconds", 900);
+    std::thread([max_secs, cmd] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(max_secs));
+      json j = {{"scenario", cmd}, {"ok", false}, {"error", "watchdog: exceeded --max-seconds"}};
+      std::cout << j.dump() << std::endl;
+      std::_Exit(3);
+    }).detach();
+    out = it->second(args);
+    out["ok"] = true;
+  } catch (const std::exception& e) {
+    out = {{"scenario", cmd}, {"ok", false}, {"error", e.what()}};
+    rc = 1;
+  }
+  std::cout << out.dump() << std::endl;
+  return rc;
+}
