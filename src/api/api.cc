@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/handlers.h"
+#include "auth/access_controller_impl.h"
 
 namespace berth::api {
 namespace {
@@ -33,6 +34,17 @@ class HeaderAddingExchange final : public http::Exchange {
 
 }  // namespace
 
+std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e) {
+  // The token endpoint, /v2/auth and the REST API take Basic credentials.
+  if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
+      route->kind == RouteKind::AuthConfig)
+    return "Basic realm=\"Berth\"";
+  Context c{ex, *route, nullptr, *registry_, *access_, security_.get()};
+  std::string out = bearerChallenge(c);
+  if (e.message == auth::kInsufficientScope) out += ",error=\"insufficient_scope\"";
+  return out;
+}
+
 Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
          std::shared_ptr<auth::SecurityService> security)
     : registry_(std::move(registry)), access_(std::move(access)), security_(std::move(security)) {}
@@ -51,11 +63,8 @@ void Api::handle(http::Exchange& raw) {
     if (st.error().code == ErrorCode::Unknown || st.error().code == ErrorCode::Unavailable)
       spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, st.error().message);
     auto res = errorResponse(st.error());
-    if (st.error().code == ErrorCode::Unauthorized && route && route->kind != RouteKind::Token &&
-        route->kind != RouteKind::Security && route->kind != RouteKind::AuthConfig) {
-      Context c{ex, *route, nullptr, *registry_, *access_, security_.get()};
-      res.set("WWW-Authenticate", bearerChallenge(c));
-    }
+    if (st.error().code == ErrorCode::Unauthorized) res.set("WWW-Authenticate", challenge(ex, route, st.error()));
+    if (st.error().code == ErrorCode::TooManyRequests) res.set("Retry-After", st.error().detail);
     ex.respond(std::move(res));
   }
 }

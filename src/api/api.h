@@ -25,6 +25,8 @@ class Api {
 
  private:
   Status dispatch(http::Exchange& ex, std::optional<Route>& matched);
+  // The WWW-Authenticate value for a 401 on this route.
+  std::string challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e);
 
   std::shared_ptr<repo::RepositoryRegistry> registry_;
   auth::AccessControllerPtr access_;

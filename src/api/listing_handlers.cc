@@ -35,7 +35,9 @@ Status handleBase(Context& c) {
   if (c.access.enforcing()) {
     auto p = c.access.identify(c.req());
     if (!p) return tl::unexpected(p.error());
-    if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required");
+    // An anonymous Bearer token (from the token endpoint) has done the handshake.
+    if (p->anonymous() && !p->bearer_access)
+      return fail(ErrorCode::Unauthorized, "authentication required", R"([{"Type":"registry","Name":"","Action":"login"}])");
   }
   if (auto st = c.access.authorize(c.req(), {c.route.repo_key, {}, auth::Action::Read}); !st) return st;
   c.ex.respond(jsonResponse(200, "{}"));

@@ -15,7 +15,11 @@ http::HttpResponse jsonResponse(int status, std::string body) {
 http::HttpResponse errorResponse(const Error& e) {
   nlohmann::json err{{"code", errorCodeName(e.code)},
                      {"message", e.message.empty() ? std::string(errorDefaultMessage(e.code)) : e.message}};
-  if (!e.detail.empty()) err["detail"] = e.detail;
+  if (!e.detail.empty()) {
+    // A detail that is itself JSON (an access list, say) is embedded as such.
+    auto parsed = nlohmann::json::parse(e.detail, nullptr, false);
+    err["detail"] = (!parsed.is_discarded() && (parsed.is_array() || parsed.is_object())) ? parsed : nlohmann::json(e.detail);
+  }
   nlohmann::json body{{"errors", nlohmann::json::array({err})}};
   return jsonResponse(errorHttpStatus(e.code), body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

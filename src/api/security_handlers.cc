@@ -122,7 +122,11 @@ Status handleSecurity(Context& c) {
   if (!c.security) return fail(ErrorCode::NameUnknown, "security is not enabled on this registry");
   auto p = c.access.identify(c.req());
   if (!p) return tl::unexpected(p.error());
-  if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required");
+  if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required", "log in to use the security API");
+  // An access token is for pushing and pulling: it can neither mint tokens
+  // (a narrowed one would widen itself) nor administer.
+  if (p->via_access_token)
+    return fail(ErrorCode::Denied, "access tokens cannot use the security API", "log in with a password");
   std::string tail = c.route.tail;
   auto slash = tail.find('/');
   std::string kind = tail.substr(0, slash), name = slash == std::string::npos ? "" : tail.substr(slash + 1);

@@ -92,7 +92,7 @@ Status handleToken(Context& c) {
       principal = c.security->authenticateRefresh(field("refresh_token"));
       offline = true;
     } else {
-      return fail(ErrorCode::Unsupported, "unsupported grant_type", grant);
+      return fail(ErrorCode::BadRequest, "unsupported_grant_type", grant);
     }
   } else if (req.method == "GET") {
     for (const auto& [k, v] : req.query)

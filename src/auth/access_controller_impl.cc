@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "auth/jwt.h"
 #include "http/message.h"
 
@@ -61,8 +63,10 @@ class EnforcingAccessController final : public AccessController {
                             access.repo_key) != s.force_authentication_repos.end();
     if (p->anonymous() && forced) return needLogin(access);
     bool ok = access.repo_key.empty() ? (p->anonymous() ? security_->mayReadSomething(*p) : true)
-                                      : security_->isAllowed(*p, access.repo_key, access.image, access.action) &&
-                                            bearerCovers(*p, access.repo_key, access.image, access.action);
+                                      : security_->isAllowed(*p, access.repo_key, access.image, access.action);
+    if (ok && !bearerCovers(*p, access.repo_key, access.image, access.action))
+      // Allowed, but the token was not asked for this: send the client back for a new one.
+      return fail(ErrorCode::Unauthorized, kInsufficientScope, requiredAccess(access));
     if (ok) return {};
     if (p->anonymous()) return needLogin(access);
     spdlog::warn("access denied to {} from {}: {} {} {}/{}", p->name, req.remote, actionName(access.action),
@@ -88,8 +92,19 @@ class EnforcingAccessController final : public AccessController {
     while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
     return s;
   }
-  static tl::unexpected<Error> needLogin(const AccessRequest&) {
-    return fail(ErrorCode::Unauthorized, "authentication required");
+  // The access the request needs, as distribution writes it in 401 details
+  // (moby treats a 401 whose body has a detail as final instead of retrying).
+  static std::string requiredAccess(const AccessRequest& a) {
+    std::string action = a.action == Action::Read ? "pull" : a.action == Action::Delete ? "delete" : "push";
+    nlohmann::json d = nlohmann::json::array();
+    if (a.repo_key.empty())
+      d.push_back({{"Type", "registry"}, {"Name", "catalog"}, {"Action", "*"}});
+    else
+      d.push_back({{"Type", "repository"}, {"Name", a.repo_key + "/" + a.image}, {"Action", action}});
+    return d.dump();
+  }
+  static tl::unexpected<Error> needLogin(const AccessRequest& a) {
+    return fail(ErrorCode::Unauthorized, "authentication required", requiredAccess(a));
   }
 
   std::shared_ptr<SecurityService> security_;

@@ -12,6 +12,10 @@
 
 namespace berth::auth {
 
+// The message of an UNAUTHORIZED error for a Bearer token that lacks the
+// scope: the challenge then carries error="insufficient_scope".
+inline constexpr const char* kInsufficientScope = "insufficient scope";
+
 AccessControllerPtr makeEnforcing(std::shared_ptr<SecurityService> security);
 
 }  // namespace berth::auth

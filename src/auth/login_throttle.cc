@@ -23,8 +23,8 @@ void LoginThrottle::failed(const std::string& address, int64_t now) {
   if (now - e.last > 3600) e.failures = 0;  // an hour of quiet forgives
   e.last = now;
   ++e.failures;
-  if (e.failures > free_) {
-    unsigned exp = std::min<unsigned>(e.failures - free_ - 1, 8);
+  if (e.failures >= free_) {
+    unsigned exp = std::min<unsigned>(e.failures - free_, 8);
     e.blocked_until = now + (int64_t{1} << exp);
   }
 }

@@ -53,7 +53,10 @@ Result<std::map<std::string, std::set<Action>>> grantsFrom(const json& j, const 
 
 json toJson(const User& u, bool with_secrets) {
   json j{{"name", u.name}, {"groups", u.groups}, {"admin", u.admin}};
-  if (with_secrets) j["password_hash"] = u.password_hash;
+  if (with_secrets) {
+    j["password_hash"] = u.password_hash;
+    j["uid"] = u.uid;
+  }
   return j;
 }
 
@@ -83,6 +86,7 @@ Result<User> userFromJson(const json& j, const std::string& name) {
     if (!j["password_hash"].is_string()) return badField("password_hash must be a string");
     u.password_hash = j["password_hash"].get<std::string>();
   }
+  if (j.contains("uid") && j["uid"].is_string()) u.uid = j["uid"].get<std::string>();
   auto groups = strings(j, "groups", "user");
   if (!groups) return tl::unexpected(groups.error());
   u.groups = *groups;

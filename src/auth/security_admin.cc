@@ -45,8 +45,12 @@ Status SecurityService::putUser(User u, const std::string& plain_password) {
   if (!u.password_hash.empty() && !u.password_hash.starts_with("$2"))
     return badRequest("password_hash must be a bcrypt hash");
   return mutate([&](PermissionModel& m) -> Status {
-    if (u.password_hash.empty())
-      if (auto it = m.users.find(u.name); it != m.users.end()) u.password_hash = it->second.password_hash;
+    auto it = m.users.find(u.name);
+    if (it != m.users.end()) {
+      if (u.password_hash.empty()) u.password_hash = it->second.password_hash;
+      u.uid = it->second.uid;
+    }
+    if (u.uid.empty()) u.uid = storage::randomHex16();
     if (auto st = store_->put("user", u.name, toJson(u, true).dump()); !st) return st;
     m.users[u.name] = u;
     return {};
@@ -58,6 +62,15 @@ Status SecurityService::deleteUser(const std::string& name) {
     if (!m.users.count(name)) return notFound("user", name);
     if (auto st = store_->remove("user", name); !st) return st;
     m.users.erase(name);
+    // The user's access tokens go with it (tokens_ is guarded by model_mu_, held here).
+    for (auto t = tokens_.begin(); t != tokens_.end();) {
+      if (t->second.user != name) {
+        ++t;
+        continue;
+      }
+      (void)store_->remove("token", t->first);
+      t = tokens_.erase(t);
+    }
     return {};
   });
 }

@@ -76,7 +76,9 @@ SecurityService::SecurityService(const config::Config& cfg, std::shared_ptr<Secu
     if (auto t = tokenFromJson(j)) tokens_[n] = *t;
   });
   // The config is authoritative for what it names.
-  for (const auto& u : settings_.users) {
+  for (auto u : settings_.users) {
+    auto old = model->users.find(u.name);
+    u.uid = old != model->users.end() && !old->second.uid.empty() ? old->second.uid : storage::randomHex16();
     model->users[u.name] = u;
     (void)store_->put("user", u.name, toJson(u, true).dump());
   }
@@ -111,7 +113,7 @@ void SecurityService::ensureAdmin(const std::string& root) {
   auto m = snapshot();
   for (const auto& [name, u] : m->users)
     if (isAdmin(principalFor(*m, u))) return;
-  User admin{"admin", {}, {}, true};
+  User admin{"admin", {}, {}, true, {}};
   std::string password = randomPassword(20);
   admin.password_hash = hashPassword(password);
   if (auto st = putUser(admin, ""); !st) throw std::runtime_error(st.error().message);
@@ -146,6 +148,7 @@ Principal SecurityService::principalFor(const PermissionModel&, const User& u) c
   p.name = u.name;
   p.groups = u.groups;
   p.admin = u.admin;
+  p.uid = u.uid;
   return p;
 }
 
@@ -162,8 +165,8 @@ Result<Principal> SecurityService::authenticateBasic(const std::string& user, co
   std::string host = addressHost(remote);
   int64_t t = now();
   if (auto wait = throttle_.waitSeconds(host, t); wait > 0)
-    return fail(ErrorCode::TooManyRequests, "too many failed logins from this address",
-                "retry in " + std::to_string(wait) + " s");
+    return fail(ErrorCode::TooManyRequests, "too many failed logins from this address; retry later",
+                std::to_string(wait));  // seconds: the API sends it as Retry-After
   auto m = snapshot();
   auto it = m->users.find(user);
   if (user.empty() || secret.empty() || it == m->users.end()) {
@@ -186,6 +189,7 @@ Result<Principal> SecurityService::authenticateBasic(const std::string& user, co
       if (tok.expires != 0 && tok.expires <= t) break;
       p.token_repositories = tok.repositories;
       p.token_actions = tok.actions;
+      p.via_access_token = true;
       throttle_.succeeded(host);
       return p;
     }
@@ -201,6 +205,18 @@ Result<Principal> SecurityService::authenticateBasic(const std::string& user, co
 }
 
 Result<Principal> SecurityService::authenticateBearer(const std::string& token) {
+  if (token.starts_with(kTokenPrefix)) {
+    // An access token sent as a Bearer token, as its token_type says.
+    std::string user;
+    {
+      std::string hash = Sha256::of(token).str();
+      std::shared_lock lock(model_mu_);
+      for (const auto& [id, t] : tokens_)
+        if (t.secret_hash == hash) user = t.user;
+    }
+    if (user.empty()) return unauthorized("unknown access token");
+    return authenticateBasic(user, token, "bearer");
+  }
   auto claims = verifyJwt(token, signing_key_, now());
   if (!claims) return tl::unexpected(claims.error());
   if (claims->value("typ", "") != "access") return unauthorized("not an access token");
@@ -209,9 +225,11 @@ Result<Principal> SecurityService::authenticateBearer(const std::string& token) 
   Principal p;
   if (sub != kAnonymous) {
     auto it = m->users.find(sub);
-    if (it == m->users.end()) return unauthorized("the token's user no longer exists");
+    if (it == m->users.end() || claims->value("uid", "") != it->second.uid)
+      return unauthorized("the token's user no longer exists");
     p = principalFor(*m, it->second);
   }
+  p.via_access_token = claims->value("via_token", false);
   if (claims->contains("scope_repositories") && (*claims)["scope_repositories"].is_array())
     for (const auto& r : (*claims)["scope_repositories"])
       if (r.is_string()) p.token_repositories.push_back(r.get<std::string>());
@@ -233,7 +251,8 @@ Result<Principal> SecurityService::authenticateRefresh(const std::string& token)
   if (claims->value("typ", "") != "refresh") return unauthorized("not a refresh token");
   auto m = snapshot();
   auto it = m->users.find(claims->value("sub", ""));
-  if (it == m->users.end()) return unauthorized("the token's user no longer exists");
+  if (it == m->users.end() || claims->value("uid", "") != it->second.uid)
+    return unauthorized("the token's user no longer exists");
   return principalFor(*m, it->second);
 }
 
@@ -262,16 +281,17 @@ IssuedToken SecurityService::issueToken(const Principal& p, const std::vector<st
   int64_t t = now();
   nlohmann::json claims{{"iss", "berth"}, {"sub", p.name}, {"aud", service}, {"iat", t}, {"nbf", t - 1},
                         {"exp", t + settings_.token_expiry_seconds}, {"jti", storage::randomHex16()},
-                        {"typ", "access"}, {"access", access}};
+                        {"typ", "access"}, {"access", access}, {"uid", p.uid}};
+  if (p.via_access_token) claims["via_token"] = true;
   if (!p.token_repositories.empty()) claims["scope_repositories"] = p.token_repositories;
   if (!p.token_actions.empty()) {
     claims["scope_actions"] = nlohmann::json::array();
     for (Action a : p.token_actions) claims["scope_actions"].push_back(actionName(a));
   }
   IssuedToken out{signJwt(claims, signing_key_), settings_.token_expiry_seconds, t, {}};
-  if (offline && !p.anonymous() && p.token_repositories.empty() && p.token_actions.empty()) {
+  if (offline && !p.anonymous() && !p.via_access_token) {
     nlohmann::json refresh{{"iss", "berth"}, {"sub", p.name}, {"iat", t}, {"exp", t + kRefreshTokenSeconds},
-                           {"jti", storage::randomHex16()}, {"typ", "refresh"}};
+                           {"jti", storage::randomHex16()}, {"typ", "refresh"}, {"uid", p.uid}};
     out.refresh_token = signJwt(refresh, signing_key_);
   }
   return out;

@@ -1,6 +1,9 @@
 #include "storage/sqlite_db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdexcept>
 
@@ -45,6 +48,12 @@ std::string Stmt::text(int col) const {
 int64_t Stmt::integer(int col) const { return sqlite3_column_int64(s_, col); }
 
 SqliteDb::SqliteDb(const std::string& path) {
+  // Owner-only: the database holds password hashes. SQLite gives its -wal and
+  // -shm files the database's mode.
+  if (int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+    ::fchmod(fd, 0600);
+    ::close(fd);
+  }
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK)
     throw std::runtime_error("cannot open metadata database " + path + ": " + sqlite3_errmsg(db_));

@@ -21,6 +21,9 @@ struct User {
   std::string password_hash;  // crypt(3) bcrypt ($2y$/$2b$); empty = cannot log in with a password
   std::vector<std::string> groups;
   bool admin = false;
+  // Random, set when the user is created: tokens name it, so a user deleted
+  // and created again under the same name does not inherit old tokens.
+  std::string uid;
 };
 
 struct Group {

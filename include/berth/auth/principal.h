@@ -14,6 +14,8 @@ struct Principal {
   std::string name = kAnonymous;
   std::vector<std::string> groups;
   bool admin = false;
+  std::string uid;                // the user's uid (see User::uid)
+  bool via_access_token = false;  // authenticated with an access token (or a JWT issued for one)
   bool anonymous() const { return name == kAnonymous; }
   // Set when authenticated with an access token: its narrower scope.
   std::vector<std::string> token_repositories;  // empty = no narrowing

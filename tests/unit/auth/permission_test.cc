@@ -32,7 +32,7 @@ TEST(Actions, Ladder) {
 PermissionModel model() {
   PermissionModel m;
   m.repo_types = {{"dev", config::RepoType::Local}, {"prod", config::RepoType::Local}};
-  m.users["alice"] = User{"alice", "", {"devs"}, false};
+  m.users["alice"] = User{"alice", "", {"devs"}, false, {}};
   m.groups["ops"] = Group{"ops", "", true};
   Permission p;
   p.name = "dev";
@@ -102,9 +102,8 @@ TEST(Password, BcryptHashesVerify) {
 TEST(LoginThrottle, BacksOffPerAddress) {
   LoginThrottle t(2);
   t.failed("a", 100);
-  t.failed("a", 100);
   EXPECT_EQ(t.waitSeconds("a", 100), 0);
-  t.failed("a", 100);
+  t.failed("a", 100);  // the second failure: the next attempt must wait
   EXPECT_EQ(t.waitSeconds("a", 100), 1);
   t.failed("a", 101);
   EXPECT_EQ(t.waitSeconds("a", 101), 2);

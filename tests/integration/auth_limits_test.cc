@@ -1,0 +1,111 @@
+// Hostile input around authentication: repeated failed logins from one address
+// (back-off with 429, other addresses unaffected) and oversized headers.
+#include <sys/time.h>
+
+#include "integration/auth_support.h"
+#include "integration/support/fixture.h"
+
+namespace berth::it {
+namespace {
+
+using namespace authit;
+
+// Sleeps until just after the next wall-clock second: the server's back-off is
+// kept in whole seconds, so a burst that starts there stays within one second.
+void alignToSecond() {
+  timeval tv{};
+  ::gettimeofday(&tv, nullptr);
+  std::this_thread::sleep_for(std::chrono::microseconds(1'000'000 - tv.tv_usec + 20'000));
+}
+
+class ThrottleTest : public SecureTest {
+ protected:
+  void SetUp() override {
+    opts_.failed_logins_before_delay = 3;
+    SecureTest::SetUp();
+  }
+  std::string request(const std::string& authorization, const std::string& target = "/v2/") {
+    return "GET " + target + " HTTP/1.1\r\nHost: " + hostPort() + "\r\nAuthorization: " + authorization +
+           "\r\nConnection: close\r\n\r\n";
+  }
+  RawResponse from(const std::string& address, const std::string& user, const std::string& password) {
+    return rawExchange(address, daemon_.port(), request(basic(user, password)));
+  }
+};
+
+TEST_F(ThrottleTest, RepeatedFailuresFromOneAddressAreSlowedDownOthersAreNot) {
+  alignToSecond();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(from("127.0.0.1", "reader", "wrong").status, 401) << "attempt " << i + 1;
+  // After failed_logins_before_delay failures the next attempts wait.
+  RawResponse fourth = from("127.0.0.1", "reader", "wrong");
+  RawResponse fifth = from("127.0.0.1", "reader", "reader-pw");
+  EXPECT_EQ(fourth.status, 429) << "attempt 4 after 3 failures (failed_logins_before_delay: 3):\n" << fourth.head;
+  ASSERT_EQ(fifth.status, 429) << "even the right password waits:\n" << fifth.head << fifth.body;
+  EXPECT_NE(fifth.body.find("TOOMANYREQUESTS"), std::string::npos) << fifth.body;
+  // Other users from the same address wait too; the same user from elsewhere does not.
+  EXPECT_EQ(from("127.0.0.1", "root", "root-pw").status, 429);
+  EXPECT_EQ(from("127.0.0.2", "reader", "reader-pw").status, 200);
+  EXPECT_EQ(from("127.0.0.3", "root", "root-pw").status, 200);
+  // The OAuth form at the token endpoint is throttled as well.
+  std::string form = "grant_type=password&username=reader&password=reader-pw&service=x";
+  RawResponse r = rawExchange("127.0.0.1", daemon_.port(),
+                              "POST /v2/token HTTP/1.1\r\nHost: " + hostPort() +
+                                  "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+                                  std::to_string(form.size()) + "\r\nConnection: close\r\n\r\n" + form);
+  EXPECT_EQ(r.status, 429) << r.head;
+  // The back-off passes (1 s at first).
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(from("127.0.0.1", "reader", "reader-pw").status, 200);
+  EXPECT_EQ(from("127.0.0.1", "reader", "wrong").status, 401) << "a success forgives the past failures";
+}
+
+TEST_F(ThrottleTest, UnknownUsersAndBadTokensCountAsFailures) {
+  alignToSecond();
+  EXPECT_EQ(from("127.0.0.4", "ghost1", "x").status, 401);
+  EXPECT_EQ(from("127.0.0.4", "ghost2", "x").status, 401);
+  EXPECT_EQ(from("127.0.0.4", "reader", "berth_0000").status, 401);
+  int fourth = from("127.0.0.4", "reader", "x").status;
+  EXPECT_TRUE(fourth == 401 || fourth == 429) << fourth;
+  EXPECT_EQ(from("127.0.0.4", "reader", "reader-pw").status, 429);
+  EXPECT_EQ(from("127.0.0.5", "reader", "reader-pw").status, 200);
+}
+
+TEST_F(ThrottleTest, SuccessfulLoginsAreNeverThrottled) {
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(as("reader").get("/v2/").status, 200) << i;
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(from("127.0.0.1", "root", "root-pw").status, 200) << i;
+}
+
+using HeaderLimitTest = SecureTest;
+
+TEST_F(HeaderLimitTest, LongAuthorizationHeadersAre401) {
+  std::string big(8 * 1024, 'A');
+  for (const std::string& h : {"Basic " + big, "Basic " + base64("reader:" + big), "Bearer " + big,
+                               "Bearer " + big + "." + big + "." + big, "Basic " + base64(big + ":reader-pw")}) {
+    SCOPED_TRACE(h.substr(0, 12) + "... (" + std::to_string(h.size()) + " bytes)");
+    auto r = http_.get("/v2/", {{"Authorization", h}});
+    EXPECT_API_ERROR(r, 401, "UNAUTHORIZED");
+    r = http_.get("/v2/docker-dev/app/manifests/1", {{"Authorization", h}});
+    EXPECT_API_ERROR(r, 401, "UNAUTHORIZED");
+  }
+  EXPECT_EQ(as("reader").get("/v2/").status, 200);
+}
+
+TEST_F(HeaderLimitTest, HugeHeadersAreRefusedAtTheConnection) {
+  auto expectRefused = [&](const std::string& headers) {
+    RawResponse r =
+        rawExchange("127.0.0.1", daemon_.port(),
+                    "GET /v2/ HTTP/1.1\r\nHost: " + hostPort() + "\r\n" + headers + "Connection: close\r\n\r\n");
+    EXPECT_TRUE(r.status == 431 || r.status == 400) << r.head << "\n" << r.body.substr(0, 200);
+  };
+  expectRefused("X-Big: " + std::string(70 * 1024, 'a') + "\r\n");
+  expectRefused("Authorization: Basic " + std::string(70 * 1024, 'A') + "\r\n");
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += "X-H" + std::to_string(i) + ": " + std::string(1000, 'b') + "\r\n";
+  expectRefused(many);
+  // The daemon is fine afterwards.
+  EXPECT_EQ(as("reader").get("/v2/").status, 200);
+  EXPECT_EQ(as("root").pushImage("/v2/docker-dev/app", makeImage(), "1").status, 201);
+}
+
+}  // namespace
+}  // namespace berth::it
