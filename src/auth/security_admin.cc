@@ -28,16 +28,25 @@ auto values(const M& m) {
   for (const auto& [k, v] : m) out.push_back(v);
   return out;
 }
+template <class T>
+Result<T> lookup(const std::map<std::string, T>& m, const std::string& name, const char* what) {
+  auto it = m.find(name);
+  if (it == m.end()) return notFound(what, name);
+  return it->second;
+}
+// Removes `name` from the store (as `kind`) and from the model's map.
+template <class T>
+Status erase(SecurityStore& store, std::map<std::string, T>& m, const char* kind, const std::string& name) {
+  if (!m.count(name)) return notFound(kind, name);
+  if (auto st = store.remove(kind, name); !st) return st;
+  m.erase(name);
+  return {};
+}
 }  // namespace
 
 std::vector<User> SecurityService::users() const { return values(snapshot()->users); }
 
-Result<User> SecurityService::user(const std::string& name) const {
-  auto m = snapshot();
-  auto it = m->users.find(name);
-  if (it == m->users.end()) return notFound("user", name);
-  return it->second;
-}
+Result<User> SecurityService::user(const std::string& name) const { return lookup(snapshot()->users, name, "user"); }
 
 Status SecurityService::putUser(User u, const std::string& plain_password) {
   if (!validName(u.name) || u.name == kAnonymous) return badRequest("invalid user name '" + u.name + "'");
@@ -59,9 +68,7 @@ Status SecurityService::putUser(User u, const std::string& plain_password) {
 
 Status SecurityService::deleteUser(const std::string& name) {
   return mutate([&](PermissionModel& m) -> Status {
-    if (!m.users.count(name)) return notFound("user", name);
-    if (auto st = store_->remove("user", name); !st) return st;
-    m.users.erase(name);
+    if (auto st = erase(*store_, m.users, "user", name); !st) return st;
     // The user's access tokens go with it (tokens_ is guarded by model_mu_, held here).
     for (auto t = tokens_.begin(); t != tokens_.end();) {
       if (t->second.user != name) {
@@ -78,10 +85,7 @@ Status SecurityService::deleteUser(const std::string& name) {
 std::vector<Group> SecurityService::groups() const { return values(snapshot()->groups); }
 
 Result<Group> SecurityService::group(const std::string& name) const {
-  auto m = snapshot();
-  auto it = m->groups.find(name);
-  if (it == m->groups.end()) return notFound("group", name);
-  return it->second;
+  return lookup(snapshot()->groups, name, "group");
 }
 
 Status SecurityService::putGroup(Group g) {
@@ -94,21 +98,13 @@ Status SecurityService::putGroup(Group g) {
 }
 
 Status SecurityService::deleteGroup(const std::string& name) {
-  return mutate([&](PermissionModel& m) -> Status {
-    if (!m.groups.count(name)) return notFound("group", name);
-    if (auto st = store_->remove("group", name); !st) return st;
-    m.groups.erase(name);
-    return {};
-  });
+  return mutate([&](PermissionModel& m) { return erase(*store_, m.groups, "group", name); });
 }
 
 std::vector<Permission> SecurityService::permissions() const { return values(snapshot()->permissions); }
 
 Result<Permission> SecurityService::permission(const std::string& name) const {
-  auto m = snapshot();
-  auto it = m->permissions.find(name);
-  if (it == m->permissions.end()) return notFound("permission", name);
-  return it->second;
+  return lookup(snapshot()->permissions, name, "permission");
 }
 
 Status SecurityService::putPermission(Permission p) {
@@ -124,12 +120,7 @@ Status SecurityService::putPermission(Permission p) {
 }
 
 Status SecurityService::deletePermission(const std::string& name) {
-  return mutate([&](PermissionModel& m) -> Status {
-    if (!m.permissions.count(name)) return notFound("permission", name);
-    if (auto st = store_->remove("permission", name); !st) return st;
-    m.permissions.erase(name);
-    return {};
-  });
+  return mutate([&](PermissionModel& m) { return erase(*store_, m.permissions, "permission", name); });
 }
 
 Result<NewAccessToken> SecurityService::createAccessToken(AccessToken t) {

@@ -3,6 +3,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -37,13 +40,24 @@ class PlainTransport final : public Transport {
   }
 
   bool writeFile(int fd, uint64_t offset, uint64_t length) override {
+    // The kernel copies page cache to socket: no user-space buffer at all.
+    // A blob that is not cached (uploads leave the page cache, see
+    // UploadSession) is read ahead in large windows, so the disk streams
+    // while the socket drains instead of serving 128 KiB at a time.
+    constexpr uint64_t kStep = 8u << 20, kAhead = 32u << 20;
     off_t off = static_cast<off_t>(offset);
-    while (length > 0) {
-      // The kernel copies page cache to socket: no user-space buffer at all.
-      ssize_t n = ::sendfile(fd_, fd, &off, length > (1u << 30) ? (1u << 30) : length);
+    const uint64_t end = offset + length;
+    ::posix_fadvise(fd, off, static_cast<off_t>(std::min(length, kAhead)), POSIX_FADV_WILLNEED);
+    uint64_t next_hint = offset + kAhead;
+    while (static_cast<uint64_t>(off) < end) {
+      if (next_hint < end && static_cast<uint64_t>(off) + kAhead >= next_hint + kStep) {
+        ::posix_fadvise(fd, static_cast<off_t>(next_hint), static_cast<off_t>(std::min(kStep, end - next_hint)),
+                        POSIX_FADV_WILLNEED);
+        next_hint += kStep;
+      }
+      ssize_t n = ::sendfile(fd_, fd, &off, std::min<uint64_t>(end - static_cast<uint64_t>(off), kStep));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
-      length -= static_cast<uint64_t>(n);
     }
     return true;
   }
