@@ -267,10 +267,12 @@ void Connection::run() {
     auto start = std::chrono::steady_clock::now();
     ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, *transport_));
     handler_(ex);
-    if (!ex.responded()) {
+    if (!ex.responded()) {  // a handler bug: still answer in the spec's form
       HttpResponse res;
       res.status = 500;
       res.close = true;
+      res.set("Content-Type", "application/json");
+      res.body = R"({"errors":[{"code":"UNKNOWN","message":"the request was not answered"}]})";
       ex.respond(std::move(res));
     }
     if (observer_) {
