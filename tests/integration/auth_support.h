@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "integration/support/daemon.h"
+#include "integration/support/fixture.h"
 #include "integration/support/http_client.h"
 #include "integration/support/registry.h"
 
@@ -247,17 +248,7 @@ class SecureTest : public ::testing::Test {
     daemon_.start();
     http_.retarget(daemon_.host(), daemon_.port());
   }
-  void TearDown() override {
-    http_.close();
-    if (daemon_.running()) {
-      try {
-        EXPECT_EQ(daemon_.stop(), 0) << "berth should exit 0 on SIGTERM";
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << e.what();
-      }
-    }
-    if (HasFailure()) std::cerr << "---- berth log (" << daemon_.dir() << ") ----\n" << daemon_.log() << "----\n";
-  }
+  void TearDown() override { finishDaemon(daemon_, http_, HasFailure()); }
   void restartDaemon() {
     http_.close();
     writeFile(daemon_.configPath(), configYaml(opts_, daemon_.storageRoot()));

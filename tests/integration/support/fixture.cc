@@ -10,17 +10,20 @@ void RegistryTest::SetUp() {
   http_.retarget(daemon_.host(), daemon_.port());
 }
 
-void RegistryTest::TearDown() {
-  http_.close();
-  if (daemon_.running()) {
+void finishDaemon(Daemon& daemon, HttpClient& http, bool failed) {
+  http.close();
+  if (daemon.running()) {
     try {
-      EXPECT_EQ(daemon_.stop(), 0) << "berth should exit 0 on SIGTERM";
+      EXPECT_EQ(daemon.stop(), 0) << "berth should exit 0 on SIGTERM";
     } catch (const std::exception& e) {
       ADD_FAILURE() << e.what();
     }
   }
-  if (HasFailure()) std::cerr << "---- berth log (" << daemon_.dir() << ") ----\n" << daemon_.log() << "----\n";
+  if (failed || ::testing::Test::HasFailure())
+    std::cerr << "---- berth log (" << daemon.dir() << ") ----\n" << daemon.log() << "----\n";
 }
+
+void RegistryTest::TearDown() { finishDaemon(daemon_, http_, HasFailure()); }
 
 void RegistryTest::restartDaemon() {
   http_.close();

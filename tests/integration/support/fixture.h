@@ -14,6 +14,9 @@
 
 namespace berth::it {
 
+// Stops the daemon (expecting exit code 0) and prints its log if the test failed.
+void finishDaemon(Daemon& daemon, HttpClient& http, bool failed);
+
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override;
