@@ -47,6 +47,8 @@ Status handleBase(Context& c) {
 Status handleCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
   if (auto st = c.access.authorize(c.req(), {{}, {}, auth::Action::Read}); !st) return st;
+  auto who = c.access.identify(c.req());
+  if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
   if (!pr) return tl::unexpected(pr.error());
   std::size_t n = std::min(pr->n, kMaxPage);
@@ -69,7 +71,7 @@ Status handleCatalog(Context& c) {
       if (!page) return tl::unexpected(page.error());
       for (const auto& image : page->items) {
         last = image;
-        if (c.access.mayList(c.req(), r->key(), image)) names.push_back(prefix + image);
+        if (c.access.mayList(*who, r->key(), image)) names.push_back(prefix + image);
       }
       if (!page->more) break;
     }
@@ -87,6 +89,8 @@ Status handleCatalog(Context& c) {
 Status handleRepoCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
   if (auto st = c.access.authorize(c.req(), {c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  auto who = c.access.identify(c.req());
+  if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
   if (!pr) return tl::unexpected(pr.error());
   std::size_t n = std::min(pr->n, kMaxPage);
@@ -94,7 +98,7 @@ Status handleRepoCatalog(Context& c) {
   if (!page) return tl::unexpected(page.error());
   nlohmann::json names = nlohmann::json::array();
   for (const auto& image : page->items)
-    if (c.access.mayList(c.req(), c.repo->key(), image)) names.push_back(image);
+    if (c.access.mayList(*who, c.repo->key(), image)) names.push_back(image);
   std::string last = page->items.empty() ? std::string() : page->items.back();
   respondPage(c, {{"repositories", std::move(names)}}, *page, n, c.route.base + "/_catalog", last);
   return {};

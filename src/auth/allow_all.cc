@@ -12,7 +12,7 @@ class AllowAll final : public AccessController {
   }
   bool enforcing() const override { return false; }
   Status authorize(const http::HttpRequest&, const AccessRequest&) override { return {}; }
-  bool mayList(const http::HttpRequest&, const std::string&, const std::string&) override { return true; }
+  bool mayList(const Principal&, const std::string&, const std::string&) override { return true; }
 };
 }  // namespace
 

@@ -35,8 +35,9 @@ class AccessController {
   virtual bool enforcing() const = 0;
   // UNAUTHORIZED (with a challenge for the response) or DENIED, else ok.
   virtual Status authorize(const http::HttpRequest& request, const AccessRequest& access) = 0;
-  // Whether `image` of `repo_key` may be listed (catalog filtering).
-  virtual bool mayList(const http::HttpRequest& request, const std::string& repo_key, const std::string& image) = 0;
+  // Whether `who` (from identify()) may list `image` of `repo_key`: catalog
+  // filtering, which identifies the caller once for the whole page.
+  virtual bool mayList(const Principal& who, const std::string& repo_key, const std::string& image) = 0;
 };
 using AccessControllerPtr = std::shared_ptr<AccessController>;
 
