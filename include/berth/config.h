@@ -20,6 +20,8 @@ struct Tls {
 struct Server {
   std::string listen = "0.0.0.0:5000";
   Tls tls;
+  // Accepted for the documented config contract; has no effect because Berth
+  // runs one thread per connection, bounded by max_connections (docs/design.md).
   unsigned workers = 0;
   unsigned max_connections = 1024;
   unsigned idle_timeout_seconds = 120;

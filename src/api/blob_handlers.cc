@@ -45,7 +45,7 @@ Status handleBlob(Context& c) {
   auto digest = Digest::parse(c.route.tail);
   if (!digest) return tl::unexpected(digest.error());
   if (m == "DELETE") {
-    if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Delete}); !st) return st;
+    if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Delete}); !st) return st;
     if (auto st = c.repo->deleteBlob(c.route.image, *digest); !st) return st;
     http::HttpResponse res;
     res.status = 202;
@@ -54,7 +54,7 @@ Status handleBlob(Context& c) {
     return {};
   }
   if (m != "GET" && m != "HEAD") return unsupported(c);
-  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
   auto reader = c.repo->openBlob(c.route.image, *digest);
   if (!reader) return tl::unexpected(reader.error());
   uint64_t size = (*reader)->size();

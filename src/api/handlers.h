@@ -4,7 +4,10 @@
 #pragma once
 
 #include "api/router.h"
+#include <optional>
+
 #include "berth/auth/access_controller.h"
+#include "berth/auth/principal.h"
 #include "berth/repo/repository.h"
 #include "http/exchange.h"
 
@@ -22,6 +25,20 @@ struct Context {
   auth::AccessController& access;
   auth::SecurityService* security;  // null when the registry is open (no security section)
   const http::HttpRequest& req() const { return ex.request(); }
+
+  // The caller, identified once per request (credentials are checked once,
+  // and a failure is logged once, however many checks a handler makes).
+  const Result<auth::Principal>& who() {
+    if (!who_) who_ = access.identify(req());
+    return *who_;
+  }
+  Status authorize(const auth::AccessRequest& a) {
+    const auto& p = who();
+    if (!p) return tl::unexpected(p.error());
+    return access.authorize(*p, req(), a);
+  }
+
+  std::optional<Result<auth::Principal>> who_;  // memo of who(); not set by callers
 };
 
 Status handleBase(Context& c);

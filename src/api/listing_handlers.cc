@@ -33,21 +33,21 @@ Status handleBase(Context& c) {
   // to anonymous callers would make containers/image and dockerd send no
   // credentials later, so they could not push (docs/security.md).
   if (c.access.enforcing()) {
-    auto p = c.access.identify(c.req());
+    const auto& p = c.who();
     if (!p) return tl::unexpected(p.error());
     // An anonymous Bearer token (from the token endpoint) has done the handshake.
     if (p->anonymous() && !p->bearer_access)
       return fail(ErrorCode::Unauthorized, "authentication required", R"([{"Type":"registry","Name":"","Action":"login"}])");
   }
-  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, {}, auth::Action::Read}); !st) return st;
   c.ex.respond(jsonResponse(200, "{}"));
   return {};
 }
 
 Status handleCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.access.authorize(c.req(), {{}, {}, auth::Action::Read}); !st) return st;
-  auto who = c.access.identify(c.req());
+  if (auto st = c.authorize({{}, {}, auth::Action::Read}); !st) return st;
+  const auto& who = c.who();
   if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
   if (!pr) return tl::unexpected(pr.error());
@@ -88,8 +88,8 @@ Status handleCatalog(Context& c) {
 
 Status handleRepoCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, {}, auth::Action::Read}); !st) return st;
-  auto who = c.access.identify(c.req());
+  if (auto st = c.authorize({c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  const auto& who = c.who();
   if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
   if (!pr) return tl::unexpected(pr.error());
@@ -106,7 +106,7 @@ Status handleRepoCatalog(Context& c) {
 
 Status handleTags(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
   auto pr = pageRequest(c.req(), kMaxPage);
   if (!pr) return tl::unexpected(pr.error());
   std::size_t n = std::min(pr->n, kMaxPage);
@@ -120,7 +120,7 @@ Status handleTags(Context& c) {
 
 Status handleReferrers(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
   auto digest = Digest::parse(c.route.tail);
   if (!digest) return tl::unexpected(digest.error());
   auto result = c.repo->referrers(c.route.image, *digest, c.req().queryValue("artifactType"));

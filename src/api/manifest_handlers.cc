@@ -9,7 +9,7 @@ Status handleManifest(Context& c) {
   auto ref = parseReference(c.route.tail);
   if (!ref) return tl::unexpected(ref.error());
   if (m == "GET" || m == "HEAD") {
-    if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
+    if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
     auto man = c.repo->getManifest(c.route.image, *ref);
     if (!man) return tl::unexpected(man.error());
     http::HttpResponse res;
@@ -21,7 +21,7 @@ Status handleManifest(Context& c) {
     return {};
   }
   if (m == "PUT") {
-    if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
+    if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
     auto body = c.ex.readBody(repo::kMaxManifestBytes,
                               Error{ErrorCode::ManifestInvalid, "manifest too large",
                                     "the limit is " + std::to_string(repo::kMaxManifestBytes) + " bytes"});
@@ -31,7 +31,7 @@ Status handleManifest(Context& c) {
       auto current = c.repo->resolveTag(c.route.image, ref->tag);
       if (!current) return tl::unexpected(current.error());
       if (*current && **current != Sha256::of(*body))
-        if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Delete}); !st)
+        if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Delete}); !st)
           return st;
     }
     auto put = c.repo->putManifest(c.route.image, *ref, std::string(c.req().header("content-type")), *body);
@@ -45,7 +45,7 @@ Status handleManifest(Context& c) {
     return {};
   }
   if (m == "DELETE") {
-    if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Delete}); !st) return st;
+    if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Delete}); !st) return st;
     if (auto st = c.repo->deleteManifest(c.route.image, *ref); !st) return st;
     http::HttpResponse res;
     res.status = 202;

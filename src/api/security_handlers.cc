@@ -120,7 +120,7 @@ Status tokens(Context& c, const auth::Principal& p, const std::string& id) {
 
 Status handleSecurity(Context& c) {
   if (!c.security) return fail(ErrorCode::NameUnknown, "security is not enabled on this registry");
-  auto p = c.access.identify(c.req());
+  const auto& p = c.who();
   if (!p) return tl::unexpected(p.error());
   if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required", "log in to use the security API");
   // An access token is for pushing and pulling: it can neither mint tokens

@@ -98,7 +98,7 @@ Status handleToken(Context& c) {
     for (const auto& [k, v] : req.query)
       if (k == "scope")
         for (auto& s : split(v, ' ')) scopes.push_back(s);
-    principal = c.access.identify(req);
+    principal = c.who();
   } else {
     return unsupported(c);
   }
@@ -120,7 +120,7 @@ Status handleAuthConfig(Context& c) {
   std::string_view h = c.req().header("authorization");
   if (!c.security || h.size() < 7 || !(h.starts_with("Basic ") || h.starts_with("basic ")))
     return fail(ErrorCode::Unauthorized, "basic credentials required");
-  auto p = c.access.identify(c.req());
+  const auto& p = c.who();
   if (!p) return tl::unexpected(p.error());
   std::string host = hostOf(c.req());
   // The credentials the caller just proved, in the form docker's config.json keeps them.

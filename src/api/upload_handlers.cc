@@ -82,7 +82,7 @@ Status tryMount(Context& c, bool& mounted) {
   }
   if (!source || !isValidImageName(from_image)) return {};
   // Mounting reads the source: the caller must be allowed to.
-  if (!c.access.authorize(c.req(), {source->key(), from_image, auth::Action::Read})) return {};
+  if (!c.authorize({source->key(), from_image, auth::Action::Read})) return {};
   auto ok = c.repo->mountBlob(c.route.image, *digest, *source, from_image);
   if (!ok) return tl::unexpected(ok.error());
   if (*ok) {
@@ -96,7 +96,7 @@ Status tryMount(Context& c, bool& mounted) {
 
 Status handleUploadStart(Context& c) {
   if (c.req().method != "POST") return unsupported(c);
-  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
   if (c.req().hasQuery("mount")) {
     bool mounted = false;
     if (auto st = tryMount(c, mounted); !st || mounted) return st;
@@ -135,7 +135,7 @@ Status handleUploadStart(Context& c) {
 Status handleUpload(Context& c) {
   const auto& m = c.req().method;
   if (m != "GET" && m != "PATCH" && m != "PUT" && m != "DELETE") return unsupported(c);
-  if (auto st = c.access.authorize(c.req(), {c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
   auto session = c.repo->findUpload(c.route.image, c.route.tail);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;

@@ -54,9 +54,8 @@ class EnforcingAccessController final : public AccessController {
     return p;
   }
 
-  Status authorize(const http::HttpRequest& req, const AccessRequest& access) override {
-    auto p = identify(req);
-    if (!p) return tl::unexpected(p.error());
+  Status authorize(const Principal& who, const http::HttpRequest& req, const AccessRequest& access) override {
+    const Principal* p = &who;
     const auto& s = security_->settings();
     bool forced = s.force_authentication_all ||
                   std::find(s.force_authentication_repos.begin(), s.force_authentication_repos.end(),

@@ -11,7 +11,7 @@ class AllowAll final : public AccessController {
     return p;
   }
   bool enforcing() const override { return false; }
-  Status authorize(const http::HttpRequest&, const AccessRequest&) override { return {}; }
+  Status authorize(const Principal&, const http::HttpRequest&, const AccessRequest&) override { return {}; }
   bool mayList(const Principal&, const std::string&, const std::string&) override { return true; }
 };
 }  // namespace

@@ -33,8 +33,9 @@ class AccessController {
   virtual Result<Principal> identify(const http::HttpRequest& request) = 0;
   // Whether credentials are checked at all (false: an open registry).
   virtual bool enforcing() const = 0;
-  // UNAUTHORIZED (with a challenge for the response) or DENIED, else ok.
-  virtual Status authorize(const http::HttpRequest& request, const AccessRequest& access) = 0;
+  // Whether `who` (from identify()) may do `access`: UNAUTHORIZED (the API
+  // adds the challenge) or DENIED, else ok. `request` is for the log.
+  virtual Status authorize(const Principal& who, const http::HttpRequest& request, const AccessRequest& access) = 0;
   // Whether `who` (from identify()) may list `image` of `repo_key`: catalog
   // filtering, which identifies the caller once for the whole page.
   virtual bool mayList(const Principal& who, const std::string& repo_key, const std::string& image) = 0;
