@@ -27,6 +27,9 @@ struct Server {
   unsigned idle_timeout_seconds = 120;
   unsigned read_timeout_seconds = 300;
   unsigned shutdown_grace_seconds = 30;
+  // Request bodies held in memory at once (manifests, JSON), all requests
+  // together; over it a request gets 429. Upload bodies stream to disk.
+  uint64_t max_buffered_body_bytes = 64ull * 1024 * 1024;
 };
 
 struct Log {

@@ -7,7 +7,16 @@ namespace berth::api {
 Status handleManifest(Context& c) {
   const auto& m = c.req().method;
   auto ref = parseReference(c.route.tail);
-  if (!ref) return tl::unexpected(ref.error());
+  // Nothing can exist under a reference that is neither a tag nor a digest:
+  // reads and deletes of one find nothing (404, as registry:2 and the OCI
+  // conformance tests expect); only a PUT is told its reference is invalid.
+  bool lookup = m == "GET" || m == "HEAD" || m == "DELETE";
+  if (!ref && !lookup) return tl::unexpected(ref.error());
+  if (!ref) {
+    auto action = m == "DELETE" ? auth::Action::Delete : auth::Action::Read;
+    if (auto st = c.authorize({c.route.repo_key, c.route.image, action}); !st) return st;
+    return fail(ErrorCode::ManifestUnknown, "manifest unknown to registry", ref.error().message);
+  }
   if (m == "GET" || m == "HEAD") {
     if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
     auto man = c.repo->getManifest(c.route.image, *ref);

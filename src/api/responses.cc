@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/handlers.h"
+#include "core/json_input.h"
 
 namespace berth::api {
 
@@ -17,8 +18,9 @@ http::HttpResponse errorResponse(const Error& e) {
                      {"message", e.message.empty() ? std::string(errorDefaultMessage(e.code)) : e.message}};
   if (!e.detail.empty()) {
     // A detail that is itself JSON (an access list, say) is embedded as such.
-    auto parsed = nlohmann::json::parse(e.detail, nullptr, false);
-    err["detail"] = (!parsed.is_discarded() && (parsed.is_array() || parsed.is_object())) ? parsed : nlohmann::json(e.detail);
+    // The depth limit matters: a detail may quote a client's input.
+    auto parsed = json_input::parse(e.detail, ErrorCode::Unknown);
+    err["detail"] = (parsed && (parsed->is_array() || parsed->is_object())) ? *parsed : nlohmann::json(e.detail);
   }
   nlohmann::json body{{"errors", nlohmann::json::array({err})}};
   return jsonResponse(errorHttpStatus(e.code), body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -4,10 +4,13 @@
 //   /api/security/token/<id>                             DELETE (revoke)
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cstdlib>
 #include <ctime>
 
 #include "api/handlers.h"
 #include "auth/model_json.h"
+#include "core/json_input.h"
 #include "auth/security_service.h"
 #include "berth/auth/principal.h"
 
@@ -31,9 +34,7 @@ Status respondNoContent(Context& c) {
 Result<json> jsonBody(Context& c) {
   auto body = c.ex.readBody(1024 * 1024, Error{ErrorCode::BadRequest, "request body too large", {}});
   if (!body) return tl::unexpected(body.error());
-  auto j = json::parse(*body, nullptr, false);
-  if (j.is_discarded()) return fail(ErrorCode::BadRequest, "request body is not JSON");
-  return j;
+  return json_input::parse(*body, ErrorCode::BadRequest);
 }
 
 // One collection (users, groups or permissions) with the same verbs.
@@ -89,26 +90,40 @@ Status tokens(Context& c, const auth::Principal& p, const std::string& id) {
     if (!raw) return tl::unexpected(raw.error());
     for (const auto& [k, v] : http::parseQuery(*raw)) body[k] = v;
   }
+  // Every field is type-checked: a wrong type is a 400 naming the field,
+  // never an exception (500) and never silently ignored.
+  json_input::Fields f(body, ErrorCode::BadRequest);
   auth::AccessToken t;
-  t.user = body.value("username", p.name);
-  if (t.user != p.name && !sec.isAdmin(p))
-    return fail(ErrorCode::Denied, "only an administrator may create tokens for another user", t.user);
-  if (body.contains("repositories") && body["repositories"].is_array())
-    t.repositories = body["repositories"].get<std::vector<std::string>>();
-  if (body.contains("actions") && body["actions"].is_array())
-    for (const auto& a : body["actions"]) {
+  t.user = f.string("username").value_or(p.name);
+  t.repositories = f.strings("repositories").value_or(std::vector<std::string>{});
+  if (const json* actions = f.array("actions"))
+    for (const auto& a : *actions) {
       auto act = a.is_string() ? auth::parseAction(a.get<std::string>()) : std::nullopt;
-      if (!act) return fail(ErrorCode::BadRequest, "unknown action", a.dump());
+      if (!act) {
+        f.reject("actions", "a list of action names (read, annotate, deploy, delete, manage)");
+        break;
+      }
       t.actions.insert(*act);
     }
   int64_t expires_in = 0;
-  if (body.contains("expires_in")) {
-    const auto& e = body["expires_in"];
-    expires_in = e.is_number_integer() ? e.get<int64_t>() : e.is_string() ? std::atoll(e.get<std::string>().c_str()) : -1;
-    if (expires_in < 0) return fail(ErrorCode::BadRequest, "expires_in must be a non-negative number of seconds");
+  if (body.contains("expires_in") && body["expires_in"].is_string()) {  // the form sends text
+    const std::string text = body["expires_in"].get<std::string>();
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno == ERANGE) f.reject("expires_in", "a number of seconds");
+    expires_in = v;
+  } else {
+    expires_in = f.integer("expires_in").value_or(0);
   }
+  constexpr int64_t kMaxExpiresIn = int64_t{100} * 366 * 24 * 3600;  // keeps now + expires_in in range
+  if (expires_in < 0 || expires_in > kMaxExpiresIn)
+    f.reject("expires_in", "a number of seconds between 0 (never expires) and 100 years");
+  t.description = f.string("description").value_or("");
+  if (auto st = f.status(); !st) return st;
+  if (t.user != p.name && !sec.isAdmin(p))
+    return fail(ErrorCode::Denied, "only an administrator may create tokens for another user", t.user);
   if (expires_in > 0) t.expires = static_cast<int64_t>(std::time(nullptr)) + expires_in;
-  t.description = body.value("description", "");
   auto created = sec.createAccessToken(t);
   if (!created) return tl::unexpected(created.error());
   json out{{"token_id", created->record.id}, {"access_token", created->secret}, {"token_type", "Bearer"},
@@ -136,8 +151,17 @@ Status handleSecurity(Context& c) {
   if (kind == "users")
     return collection<auth::User>(
         c, name, [&] { return s.users(); }, [&](const std::string& n) { return s.user(n); },
-        [](const json& j, const std::string& n) { return auth::userFromJson(j, n); },
-        [&](const auth::User& u, const json& j) { return s.putUser(u, j.value("password", "")); },
+        [](const json& j, const std::string& n) {
+          auto u = auth::userFromJson(j, n);
+          if (u) u->uid.clear();  // identities are the server's to assign, never the client's
+          return u;
+        },
+        [&](const auth::User& u, const json& j) -> Status {
+          json_input::Fields f(j, ErrorCode::BadRequest);
+          auto password = f.string("password");
+          if (auto st = f.status(); !st) return st;
+          return s.putUser(u, password.value_or(""));
+        },
         [&](const std::string& n) { return s.deleteUser(n); });
   if (kind == "groups")
     return collection<auth::Group>(

@@ -1,5 +1,7 @@
 #include "auth/jwt.h"
 
+#include "core/json_input.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -74,19 +76,20 @@ Result<nlohmann::json> verifyJwt(const std::string& token, const std::string& ke
   if (!base64UrlDecode(token.substr(0, d1), header_json) || !base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1), claims_json) ||
       !base64UrlDecode(token.substr(d2 + 1), sig))
     return bad("malformed token encoding");
-  auto header = nlohmann::json::parse(header_json, nullptr, false);
-  if (header.is_discarded() || !header.is_object() || !header.contains("alg") || header["alg"] != "HS256")
+  auto header = json_input::parse(header_json, ErrorCode::Unauthorized);
+  if (!header || !header->is_object() || !header->contains("alg") || (*header)["alg"] != "HS256")
     return bad("unsupported token algorithm");
   std::string expected = hmacSha256(key, token.substr(0, d2));
   if (sig.size() != expected.size() || CRYPTO_memcmp(sig.data(), expected.data(), sig.size()) != 0)
     return bad("bad token signature");
-  auto claims = nlohmann::json::parse(claims_json, nullptr, false);
-  if (claims.is_discarded() || !claims.is_object()) return bad("malformed token claims");
+  auto parsed = json_input::parse(claims_json, ErrorCode::Unauthorized);
+  if (!parsed || !parsed->is_object()) return bad("malformed token claims");
+  nlohmann::json& claims = *parsed;
   if (!claims.contains("exp") || !claims["exp"].is_number_integer() || claims["exp"].get<int64_t>() <= now)
     return bad("token expired");
   if (claims.contains("nbf") && claims["nbf"].is_number_integer() && claims["nbf"].get<int64_t>() > now + 60)
     return bad("token not yet valid");
-  return claims;
+  return std::move(claims);
 }
 
 }  // namespace berth::auth

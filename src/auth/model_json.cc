@@ -101,7 +101,10 @@ Result<Group> groupFromJson(const json& j, const std::string& name) {
   if (!j.is_object()) return badField("body must be a JSON object");
   Group g;
   g.name = name;
-  if (j.contains("description") && j["description"].is_string()) g.description = j["description"].get<std::string>();
+  if (j.contains("description")) {
+    if (!j["description"].is_string()) return badField("description must be a string");
+    g.description = j["description"].get<std::string>();
+  }
   if (j.contains("admin")) {
     if (!j["admin"].is_boolean()) return badField("admin must be true or false");
     g.admin = j["admin"].get<bool>();

@@ -56,8 +56,9 @@ std::string lower(std::string_view s) {
 
 class ExchangeImpl final : public Exchange {
  public:
-  ExchangeImpl(Transport& t, beast::flat_buffer& buf, bhttp::request_parser<bhttp::empty_body>& hp, HttpRequest req)
-      : t_(t), buf_(buf), hp_(hp), req_(std::move(req)) {
+  ExchangeImpl(Transport& t, beast::flat_buffer& buf, bhttp::request_parser<bhttp::empty_body>& hp, HttpRequest req,
+               BodyBudget* budget)
+      : t_(t), buf_(buf), hp_(hp), req_(std::move(req)), budget_(budget) {
     if (hp_.content_length()) {
       content_length_ = *hp_.content_length();
       remaining_ = *content_length_;
@@ -75,11 +76,19 @@ class ExchangeImpl final : public Exchange {
   uint64_t bytesIn() const { return bytes_in_; }
   uint64_t bytesOut() const { return bytes_out_; }
 
+  ~ExchangeImpl() override {
+    if (budget_ && reserved_ > 0) budget_->give(reserved_);
+  }
+
   Result<std::string> readBody(std::size_t limit, const Error& too_large) override {
     if (content_length_ && *content_length_ > limit) return tl::unexpected(too_large);
+    // Held until the exchange ends: the handler keeps the body (and what it
+    // parses from it) for the rest of the request.
+    if (content_length_ && !reserve(*content_length_)) return overBudget();
     std::string out;
     auto n = streamBody([&](const char* d, std::size_t s) -> Status {
       if (out.size() + s > limit) return tl::unexpected(too_large);
+      if (!content_length_ && !reserve(s)) return overBudget();  // chunked: as it arrives
       out.append(d, s);
       return {};
     });
@@ -119,6 +128,17 @@ class ExchangeImpl final : public Exchange {
   }
 
  private:
+  bool reserve(uint64_t n) {
+    if (!budget_) return true;
+    if (!budget_->tryTake(n)) return false;
+    reserved_ += n;
+    return true;
+  }
+  static tl::unexpected<Error> overBudget() {
+    // The detail is the Retry-After value (api.cc).
+    return fail(ErrorCode::TooManyRequests, "the server is busy with other requests' bodies; retry shortly", "1");
+  }
+
   tl::unexpected<Error> ioError(const char* what) {
     failed_ = true;
     return fail(ErrorCode::Unknown, std::string("connection error while ") + what);
@@ -201,6 +221,8 @@ class ExchangeImpl final : public Exchange {
   beast::flat_buffer& buf_;
   bhttp::request_parser<bhttp::empty_body>& hp_;
   HttpRequest req_;
+  BodyBudget* budget_;
+  uint64_t reserved_ = 0;
   std::optional<uint64_t> content_length_;
   uint64_t remaining_ = 0;
   bool chunked_ = false, body_done_ = false, continued_ = false, responded_ = false, failed_ = false;
@@ -243,6 +265,11 @@ void Connection::stop() {
   if (idle_) transport_->shutdownRead();
 }
 
+void Connection::abort() {
+  stopping_ = true;
+  transport_->shutdownBoth();
+}
+
 void Connection::run() {
   beast::flat_buffer buf;
   ReadAdapter stream{*transport_};
@@ -265,7 +292,7 @@ void Connection::run() {
     transport_->setTimeout(options_.read_timeout_seconds);
     const bool keep_alive = hp.keep_alive();  // read now: a chunked body moves the parser
     auto start = std::chrono::steady_clock::now();
-    ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, *transport_));
+    ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, *transport_), options_.body_budget.get());
     handler_(ex);
     if (!ex.responded()) {  // a handler bug: still answer in the spec's form
       HttpResponse res;

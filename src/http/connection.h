@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 
+#include "http/body_budget.h"
 #include "http/exchange.h"
 #include "http/transport.h"
 
@@ -16,6 +18,7 @@ struct ConnectionOptions {
   unsigned idle_timeout_seconds = 120;
   unsigned read_timeout_seconds = 300;
   std::size_t header_limit = 64 * 1024;
+  std::shared_ptr<BodyBudget> body_budget;  // shared by all connections; null: unbounded
 };
 
 // Called once per completed exchange (access log, metrics).
@@ -34,6 +37,9 @@ class Connection {
   void run();
   // Thread-safe: ends the connection at its next idle point.
   void stop();
+  // Thread-safe: fails the connection's socket now, busy or not (after the
+  // shutdown grace period), so its thread returns promptly.
+  void abort();
 
  private:
   TransportPtr transport_;

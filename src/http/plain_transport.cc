@@ -63,6 +63,7 @@ class PlainTransport final : public Transport {
   }
 
   void shutdownRead() override { ::shutdown(fd_, SHUT_RD); }
+  void shutdownBoth() override { ::shutdown(fd_, SHUT_RDWR); }
   void setTimeout(unsigned seconds) override {
     timeval tv{static_cast<time_t>(seconds), 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

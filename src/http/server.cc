@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +13,9 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
 
 namespace berth::http {
 
@@ -57,10 +61,6 @@ Server::Server(ServerOptions options, RequestHandler handler, ExchangeObserver o
   };
 }
 
-Server::~Server() {
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-}
-
 void Server::listen() {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -93,7 +93,34 @@ std::string Server::boundAddress() const {
   return host + ":" + std::to_string(bound_port_);
 }
 
+namespace {
+const std::string& busyResponse(std::string_view why) {
+  // Built once per reason; written with a non-blocking send so that a client
+  // that does not read can never stall the accept loop.
+  static const std::string kTooMany = [] {
+    std::string body = R"({"errors":[{"code":"UNAVAILABLE","message":"too many connections; retry later"}]})";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+           "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  static const std::string kNoThread = [] {
+    std::string body = R"({"errors":[{"code":"UNAVAILABLE","message":"the server is out of resources; retry later"}]})";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+           "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return why == "connections" ? kTooMany : kNoThread;
+}
+
+void refuse(int fd, std::string_view why) {
+  const std::string& out = busyResponse(why);
+  [[maybe_unused]] auto n = ::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::close(fd);
+}
+
+int openReserveFd() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+}  // namespace
+
 void Server::serve() {
+  reserve_fd_ = openReserveFd();
   while (!stopping_) {
     pollfd p{listen_fd_, POLLIN, 0};
     // Poll with a timeout so that stop() needs no signal to wake accept().
@@ -101,26 +128,63 @@ void Server::serve() {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      acceptFailed(errno);
+      continue;
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::unique_lock lock(mu_);
     if (active_.size() >= options_.max_connections) {
       lock.unlock();
-      auto transport = makePlainTransport(fd, addressOf(ss), 5);
-      static const std::string kBody = R"({"errors":[{"code":"UNAVAILABLE","message":"too many connections"}]})";
-      static const std::string kBusy = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                       "Connection: close\r\nContent-Length: " + std::to_string(kBody.size()) +
-                                       "\r\n\r\n" + kBody;
-      transport->writeAll(kBusy.data(), kBusy.size());
+      refuse(fd, "connections");
       continue;
     }
     auto slot = std::make_shared<Slot>();
     active_.push_front(slot);
     slot->self = active_.begin();
     lock.unlock();
-    std::thread([this, slot, fd, remote = addressOf(ss)] { runConnection(slot, fd, remote); }).detach();
+    try {
+      std::thread([this, slot, fd, remote = addressOf(ss)] { runConnection(slot, fd, remote); }).detach();
+    } catch (const std::system_error& e) {
+      // No thread to be had (memory, or the process's thread limit): this
+      // client is told to retry, and the server goes on with those it has.
+      lock.lock();
+      active_.erase(slot->self);
+      lock.unlock();
+      refuse(fd, "threads");
+      logLimited("cannot start a connection thread ({}); answered 503", e.what());
+    }
   }
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  reserve_fd_ = -1;
+}
+
+void Server::acceptFailed(int err) {
+  if (err == EINTR || err == EAGAIN || err == ECONNABORTED || err == EPROTO) return;
+  if ((err == EMFILE || err == ENFILE) && reserve_fd_ >= 0) {
+    // Out of descriptors: the pending connection would make poll() report
+    // readiness for ever (a busy loop). Free the reserved descriptor, take
+    // the connection and refuse it, then reserve again.
+    ::close(reserve_fd_);
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) refuse(fd, "connections");
+    reserve_fd_ = openReserveFd();
+    logLimited("out of file descriptors ({}); refusing new connections until some close", std::strerror(err));
+    return;
+  }
+  // No reserve left, or another failure: back off instead of spinning.
+  logLimited("accept failed: {}; backing off", std::strerror(err));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+template <class... Args>
+void Server::logLimited(fmt::format_string<Args...> format, Args&&... args) {
+  // At most one line per second: the condition may last and repeat quickly.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_resource_log_ < std::chrono::seconds(1)) return;
+  last_resource_log_ = now;
+  spdlog::warn(format, std::forward<Args>(args)...);
 }
 
 TransportPtr Server::openTransport(int fd, std::string remote, bool& plain_on_tls_port) {
@@ -162,8 +226,26 @@ std::size_t Server::stop(unsigned grace_seconds) {
   std::unique_lock lock(mu_);
   for (auto& slot : active_)
     if (slot->connection) slot->connection->stop();
-  drained_.wait_for(lock, std::chrono::seconds(grace_seconds), [&] { return active_.empty(); });
+  if (drained_.wait_for(lock, std::chrono::seconds(grace_seconds), [&] { return active_.empty(); })) return 0;
+  // Past the grace period: fail the sockets of those still running so their
+  // threads return, and give them a moment to leave the server's objects.
+  for (auto& slot : active_)
+    if (slot->connection) slot->connection->abort();
+  drained_.wait_for(lock, std::chrono::seconds(2), [&] { return active_.empty(); });
   return active_.size();
+}
+
+Server::~Server() {
+  // Connection threads use this object: never leave before they are gone
+  // (the caller exits without destroying anything if stop() reported some
+  // still running).
+  std::unique_lock lock(mu_);
+  stopping_ = true;
+  for (auto& slot : active_)
+    if (slot->connection) slot->connection->abort();
+  drained_.wait(lock, [&] { return active_.empty(); });
+  lock.unlock();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
 }  // namespace berth::http

@@ -5,7 +5,10 @@
 // needs no hand-off to a separate blocking pool (docs/design.md).
 #pragma once
 
+#include <fmt/core.h>
+
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <memory>
@@ -39,12 +42,19 @@ class Server {
   // Accepts until stop(); returns when the listener is closed.
   void serve();
   // Thread-safe. Stops accepting, ends idle connections, waits up to `grace`
-  // seconds for in-flight ones. Returns the number still running at the end.
+  // seconds for in-flight ones, then fails the sockets of those left and
+  // waits briefly. Returns the number still running at the end: if not 0,
+  // the caller must exit without destroying the server or what its handler
+  // uses (the threads still run).
   std::size_t stop(unsigned grace_seconds);
 
  private:
   struct Slot;
   void runConnection(std::shared_ptr<Slot> slot, int fd, std::string remote);
+  // EMFILE/ENFILE and other accept failures: shed or back off, never spin.
+  void acceptFailed(int err);
+  template <class... Args>
+  void logLimited(fmt::format_string<Args...> format, Args&&... args);
   TransportPtr openTransport(int fd, std::string remote, bool& plain_on_tls_port);
 
   ServerOptions options_;
@@ -52,6 +62,8 @@ class Server {
   RequestHandler plain_on_tls_handler_;
   ExchangeObserver observer_;
   int listen_fd_ = -1;
+  int reserve_fd_ = -1;  // a spare descriptor, freed to shed a connection when out of them
+  std::chrono::steady_clock::time_point last_resource_log_{};
   uint16_t bound_port_ = 0;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;

@@ -68,6 +68,7 @@ class TlsTransport final : public Transport {
   }
 
   void shutdownRead() override { ::shutdown(fd_, SHUT_RD); }
+  void shutdownBoth() override { ::shutdown(fd_, SHUT_RDWR); }
   void setTimeout(unsigned seconds) override { setTimeouts(fd_, seconds); }
   const std::string& remote() const override { return remote_; }
   bool secure() const override { return true; }

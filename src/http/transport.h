@@ -22,6 +22,8 @@ class Transport {
   virtual bool writeFile(int fd, uint64_t offset, uint64_t length) = 0;
   // Wakes a blocked read (graceful shutdown of an idle connection).
   virtual void shutdownRead() = 0;
+  // Fails every pending and later read and write (a forced stop).
+  virtual void shutdownBoth() = 0;
   // Applies to every later read and write.
   virtual void setTimeout(unsigned seconds) = 0;
   virtual const std::string& remote() const = 0;

@@ -4,6 +4,7 @@
 
 #include "berth/core/media_types.h"
 #include "berth/core/sha256.h"
+#include "core/json_input.h"
 #include "repo/manifest_parser.h"
 
 namespace berth::repo {
@@ -152,7 +153,9 @@ Result<ReferrersResult> LocalRepository::referrers(const std::string& name, cons
     if (!artifact_type.empty() && r.artifact_type != artifact_type) continue;
     nlohmann::json d{{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
     if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
-    if (!r.annotations.empty()) d["annotations"] = nlohmann::json::parse(r.annotations, nullptr, false);
+    // Stored by parseManifest as a flat string map; re-checked, never trusted.
+    if (auto a = json_input::parse(r.annotations, ErrorCode::Unknown); !r.annotations.empty() && a && a->is_object())
+      d["annotations"] = *a;
     manifests.push_back(std::move(d));
   }
   nlohmann::json index{{"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", std::move(manifests)}};

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "berth/core/media_types.h"
+#include "core/json_input.h"
 
 namespace berth::repo {
 namespace {
@@ -46,13 +47,16 @@ std::string decideMediaType(const std::string& content_type, const json& doc) {
 }  // namespace
 
 Result<ParsedManifest> parseManifest(const std::string& content_type, const std::string& bytes) {
-  json doc = json::parse(bytes, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return invalid("manifest is not a JSON object");
+  auto parsed = json_input::parse(bytes, ErrorCode::ManifestInvalid);
+  if (!parsed) return invalid(parsed.error().message);
+  const json& doc = *parsed;
+  if (!doc.is_object()) return invalid("manifest is not a JSON object");
   if (!doc.contains("schemaVersion") || !doc["schemaVersion"].is_number_integer())
     return invalid("schemaVersion is missing");
   ParsedManifest out;
   out.media_type = decideMediaType(content_type, doc);
-  int version = doc["schemaVersion"].get<int>();
+  if (doc.contains("mediaType") && !doc["mediaType"].is_string()) return invalid("mediaType must be a string");
+  const json& version = doc["schemaVersion"];
   if (version == 1 || out.media_type == media::kDockerSchema1 || out.media_type == media::kDockerSchema1Signed)
     return invalid("Docker schema 1 manifests are not supported; push schema 2 or OCI");
   if (version != 2) return invalid("schemaVersion must be 2");
@@ -75,8 +79,7 @@ Result<ParsedManifest> parseManifest(const std::string& content_type, const std:
     auto cfg = descriptorDigest(doc["config"], "config");
     if (!cfg) return tl::unexpected(cfg.error());
     out.blobs.push_back(*cfg);
-    if (doc["config"].contains("mediaType") && doc["config"]["mediaType"].is_string())
-      out.artifact_type = doc["config"]["mediaType"].get<std::string>();
+    if (doc["config"].contains("mediaType")) out.artifact_type = doc["config"]["mediaType"].get<std::string>();
     if (!doc.contains("layers") || !doc["layers"].is_array()) return invalid("layers must be an array");
     std::size_t i = 0;
     for (const auto& l : doc["layers"]) {
@@ -97,8 +100,13 @@ Result<ParsedManifest> parseManifest(const std::string& content_type, const std:
     out.subject = s->str();
   }
   if (doc.contains("annotations")) {
-    if (!doc["annotations"].is_object()) return invalid("annotations must be an object");
-    out.annotations = doc["annotations"].dump();
+    // The image spec makes annotations a string-to-string map, and only a
+    // flat map is ever re-serialized (for the referrers API).
+    const json& a = doc["annotations"];
+    if (!a.is_object()) return invalid("annotations must be an object");
+    for (const auto& [key, value] : a.items())
+      if (!value.is_string()) return invalid("annotations['" + key.substr(0, 128) + "'] must be a string");
+    out.annotations = a.dump();
   }
   return out;
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
@@ -18,6 +20,22 @@
 #include "storage/sqlite_metadata_store.h"
 
 namespace berth::server {
+namespace {
+
+// Each connection, upload and blob read takes a descriptor; the usual soft
+// limit (1024) is far below what the hard limit allows.
+void raiseFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
+  }
+  spdlog::info("file descriptor limit: soft {} (was {}), hard {}", lim.rlim_cur, before, lim.rlim_max);
+}
+
+}  // namespace
 
 struct App::Parts {
   config::Config cfg;
@@ -38,6 +56,7 @@ struct App::Parts {
 App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   auto& p = *parts_;
   p.cfg = std::move(cfg);
+  raiseFileLimit();
   storage::Paths paths(p.cfg.storage.root);
   p.blobs = std::make_shared<storage::FsBlobStore>(paths);
   p.meta = std::make_shared<storage::SqliteMetadataStore>(paths.metadataDb());
@@ -74,6 +93,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.max_connections = p.cfg.server.max_connections;
   opts.connection.idle_timeout_seconds = p.cfg.server.idle_timeout_seconds;
   opts.connection.read_timeout_seconds = p.cfg.server.read_timeout_seconds;
+  opts.connection.body_budget = std::make_shared<http::BodyBudget>(p.cfg.server.max_buffered_body_bytes);
   http::ExchangeObserver observer;
   if (p.cfg.log.access_log) observer = observe::logAccess;
   api::Api* api = p.api.get();

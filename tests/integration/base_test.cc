@@ -71,11 +71,14 @@ TEST_F(BaseTest, UnknownRoutesAre404) {
   }
 }
 
-TEST_F(BaseTest, MalformedManifestReferenceIsRejected) {
-  auto r = local_.getManifest("sha256:abc");
-  EXPECT_API_ERROR(r, 400, "DIGEST_INVALID");
-  r = local_.getManifest(std::string(129, 'a'));  // a tag is at most 128 characters
-  EXPECT_API_ERROR(r, 400, "TAG_INVALID");
+// Nothing can exist under a malformed reference: reads find nothing (as
+// registry:2 and the OCI conformance tests expect); a PUT is told why.
+TEST_F(BaseTest, MalformedManifestReferenceIsUnknownOnReadAndRejectedOnPut) {
+  EXPECT_API_ERROR(local_.getManifest("sha256:abc"), 404, "MANIFEST_UNKNOWN");
+  EXPECT_API_ERROR(local_.getManifest(std::string(129, 'a')), 404, "MANIFEST_UNKNOWN");  // tags: at most 128
+  Image img = makeImage();
+  EXPECT_API_ERROR(local_.putManifest("sha256:abc", img.manifest), 400, "DIGEST_INVALID");
+  EXPECT_API_ERROR(local_.putManifest(std::string(129, 'a'), img.manifest), 400, "TAG_INVALID");
 }
 
 TEST_F(BaseTest, KeepAliveServesManyRequestsOnOneConnection) {

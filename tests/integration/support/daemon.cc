@@ -92,7 +92,8 @@ Daemon::~Daemon() {
 }
 
 void Daemon::writeConfig() const {
-  std::string yaml = "server: {listen: \"127.0.0.1:0\", shutdown_grace_seconds: 5}\n"
+  std::string server_extra = options_.server_extra.empty() ? "" : ", " + options_.server_extra;
+  std::string yaml = "server: {listen: \"127.0.0.1:0\", shutdown_grace_seconds: 5" + server_extra + "}\n"
                      "storage: {root: \"" + storageRoot() + "\"}\n"
                      "log: {level: " + options_.log_level + ", format: text}\n"
                      "repositories:\n";

@@ -17,6 +17,8 @@ namespace berth::it {
 struct DaemonOptions {
   std::vector<std::string> repositories{"docker-local", "docker-dev"};
   std::string log_level = "warn";
+  // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304".
+  std::string server_extra = "";
 };
 
 class Daemon {

@@ -82,5 +82,43 @@ TEST(ManifestParser, RefusesBadInput) {
       << "Content-Type and mediaType disagree";
 }
 
+// Regression: annotations holding an array nested a million levels deep
+// killed the daemon (dump() recursed without limit).
+TEST(ManifestParser, DeeplyNestedAnnotationsAreRefusedNotCrashed) {
+  std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":)" +
+                  desc("application/vnd.oci.empty.v1+json", "{}", 2) + R"(,"layers":[],"annotations":{"a":)" + deep +
+                  "}}";
+  auto p = parseManifest("", m);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, ErrorCode::ManifestInvalid);
+}
+
+TEST(ManifestParser, AnnotationsMustMapStringsToStrings) {
+  for (const char* bad : {R"({"a":1})", R"({"a":{"b":"c"}})", R"({"a":["x"]})", R"(["a"])"}) {
+    std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":)" +
+                    desc("application/vnd.oci.empty.v1+json", "{}", 2) + R"(,"layers":[],"annotations":)" + bad + "}";
+    auto p = parseManifest("", m);
+    ASSERT_FALSE(p) << bad;
+    EXPECT_EQ(p.error().code, ErrorCode::ManifestInvalid);
+  }
+}
+
+TEST(ManifestParser, WrongTypesAreInvalidNotThrown) {
+  const std::string cfg = desc("application/vnd.oci.empty.v1+json", "{}", 2);
+  for (const std::string& m : std::vector<std::string>{
+           std::string(R"({"schemaVersion":2,"mediaType":5,"config":)") + cfg + R"(,"layers":[]})",
+           R"({"schemaVersion":2,"config":)" + cfg + R"(,"layers":[5]})",
+           R"({"schemaVersion":2,"config":{"digest":5,"size":1},"layers":[]})",
+           R"({"schemaVersion":2,"config":{"digest":"sha256:x","size":"1"},"layers":[]})",
+           R"({"schemaVersion":2,"config":)" + cfg + R"(,"layers":[],"subject":"x"})",
+           R"({"schemaVersion":99999999999999999999,"config":)" + cfg + R"(,"layers":[]})",
+           R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":{}})",
+       }) {
+    auto p = parseManifest("", m);
+    EXPECT_FALSE(p) << m;
+  }
+}
+
 }  // namespace
 }  // namespace berth::repo
