@@ -1,44 +1,8 @@
 // GET/HEAD/DELETE /<image>/blobs/<digest>, with single byte ranges.
-#include <optional>
-
+#include "api/byte_ranges.h"
 #include "api/handlers.h"
 
 namespace berth::api {
-namespace {
-
-struct ByteRange {
-  uint64_t first, last;  // inclusive
-};
-
-// "bytes=a-b", "bytes=a-", "bytes=-n" against `size`. nullopt: not satisfiable.
-std::optional<ByteRange> parseRange(std::string_view h, uint64_t size) {
-  if (!h.starts_with("bytes=") || h.find(',') != std::string_view::npos) return std::nullopt;
-  h.remove_prefix(6);
-  auto dash = h.find('-');
-  if (dash == std::string_view::npos) return std::nullopt;
-  auto num = [](std::string_view s) -> std::optional<uint64_t> {
-    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
-    return std::stoull(std::string(s));
-  };
-  auto a = h.substr(0, dash), b = h.substr(dash + 1);
-  if (a.empty()) {  // suffix: the last n bytes
-    auto n = num(b);
-    if (!n || *n == 0 || size == 0) return std::nullopt;
-    uint64_t len = std::min(*n, size);
-    return ByteRange{size - len, size - 1};
-  }
-  auto first = num(a);
-  if (!first || *first >= size) return std::nullopt;
-  uint64_t last = size - 1;
-  if (!b.empty()) {
-    auto l = num(b);
-    if (!l || *l < *first) return std::nullopt;
-    last = std::min(*l, size - 1);
-  }
-  return ByteRange{*first, last};
-}
-
-}  // namespace
 
 Status handleBlob(Context& c) {
   const auto& m = c.req().method;
@@ -75,7 +39,7 @@ Status handleBlob(Context& c) {
     }
     res.status = 206;
     offset = r->first;
-    length = r->last - r->first + 1;
+    length = r->length();
     res.set("Content-Range", "bytes " + std::to_string(r->first) + "-" + std::to_string(r->last) + "/" +
                                  std::to_string(size));
   }

@@ -2,6 +2,7 @@
 // PUT, GET (status) and DELETE of /<image>/blobs/uploads/<id>.
 #include <optional>
 
+#include "api/byte_ranges.h"
 #include "api/handlers.h"
 
 namespace berth::api {
@@ -45,20 +46,11 @@ Status appendBody(Context& c, repo::UploadSession& s) {
 Status checkContentRange(const Context& c, const repo::UploadSession& s) {
   std::string_view cr = c.req().header("content-range");
   if (cr.empty()) return {};
-  if (cr.starts_with("bytes ")) cr.remove_prefix(6);
-  // Parses digits into out; false for anything else.
-  auto number = [](std::string_view t, uint64_t& out) {
-    if (t.empty() || t.size() > 19 || t.find_first_not_of("0123456789") != std::string_view::npos) return false;
-    out = std::stoull(std::string(t));
-    return true;
-  };
-  auto dash = cr.find('-');
-  uint64_t first = 0, last = 0;
-  bool ok = dash != std::string_view::npos && number(cr.substr(0, dash), first) && number(cr.substr(dash + 1), last);
+  auto range = parseContentRange(cr);
   std::string detail = "upload is at offset " + std::to_string(s.offset()) + ", Content-Range is " + std::string(cr);
-  if (!ok || last < first) return fail(ErrorCode::RangeInvalid, "malformed Content-Range", detail);
-  if (first != s.offset()) return fail(ErrorCode::RangeInvalid, "chunk out of order", detail);
-  if (auto len = c.ex.contentLength(); len && *len != last - first + 1)
+  if (!range) return fail(ErrorCode::RangeInvalid, "malformed Content-Range", detail);
+  if (range->first != s.offset()) return fail(ErrorCode::RangeInvalid, "chunk out of order", detail);
+  if (auto len = c.ex.contentLength(); len && *len != range->length())
     return fail(ErrorCode::RangeInvalid, "Content-Range does not match Content-Length", detail);
   return {};
 }

@@ -27,7 +27,11 @@ void applyEnv(Config& c) {
 }
 
 void validate(const Config& c, const std::string& origin) {
-  parseListen(c.server.listen);
+  try {
+    parseListen(c.server.listen);
+  } catch (const std::runtime_error& e) {
+    bad(origin, e.what());  // name the file, as every other config error does
+  }
   static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
   if (!levels.count(c.log.level)) bad(origin, "log.level must be one of trace|debug|info|warn|error|off");
   if (c.log.format != "json" && c.log.format != "text") bad(origin, "log.format must be json or text");

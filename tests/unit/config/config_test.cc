@@ -47,6 +47,14 @@ TEST(Config, RefusesBadFilesWithAClearMessage) {
   expectError("server: [", "YAML");
 }
 
+// Found by tests/fuzz/config_fuzz.cc: a bad server.listen was the one error
+// that did not say which file it came from.
+TEST(Config, EveryErrorNamesTheFile) {
+  expectError("server: {listen: 'nohost'}", "test.yml: server.listen must be host:port");
+  expectError("server: {listen: '1.2.3.4:99999'}", "test.yml: server.listen has an invalid port");
+  expectError("log: {level: loud}", "test.yml: log.level");
+}
+
 TEST(Config, ParseListen) {
   EXPECT_EQ(parseListen("127.0.0.1:0").port, 0);
   EXPECT_EQ(parseListen("[::1]:5000").host, "::1");
