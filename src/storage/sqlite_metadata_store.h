@@ -11,7 +11,8 @@ namespace berth::storage {
 
 class SqliteMetadataStore final : public MetadataStore {
  public:
-  // Opens or creates the database and its schema. Throws on failure (startup).
+  // Opens or creates the database and its schema (upgrading an older one).
+  // Throws on failure (startup).
   explicit SqliteMetadataStore(const std::string& path);
 
   Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) override;
@@ -38,10 +39,12 @@ class SqliteMetadataStore final : public MetadataStore {
   Status createUpload(const UploadRecord& u) override;
   Result<std::optional<UploadRecord>> upload(const std::string& uuid) override;
   Status deleteUpload(const std::string& uuid) override;
-  Result<std::vector<UploadRecord>> uploadsOlderThan(int64_t unix_seconds) override;
+  Result<std::vector<UploadRecord>> uploads() override;
+  Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) override;
 
  private:
   Status touchImage(const std::string& repo, const std::string& name);
+
   Result<Page> page(Stmt& stmt, std::size_t n);
 
   std::mutex mu_;

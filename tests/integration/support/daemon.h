@@ -17,6 +17,8 @@ namespace berth::it {
 struct DaemonOptions {
   std::vector<std::string> repositories{"docker-local", "docker-dev"};
   std::string log_level = "warn";
+  std::string storage = {};     // more "key: value, ..." for the storage section
+  unsigned max_open_files = 0;  // the child's soft RLIMIT_NOFILE; 0 = inherited
 };
 
 class Daemon {

@@ -47,6 +47,17 @@ TEST(Config, RefusesBadFilesWithAClearMessage) {
   expectError("server: [", "YAML");
 }
 
+TEST(Config, UploadCaps) {
+  auto d = loadDefault();
+  EXPECT_EQ(d.storage.max_uploads_per_repository, 1000u);
+  EXPECT_EQ(d.storage.max_uploads_per_user, 100u);
+  auto c = loadFromString("storage: {max_uploads_per_repository: 7, max_uploads_per_user: 0}", "t.yml");
+  EXPECT_EQ(c.storage.max_uploads_per_repository, 7u);
+  EXPECT_EQ(c.storage.max_uploads_per_user, 0u);
+  expectError("storage: {max_uploads_per_user: lots}", "storage.max_uploads_per_user");
+  expectError("storage: {max_uploads_per_repository: -1}", "storage.max_uploads_per_repository");
+}
+
 TEST(Config, ParseListen) {
   EXPECT_EQ(parseListen("127.0.0.1:0").port, 0);
   EXPECT_EQ(parseListen("[::1]:5000").host, "::1");

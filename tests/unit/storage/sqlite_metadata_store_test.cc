@@ -88,15 +88,45 @@ TEST_F(MetadataStoreTest, ReferrersBySubject) {
 }
 
 TEST_F(MetadataStoreTest, UploadsSurviveReopen) {
-  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 100}));
+  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 100, "alice"}));
   SqliteMetadataStore reopened(dir / "metadata.db");
   auto u = reopened.upload("u1");
   ASSERT_TRUE(u && *u);
   EXPECT_EQ((*u)->name, "app");
-  EXPECT_EQ(reopened.uploadsOlderThan(101)->size(), 1u);
-  EXPECT_EQ(reopened.uploadsOlderThan(100)->size(), 0u);
+  EXPECT_EQ((*u)->owner, "alice");
+  EXPECT_EQ((*u)->created, 100);
+  ASSERT_EQ(reopened.uploads()->size(), 1u);
   ASSERT_TRUE(reopened.deleteUpload("u1"));
   EXPECT_FALSE(*reopened.upload("u1"));
+  EXPECT_TRUE(reopened.uploads()->empty());
+}
+
+TEST_F(MetadataStoreTest, UploadsAreCountedPerRepositoryAndOwner) {
+  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 0, "alice"}));
+  ASSERT_TRUE(store.createUpload({"u2", "local", "other", 0, "bob"}));
+  ASSERT_TRUE(store.createUpload({"u3", "dev", "app", 0, "alice"}));
+  auto c = store.countUploads("local", "alice");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->in_repo, 2u);
+  EXPECT_EQ(c->by_owner, 2u);
+  c = store.countUploads("prod", "carol");
+  EXPECT_EQ(c->in_repo, 0u);
+  EXPECT_EQ(c->by_owner, 0u);
+}
+
+TEST(MetadataStoreUpgrade, UploadsTableWithoutOwnerGetsOne) {
+  berth::testing::TempDir dir;
+  {
+    SqliteDb db(dir / "metadata.db");
+    ASSERT_TRUE(db.exec("CREATE TABLE uploads(uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, "
+                        "created INTEGER NOT NULL) WITHOUT ROWID; "
+                        "INSERT INTO uploads VALUES('old', 'local', 'app', 5)"));
+  }
+  SqliteMetadataStore store(dir / "metadata.db");
+  auto u = store.upload("old");
+  ASSERT_TRUE(u && *u);
+  EXPECT_EQ((*u)->owner, "");
+  EXPECT_EQ(store.countUploads("local", "")->by_owner, 1u);
 }
 
 TEST_F(MetadataStoreTest, ConcurrentWritersAreSerialized) {
