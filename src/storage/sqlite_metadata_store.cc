@@ -38,6 +38,12 @@ CREATE INDEX IF NOT EXISTS uploads_repo ON uploads(repo);
 CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner);
 )sql";
 
+// An image with no tag, manifest or blob link left is no longer listed.
+constexpr const char* kImageIsEmpty =
+    "NOT EXISTS(SELECT 1 FROM tags t WHERE t.repo=images.repo AND t.name=images.name) AND "
+    "NOT EXISTS(SELECT 1 FROM manifests m WHERE m.repo=images.repo AND m.name=images.name) AND "
+    "NOT EXISTS(SELECT 1 FROM blob_links b WHERE b.repo=images.repo AND b.name=images.name)";
+
 int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 template <class T>
@@ -70,6 +76,13 @@ SqliteMetadataStore::SqliteMetadataStore(const std::string& path) : db_(path) {
   must(has_owner ? Status{} : tl::unexpected(has_owner.error()));
   if (!*has_owner) must(db_.exec("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''"));
   must(db_.exec(kUploadIndexes));
+  // Images emptied before deletes forgot them (older versions never did).
+  must(db_.exec(std::string("DELETE FROM images WHERE ") + kImageIsEmpty));
+}
+
+Status SqliteMetadataStore::forgetImageIfEmpty(const std::string& repo, const std::string& name) {
+  return db_.prepare(std::string("DELETE FROM images WHERE path=?1 AND ") + kImageIsEmpty)
+      .bind(1, repo + "/" + name).run();
 }
 
 Status SqliteMetadataStore::touchImage(const std::string& repo, const std::string& name) {
@@ -99,12 +112,21 @@ Result<std::optional<uint64_t>> SqliteMetadataStore::linkedBlobSize(const std::s
   return std::optional<uint64_t>(static_cast<uint64_t>(s.integer(0)));
 }
 
-Result<bool> SqliteMetadataStore::unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) {
+Result<bool> SqliteMetadataStore::deleteAndForget(const std::string& sql, const std::string& repo,
+                                                  const std::string& name, const std::string& key) {
   std::lock_guard lock(mu_);
-  auto st = db_.prepare("DELETE FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3")
-                .bind(1, repo).bind(2, name).bind(3, d.str()).run();
-  if (!st) return tl::unexpected(st.error());
-  return db_.changes() > 0;
+  Transaction tx(db_);
+  if (auto st = tx.begin(); !st) return tl::unexpected(st.error());
+  if (auto st = db_.prepare(sql).bind(1, repo).bind(2, name).bind(3, key).run(); !st) return tl::unexpected(st.error());
+  bool existed = db_.changes() > 0;
+  if (existed)
+    if (auto st = forgetImageIfEmpty(repo, name); !st) return tl::unexpected(st.error());
+  if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
+  return existed;
+}
+
+Result<bool> SqliteMetadataStore::unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) {
+  return deleteAndForget("DELETE FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3", repo, name, d.str());
 }
 
 Status SqliteMetadataStore::putManifest(const ManifestWrite& w) {
@@ -159,6 +181,7 @@ Result<bool> SqliteMetadataStore::deleteManifest(const std::string& repo, const 
     if (auto s2 = db_.prepare(sql).bind(1, repo).bind(2, name).bind(3, d.str()).run(); !s2)
       return tl::unexpected(s2.error());
   }
+  if (auto s2 = forgetImageIfEmpty(repo, name); !s2) return tl::unexpected(s2.error());
   if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
   return existed;
 }
@@ -191,10 +214,7 @@ Result<std::optional<Digest>> SqliteMetadataStore::resolveTag(const std::string&
 }
 
 Result<bool> SqliteMetadataStore::deleteTag(const std::string& repo, const std::string& name, const std::string& tag) {
-  std::lock_guard lock(mu_);
-  auto st = db_.prepare("DELETE FROM tags WHERE repo=?1 AND name=?2 AND tag=?3").bind(1, repo).bind(2, name).bind(3, tag).run();
-  if (!st) return tl::unexpected(st.error());
-  return db_.changes() > 0;
+  return deleteAndForget("DELETE FROM tags WHERE repo=?1 AND name=?2 AND tag=?3", repo, name, tag);
 }
 
 Result<Page> SqliteMetadataStore::page(Stmt& s, std::size_t n) {

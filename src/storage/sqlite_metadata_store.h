@@ -44,7 +44,11 @@ class SqliteMetadataStore final : public MetadataStore {
 
  private:
   Status touchImage(const std::string& repo, const std::string& name);
-
+  Status forgetImageIfEmpty(const std::string& repo, const std::string& name);
+  // One DELETE (?1 repo, ?2 name, ?3 key) and, when it removed a row, the
+  // image's catalog entry if nothing is left: one transaction.
+  Result<bool> deleteAndForget(const std::string& sql, const std::string& repo, const std::string& name,
+                               const std::string& key);
   Result<Page> page(Stmt& stmt, std::size_t n);
 
   std::mutex mu_;

@@ -56,6 +56,10 @@ class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
 
+  // An image is known (imageExists, listImages) while it has a tag, a manifest
+  // or a blob link: linking or putting makes it known, and the delete that
+  // removes its last one forgets it in the same transaction.
+
   // Blob links. linkBlob also makes the image known (catalog).
   virtual Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) = 0;
   virtual Result<std::optional<uint64_t>> linkedBlobSize(const std::string& repo, const std::string& name,

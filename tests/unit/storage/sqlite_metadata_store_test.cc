@@ -129,6 +129,40 @@ TEST(MetadataStoreUpgrade, UploadsTableWithoutOwnerGetsOne) {
   EXPECT_EQ(store.countUploads("local", "")->by_owner, 1u);
 }
 
+// Deleting the last tag, manifest or link of an image takes it out of the catalog.
+TEST_F(MetadataStoreTest, EmptiedImagesAreNoLongerListed) {
+  ASSERT_TRUE(store.linkBlob("local", "a", dg("config"), 1));
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "a", "m1", "v1")));
+  ASSERT_TRUE(store.linkBlob("local", "b", dg("layer"), 1));
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "c", "m2", "v1")));
+  EXPECT_TRUE(*store.deleteTag("local", "a", "v1"));
+  EXPECT_TRUE(*store.imageExists("local", "a")) << "its manifest and link are left";
+  EXPECT_TRUE(*store.deleteManifest("local", "a", dg("m1")));
+  EXPECT_TRUE(*store.imageExists("local", "a")) << "its blob link is left";
+  EXPECT_TRUE(*store.unlinkBlob("local", "a", dg("config")));
+  EXPECT_FALSE(*store.imageExists("local", "a"));
+  EXPECT_TRUE(*store.unlinkBlob("local", "b", dg("layer")));
+  EXPECT_TRUE(*store.deleteManifest("local", "c", dg("m2")));
+  EXPECT_TRUE(store.listImages("", "", 10)->items.empty());
+  EXPECT_FALSE(*store.unlinkBlob("local", "b", dg("layer")));
+  ASSERT_TRUE(store.linkBlob("local", "b", dg("layer"), 1));  // pushed again: listed again
+  EXPECT_EQ(store.listImages("local", "", 10)->items, (std::vector<std::string>{"local/b"}));
+}
+
+TEST(MetadataStoreUpgrade, ImagesEmptiedByAnOlderVersionAreForgottenAtOpen) {
+  berth::testing::TempDir dir;
+  {
+    SqliteMetadataStore store(dir / "metadata.db");
+    ASSERT_TRUE(store.linkBlob("local", "kept", dg("a"), 1));
+  }
+  {
+    SqliteDb db(dir / "metadata.db");  // an older version left this row behind
+    ASSERT_TRUE(db.exec("INSERT INTO images(path, repo, name, created) VALUES('local/stale', 'local', 'stale', 1)"));
+  }
+  SqliteMetadataStore store(dir / "metadata.db");
+  EXPECT_EQ(store.listImages("", "", 10)->items, (std::vector<std::string>{"local/kept"}));
+}
+
 TEST_F(MetadataStoreTest, ConcurrentWritersAreSerialized) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t)
