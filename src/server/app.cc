@@ -48,7 +48,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   p.cfg = std::move(cfg);
   storage::Paths paths(p.cfg.storage.root);
   p.blobs = std::make_shared<storage::FsBlobStore>(paths);
-  p.meta = std::make_shared<storage::SqliteMetadataStore>(paths.metadataDb());
+  p.meta = std::make_shared<storage::SqliteMetadataStore>(
+      paths.metadataDb(), p.cfg.storage.metadata_sync == "normal" ? storage::SyncMode::Normal : storage::SyncMode::Full);
   p.uploads = std::make_shared<repo::UploadStore>(
       paths, p.meta, p.blobs, repo::UploadLimits{p.cfg.storage.max_uploads_per_repository, p.cfg.storage.max_uploads_per_user});
   if (p.blobs->tempFilesRemovedAtStart() > 0)

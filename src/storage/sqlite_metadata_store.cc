@@ -67,7 +67,7 @@ constexpr const char* kManifestCols = "repo, name, digest, media_type, size, sub
 
 }  // namespace
 
-SqliteMetadataStore::SqliteMetadataStore(const std::string& path) : db_(path) {
+SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync) : db_(path, sync) {
   auto must = [](const Status& st) {
     if (!st) throw std::runtime_error(st.error().message);
   };
@@ -78,6 +78,14 @@ SqliteMetadataStore::SqliteMetadataStore(const std::string& path) : db_(path) {
   must(db_.exec(kUploadIndexes));
   // Images emptied before deletes forgot them (older versions never did).
   must(db_.exec(std::string("DELETE FROM images WHERE ") + kImageIsEmpty));
+}
+
+Result<int64_t> SqliteMetadataStore::synchronousLevel() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("PRAGMA synchronous");
+  auto row = s.step();
+  if (!row) return err(row);
+  return s.integer(0);
 }
 
 Status SqliteMetadataStore::forgetImageIfEmpty(const std::string& repo, const std::string& name) {

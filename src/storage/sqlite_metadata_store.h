@@ -12,8 +12,8 @@ namespace berth::storage {
 class SqliteMetadataStore final : public MetadataStore {
  public:
   // Opens or creates the database and its schema (upgrading an older one).
-  // Throws on failure (startup).
-  explicit SqliteMetadataStore(const std::string& path);
+  // Throws on failure (startup). sync: see SyncMode.
+  explicit SqliteMetadataStore(const std::string& path, SyncMode sync = SyncMode::Full);
 
   Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) override;
   Result<std::optional<uint64_t>> linkedBlobSize(const std::string& repo, const std::string& name,
@@ -41,6 +41,9 @@ class SqliteMetadataStore final : public MetadataStore {
   Status deleteUpload(const std::string& uuid) override;
   Result<std::vector<UploadRecord>> uploads() override;
   Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) override;
+
+  // PRAGMA synchronous of this connection (2 = FULL, 1 = NORMAL).
+  Result<int64_t> synchronousLevel();
 
  private:
   Status touchImage(const std::string& repo, const std::string& name);

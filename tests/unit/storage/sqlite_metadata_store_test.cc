@@ -163,6 +163,13 @@ TEST(MetadataStoreUpgrade, ImagesEmptiedByAnOlderVersionAreForgottenAtOpen) {
   EXPECT_EQ(store.listImages("", "", 10)->items, (std::vector<std::string>{"local/kept"}));
 }
 
+TEST(MetadataStoreSync, FullByDefaultNormalOnRequest) {
+  berth::testing::TempDir dir;
+  EXPECT_EQ(*SqliteMetadataStore(dir / "a.db").synchronousLevel(), 2) << "FULL";
+  EXPECT_EQ(*SqliteMetadataStore(dir / "b.db", SyncMode::Full).synchronousLevel(), 2) << "FULL";
+  EXPECT_EQ(*SqliteMetadataStore(dir / "c.db", SyncMode::Normal).synchronousLevel(), 1) << "NORMAL";
+}
+
 TEST_F(MetadataStoreTest, ConcurrentWritersAreSerialized) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t)
