@@ -40,7 +40,10 @@ struct Log {
 
 struct Storage {
   std::string root = "./data";
-  unsigned upload_expiry_hours = 168;
+  unsigned upload_expiry_hours = 168;          // uploads idle this long are purged
+  unsigned max_uploads_per_repository = 1000;  // open upload sessions; 0 = no limit
+  unsigned max_uploads_per_user = 100;         // ditto, anonymous callers counting as one user
+  std::string metadata_sync = "full";          // full | normal: when a metadata commit is durable
 };
 
 enum class RepoType { Local, Remote, Virtual };

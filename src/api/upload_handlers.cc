@@ -99,19 +99,23 @@ Status handleUploadStart(Context& c) {
     if (!d) return tl::unexpected(d.error());
     digest = *d;
   }
+  // Sessions are capped per user: authorize() has identified the caller.
+  const auto& who = c.who();
+  std::string user = who ? who->name : std::string(auth::kAnonymous);
   // A monolithic upload's id is never given out: it needs no session row, so
   // a crash leaves only a file that the next start removes.
-  auto session = c.repo->startUpload(c.route.image, /*resumable=*/!digest);
+  auto session = c.repo->startUpload(c.route.image, user, /*resumable=*/!digest);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
-  auto lock = s.lock();
+  auto lock = s.acquire();
+  if (!lock) return tl::unexpected(lock.error());
   if (digest) {  // monolithic upload: the body is the blob
     if (auto st = appendBody(c, s); !st) {
       (void)c.repo->cancelUpload(*session);
       return st;
     }
     if (auto st = c.repo->commitUpload(*session, *digest); !st) return st;
-    lock.unlock();
+    lock->unlock();
     respondCreated(c, *digest);
     return {};
   }
@@ -119,7 +123,7 @@ Status handleUploadStart(Context& c) {
     if (auto st = appendBody(c, s); !st) return st;
   }
   auto res = uploadProgress(c, 202, s);
-  lock.unlock();
+  lock->unlock();
   c.ex.respond(std::move(res));
   return {};
 }
@@ -131,22 +135,22 @@ Status handleUpload(Context& c) {
   auto session = c.repo->findUpload(c.route.image, c.route.tail);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
-  auto lock = s.lock();
-  if (!lock.owns_lock())
-    return fail(ErrorCode::BlobUploadInvalid, "another request is writing to this upload", s.uuid());
+  // BLOB_UPLOAD_UNKNOWN when it ended (committed, cancelled, purged) while we waited.
+  auto lock = s.acquire();
+  if (!lock) return tl::unexpected(lock.error());
   if (m == "GET" || m == "PATCH") {
     if (m == "PATCH") {
       if (auto st = checkContentRange(c, s); !st) return st;
       if (auto st = appendBody(c, s); !st) return st;
     }
     auto res = uploadProgress(c, m == "GET" ? 204 : 202, s);
-    lock.unlock();
+    lock->unlock();
     c.ex.respond(std::move(res));
     return {};
   }
   if (m == "DELETE") {
     if (auto st = c.repo->cancelUpload(*session); !st) return st;
-    lock.unlock();
+    lock->unlock();
     http::HttpResponse res;
     res.status = 204;
     c.ex.respond(std::move(res));
@@ -161,7 +165,7 @@ Status handleUpload(Context& c) {
     if (auto st = appendBody(c, s); !st) return st;
   }
   if (auto st = c.repo->commitUpload(*session, *digest); !st) return st;
-  lock.unlock();
+  lock->unlock();
   respondCreated(c, *digest);
   return {};
 }

@@ -36,6 +36,8 @@ void validate(const Config& c, const std::string& origin) {
   if (!levels.count(c.log.level)) bad(origin, "log.level must be one of trace|debug|info|warn|error|off");
   if (c.log.format != "json" && c.log.format != "text") bad(origin, "log.format must be json or text");
   if (c.storage.root.empty()) bad(origin, "storage.root must not be empty");
+  if (c.storage.metadata_sync != "full" && c.storage.metadata_sync != "normal")
+    bad(origin, "storage.metadata_sync must be full or normal (got '" + c.storage.metadata_sync + "')");
   if (c.server.max_connections == 0) bad(origin, "server.max_connections must be at least 1");
   if (c.server.max_buffered_body_bytes < 4 * 1024 * 1024)
     bad(origin, "server.max_buffered_body_bytes must be at least 4194304 (one manifest of the maximum size)");
@@ -97,9 +99,13 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(l, "format", c.log.format, origin, "log");
     read(l, "access_log", c.log.access_log, origin, "log");
     const auto st = root["storage"];
-    checkKnownKeys(st, {"root", "upload_expiry_hours"}, origin, "storage");
+    checkKnownKeys(st, {"root", "upload_expiry_hours", "max_uploads_per_repository", "max_uploads_per_user",
+                        "metadata_sync"}, origin, "storage");
     read(st, "root", c.storage.root, origin, "storage");
     read(st, "upload_expiry_hours", c.storage.upload_expiry_hours, origin, "storage");
+    read(st, "max_uploads_per_repository", c.storage.max_uploads_per_repository, origin, "storage");
+    read(st, "max_uploads_per_user", c.storage.max_uploads_per_user, origin, "storage");
+    read(st, "metadata_sync", c.storage.metadata_sync, origin, "storage");
     readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");

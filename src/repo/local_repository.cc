@@ -53,8 +53,9 @@ Result<bool> LocalRepository::mountBlob(const std::string& name, const Digest& d
   return true;
 }
 
-Result<UploadSessionPtr> LocalRepository::startUpload(const std::string& name, bool resumable) {
-  return uploads_->start(key(), name, resumable);
+Result<UploadSessionPtr> LocalRepository::startUpload(const std::string& name, const std::string& user,
+                                                      bool resumable) {
+  return uploads_->start(key(), name, user, resumable);
 }
 
 Result<UploadSessionPtr> LocalRepository::findUpload(const std::string& name, const std::string& uuid) {

@@ -21,7 +21,8 @@ class LocalRepository final : public Repository {
   Result<bool> mountBlob(const std::string& name, const Digest& d, Repository& source,
                          const std::string& source_name) override;
 
-  Result<UploadSessionPtr> startUpload(const std::string& name, bool resumable = true) override;
+  Result<UploadSessionPtr> startUpload(const std::string& name, const std::string& user,
+                                       bool resumable = true) override;
   Result<UploadSessionPtr> findUpload(const std::string& name, const std::string& uuid) override;
   Status commitUpload(const UploadSessionPtr& upload, const Digest& expected) override;
   Status cancelUpload(const UploadSessionPtr& upload) override;

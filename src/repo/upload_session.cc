@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,21 +8,79 @@
 #include "berth/repo/upload.h"
 
 namespace berth::repo {
+namespace {
+tl::unexpected<Error> gone(const std::string& uuid) {
+  return fail(ErrorCode::BlobUploadUnknown, "blob upload unknown to registry", uuid);
+}
+}  // namespace
 
-UploadSession::UploadSession(std::string uuid, std::string repo, std::string name, std::string path, int fd,
-                             uint64_t offset, bool hash_valid)
-    : uuid_(std::move(uuid)), repo_(std::move(repo)), name_(std::move(name)), path_(std::move(path)), fd_(fd),
-      offset_(offset), written_back_(offset), released_(offset), hash_valid_(hash_valid) {}
+UploadSession::Lease& UploadSession::Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    unlock();
+    s_ = other.s_;
+    lock_ = std::move(other.lock_);
+  }
+  return *this;
+}
+
+void UploadSession::Lease::unlock() {
+  if (!lock_.owns_lock()) return;
+  s_->release();
+  lock_.unlock();
+}
+
+UploadSession::UploadSession(std::string uuid, std::string repo, std::string name, std::string path,
+                             uint64_t offset, bool hash_valid, bool resumable)
+    : uuid_(std::move(uuid)), repo_(std::move(repo)), name_(std::move(name)), path_(std::move(path)),
+      offset_(offset), written_back_(offset), released_(offset), hash_valid_(hash_valid), resumable_(resumable) {}
 
 UploadSession::~UploadSession() { closeFile(); }
+
+Result<UploadSession::Lease> UploadSession::acquire() {
+  std::unique_lock<std::timed_mutex> lock(busy_, std::chrono::seconds(10));
+  if (!lock.owns_lock())
+    return fail(ErrorCode::BlobUploadInvalid, "another request is writing to this upload", uuid_);
+  if (ended_) return gone(uuid_);
+  return Lease(this, std::move(lock));
+}
+
+std::optional<UploadSession::Lease> UploadSession::tryAcquire() {
+  std::unique_lock<std::timed_mutex> lock(busy_, std::try_to_lock);
+  if (!lock.owns_lock()) return std::nullopt;
+  return Lease(this, std::move(lock));
+}
+
+void UploadSession::release() {
+  // The request's activity is the session's last activity (see upload.h):
+  // a status query or an empty chunk keeps it alive as much as data does.
+  if (!ended_) {
+    if (fd_ >= 0) ::futimens(fd_, nullptr);
+    else ::utimensat(AT_FDCWD, path_.c_str(), nullptr, 0);
+  }
+  closeFile();
+}
+
+Status UploadSession::openFile() {
+  if (ended_) return gone(uuid_);
+  if (fd_ >= 0) return {};
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd_ >= 0) return {};
+  if (errno == ENOENT) return gone(uuid_);  // removed under us: the session is gone
+  return tl::unexpected(errnoError(errno, "open upload", path_));
+}
 
 void UploadSession::closeFile() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
 
+void UploadSession::end() {
+  ended_ = true;
+  closeFile();
+}
+
 Status UploadSession::append(const char* data, std::size_t size) {
-  if (fd_ < 0) return fail(ErrorCode::BlobUploadUnknown, "upload session is closed", uuid_);
+  if (auto st = openFile(); !st) return st;
   std::size_t done = 0;
   while (done < size) {
     ssize_t n = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset_ + done));
@@ -60,8 +119,10 @@ void UploadSession::startWriteback() {
 }
 
 Result<Digest> UploadSession::digest() {
+  if (ended_) return gone(uuid_);
   if (!hash_valid_) {
     // After a restart: re-hash what is on disk, once.
+    if (auto st = openFile(); !st) return tl::unexpected(st.error());
     Sha256 h;
     std::vector<char> buf(1 << 20);
     uint64_t pos = 0;
@@ -75,10 +136,9 @@ Result<Digest> UploadSession::digest() {
     hasher_ = std::move(h);
     hash_valid_ = true;
   }
-  // finish() resets the context; keep the running state by hashing a copy.
-  Sha256 copy = std::move(hasher_);
-  Digest d = copy.finish();
-  hash_valid_ = false;  // the running state was consumed; re-hash if asked again
+  // finish() consumes the running state: re-hash from disk if asked again.
+  Digest d = hasher_.finish();
+  hash_valid_ = false;
   return d;
 }
 

@@ -6,106 +6,178 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <limits>
 #include <vector>
 
 #include "storage/file_util.h"
 
 namespace berth::repo {
+namespace {
 
-UploadStore::UploadStore(storage::Paths paths, storage::MetadataStorePtr meta, storage::BlobStorePtr blobs)
-    : paths_(std::move(paths)), meta_(std::move(meta)), blobs_(std::move(blobs)) {}
+// How long a client over a cap is told to wait (Retry-After): other pushes
+// finish in about that time; abandoned sessions only expire.
+constexpr const char* kRetryAfterSeconds = "60";
 
-Result<UploadSessionPtr> UploadStore::start(const std::string& repo, const std::string& name, bool resumable) {
-  std::string uuid = storage::randomHex16();
-  uuid = uuid.substr(0, 8) + "-" + uuid.substr(8, 4) + "-" + uuid.substr(12, 4) + "-" + uuid.substr(16, 4) + "-" +
-         uuid.substr(20);
+tl::unexpected<Error> unknown(const std::string& uuid) {
+  return fail(ErrorCode::BlobUploadUnknown, "blob upload unknown to registry", uuid);
+}
+
+std::string newUuid() {
+  std::string hex = storage::randomHex16();
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20);
+}
+
+bool plausibleUuid(const std::string& uuid) {
+  if (uuid.empty() || uuid.size() > 64) return false;
+  for (char c : uuid)
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return false;
+  return true;
+}
+
+// Unix seconds of the data file's mtime; the oldest time when it is gone.
+int64_t lastActivity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(st.st_mtim.tv_sec);
+}
+
+}  // namespace
+
+UploadStore::UploadStore(storage::Paths paths, storage::MetadataStorePtr meta, storage::BlobStorePtr blobs,
+                         UploadLimits limits)
+    : paths_(std::move(paths)), meta_(std::move(meta)), blobs_(std::move(blobs)), limits_(limits) {}
+
+Status UploadStore::admit(const std::string& repo, const std::string& user) {
+  if (limits_.per_repository == 0 && limits_.per_user == 0) return {};
+  auto open = meta_->countUploads(repo, user);
+  if (!open) return tl::unexpected(open.error());
+  const char* advice = "; finish or cancel some, or wait for idle ones to expire";
+  if (limits_.per_repository && open->in_repo >= limits_.per_repository)
+    return fail(ErrorCode::TooManyRequests,
+                "too many unfinished uploads in repository " + repo + " (limit " +
+                    std::to_string(limits_.per_repository) + ")" + advice,
+                kRetryAfterSeconds);
+  if (limits_.per_user && open->by_owner >= limits_.per_user)
+    return fail(ErrorCode::TooManyRequests,
+                "too many unfinished uploads for user " + user + " (limit " + std::to_string(limits_.per_user) +
+                    ")" + advice,
+                kRetryAfterSeconds);
+  return {};
+}
+
+Result<UploadSessionPtr> UploadStore::start(const std::string& repo, const std::string& name,
+                                            const std::string& user, bool resumable) {
+  std::string uuid = newUuid();
   std::string path = paths_.upload(uuid);
+  // Counting and recording are one step, or concurrent starts could all pass the cap.
+  std::unique_lock admit_lock(admit_mu_, std::defer_lock);
+  if (resumable) {
+    admit_lock.lock();
+    if (auto st = admit(repo, user); !st) return tl::unexpected(st.error());
+  }
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return tl::unexpected(errnoError(errno, "create upload", path));
-  if (auto st = resumable ? meta_->createUpload({uuid, repo, name, 0}) : Status{}; !st) {
-    ::close(fd);
-    ::unlink(path.c_str());
-    return tl::unexpected(st.error());
+  ::close(fd);  // reopened by each request that writes (upload.h)
+  if (resumable) {
+    if (auto st = meta_->createUpload({uuid, repo, name, 0, user}); !st) {
+      ::unlink(path.c_str());
+      return tl::unexpected(st.error());
+    }
   }
-  auto s = std::make_shared<UploadSession>(uuid, repo, name, path, fd, 0, true);
+  auto s = std::make_shared<UploadSession>(uuid, repo, name, path, 0, true, resumable);
   std::lock_guard lock(mu_);
   live_[uuid] = s;
   return s;
 }
 
-Result<UploadSessionPtr> UploadStore::find(const std::string& repo, const std::string& name, const std::string& uuid) {
-  auto unknown = [&] { return fail(ErrorCode::BlobUploadUnknown, "blob upload unknown to registry", uuid); };
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = live_.find(uuid); it != live_.end()) {
-      if (it->second->repo() != repo || it->second->name() != name) return unknown();
-      return it->second;
-    }
-  }
-  // Not live: a session from before a restart?
-  for (char c : uuid)
-    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != '-') return unknown();
-  auto rec = meta_->upload(uuid);
-  if (!rec) return tl::unexpected(rec.error());
-  if (!*rec || (*rec)->repo != repo || (*rec)->name != name) return unknown();
-  std::string path = paths_.upload(uuid);
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return unknown();
-  struct stat st {};
-  ::fstat(fd, &st);
-  auto s = std::make_shared<UploadSession>(uuid, repo, name, path, fd, static_cast<uint64_t>(st.st_size), false);
+Result<UploadSessionPtr> UploadStore::live(const std::string& uuid, const storage::UploadRecord* known) {
   std::lock_guard lock(mu_);
-  auto [it, inserted] = live_.emplace(uuid, s);
-  return it->second;  // another request may have revived it first
+  if (auto it = live_.find(uuid); it != live_.end()) return it->second;
+  // Not live: a session from before a restart? Revived under mu_, so that
+  // there is never more than one object for a session.
+  std::optional<storage::UploadRecord> rec;
+  if (!known) {
+    auto r = meta_->upload(uuid);
+    if (!r) return tl::unexpected(r.error());
+    if (!*r) return unknown(uuid);
+    rec = std::move(**r);
+    known = &*rec;
+  }
+  std::string path = paths_.upload(uuid);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return unknown(uuid);
+  auto s = std::make_shared<UploadSession>(uuid, known->repo, known->name, path, static_cast<uint64_t>(st.st_size),
+                                           false, true);
+  live_.emplace(uuid, s);
+  return s;
 }
 
-void UploadStore::forget(const std::string& uuid) {
+Result<UploadSessionPtr> UploadStore::find(const std::string& repo, const std::string& name, const std::string& uuid) {
+  if (!plausibleUuid(uuid)) return unknown(uuid);
+  auto s = live(uuid, nullptr);
+  if (!s) return s;
+  if ((*s)->repo() != repo || (*s)->name() != name) return unknown(uuid);
+  return s;
+}
+
+Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file) {
+  s->end();
+  if (remove_file) ::unlink(s->path().c_str());
+  Status st;
+  if (s->resumable()) st = meta_->deleteUpload(s->uuid());
   std::lock_guard lock(mu_);
-  live_.erase(uuid);
+  live_.erase(s->uuid());
+  return st;
 }
 
 Result<uint64_t> UploadStore::commit(const UploadSessionPtr& s, const Digest& expected) {
   auto actual = s->digest();
   if (!actual) return tl::unexpected(actual.error());
   if (*actual != expected) {
-    (void)cancel(s);
+    (void)finish(s, true);
     return fail(ErrorCode::DigestInvalid, "provided digest did not match uploaded content",
                 "expected " + expected.str() + ", content is " + actual->str());
   }
   uint64_t size = s->offset();
-  s->closeFile();
+  s->end();  // closes the file before it moves
   if (auto st = blobs_->install(s->path(), expected); !st) {
-    (void)cancel(s);
+    (void)finish(s, true);
     return tl::unexpected(st.error());
   }
-  forget(s->uuid());
   // The blob is durable now; the link makes it visible in the repository.
-  if (auto st = meta_->linkBlob(s->repo(), s->name(), expected, size); !st) return tl::unexpected(st.error());
-  (void)meta_->deleteUpload(s->uuid());
+  auto linked = meta_->linkBlob(s->repo(), s->name(), expected, size);
+  (void)finish(s, false);
+  if (!linked) return tl::unexpected(linked.error());
   return size;
 }
 
 Status UploadStore::cancel(const UploadSessionPtr& s) {
-  s->closeFile();
-  ::unlink(s->path().c_str());
-  forget(s->uuid());
-  return meta_->deleteUpload(s->uuid());
+  if (s->ended()) return unknown(s->uuid());
+  return finish(s, true);
 }
 
-std::size_t UploadStore::purgeOlderThan(int64_t cutoff) {
-  auto old = meta_->uploadsOlderThan(cutoff);
-  if (!old) return 0;
-  for (const auto& u : *old) {
-    forget(u.uuid);
-    ::unlink(paths_.upload(u.uuid).c_str());
-    (void)meta_->deleteUpload(u.uuid);
+std::size_t UploadStore::purgeIdleSince(int64_t cutoff) {
+  auto rows = meta_->uploads();
+  if (!rows) return 0;
+  std::size_t purged = 0;
+  for (const auto& u : *rows) {
+    std::string path = paths_.upload(u.uuid);
+    if (lastActivity(path) >= cutoff) continue;  // cheap first look, without reviving it
+    auto s = live(u.uuid, &u);
+    if (!s) {
+      // No data file: nothing left to resume.
+      if (s.error().code == ErrorCode::BlobUploadUnknown && meta_->deleteUpload(u.uuid)) ++purged;
+      continue;
+    }
+    auto lease = (*s)->tryAcquire();
+    if (!lease || (*s)->ended()) continue;  // a request is using it: active
+    if (lastActivity(path) >= cutoff) continue;  // touched since the first look
+    (void)finish(*s, true);
+    ++purged;
   }
-  return old->size();
+  return purged;
 }
-
-}  // namespace berth::repo
-
-namespace berth::repo {
 
 std::size_t UploadStore::removeOrphanFiles() {
   std::size_t removed = 0;

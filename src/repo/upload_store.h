@@ -1,10 +1,18 @@
 // Upload sessions of every repository: live ones in memory (with their hash
 // state), all of them in the metadata store so that they survive a restart.
-// Data files live at Paths::upload(uuid).
+// Data files live at Paths::upload(uuid); none is kept open between requests
+// (see berth/repo/upload.h).
 //
-// Thread safety: all methods may be called concurrently (one mutex for the map).
+// A session ends exactly once, under its lock: commit, cancel or purge mark it
+// ended, remove its file and row, and only then forget it, so a request that
+// raced with the end finds either the ended session or nothing
+// (BLOB_UPLOAD_UNKNOWN either way).
+//
+// Thread safety: all methods may be called concurrently (one mutex for the map,
+// one for admitting new sessions against the caps).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 
@@ -15,30 +23,51 @@
 
 namespace berth::repo {
 
+// Open resumable sessions allowed at once; 0 = no limit.
+struct UploadLimits {
+  uint64_t per_repository = 0;
+  uint64_t per_user = 0;  // anonymous callers together count as one user
+};
+
 class UploadStore {
  public:
-  UploadStore(storage::Paths paths, storage::MetadataStorePtr meta, storage::BlobStorePtr blobs);
+  UploadStore(storage::Paths paths, storage::MetadataStorePtr meta, storage::BlobStorePtr blobs,
+              UploadLimits limits = {});
 
-  // resumable: record the session in the metadata store (survives a restart).
-  Result<UploadSessionPtr> start(const std::string& repo, const std::string& name, bool resumable = true);
+  // resumable: record the session in the metadata store (survives a restart,
+  // counts against the caps: TOOMANYREQUESTS beyond them, with the seconds to
+  // wait as its detail).
+  Result<UploadSessionPtr> start(const std::string& repo, const std::string& name, const std::string& user,
+                                 bool resumable = true);
   // BLOB_UPLOAD_UNKNOWN unless the session exists and belongs to repo/name.
   Result<UploadSessionPtr> find(const std::string& repo, const std::string& name, const std::string& uuid);
-  // Verifies, installs into the blob store, links, ends the session.
+  // Caller holds the session's Lease. Verifies, installs into the blob store,
+  // links, ends the session.
   Result<uint64_t> commit(const UploadSessionPtr& s, const Digest& expected);
+  // Caller holds the session's Lease.
   Status cancel(const UploadSessionPtr& s);
-  // Removes sessions created before the cutoff (and their files). Returns how many.
-  std::size_t purgeOlderThan(int64_t unix_seconds);
+  // Ends sessions whose last activity (see upload.h) is before the cutoff
+  // (unix seconds). A session in use by a request is active: skipped.
+  // Returns how many were removed.
+  std::size_t purgeIdleSince(int64_t cutoff);
   // Removes data files that belong to no session (a crash between creating
   // the file and recording the session). Startup only. Returns how many.
   std::size_t removeOrphanFiles();
 
  private:
-  void forget(const std::string& uuid);
+  // The one live object for a recorded session (revived from its row and file
+  // after a restart); BLOB_UPLOAD_UNKNOWN when either is gone.
+  Result<UploadSessionPtr> live(const std::string& uuid, const storage::UploadRecord* known);
+  Status admit(const std::string& repo, const std::string& user);
+  // Ends s (its Lease held): removes its file (unless consumed) and row, forgets it.
+  Status finish(const UploadSessionPtr& s, bool remove_file);
 
   storage::Paths paths_;
   storage::MetadataStorePtr meta_;
   storage::BlobStorePtr blobs_;
-  std::mutex mu_;
+  UploadLimits limits_;
+  std::mutex mu_;        // live_, and reviving sessions from the metadata store
+  std::mutex admit_mu_;  // counting and recording new sessions as one step
   std::map<std::string, UploadSessionPtr> live_;
 };
 

@@ -53,18 +53,27 @@ struct App::Parts {
   std::thread upkeep;
 };
 
+namespace {
+// Uploads with no request for upload_expiry_hours (at start, then hourly).
+void purgeIdleUploads(repo::UploadStore& uploads, unsigned expiry_hours) {
+  int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - int64_t(expiry_hours) * 3600;
+  if (auto n = uploads.purgeIdleSince(cutoff); n > 0) spdlog::info("purged {} idle uploads", n);
+}
+}  // namespace
+
 App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   auto& p = *parts_;
   p.cfg = std::move(cfg);
   raiseFileLimit();
   storage::Paths paths(p.cfg.storage.root);
   p.blobs = std::make_shared<storage::FsBlobStore>(paths);
-  p.meta = std::make_shared<storage::SqliteMetadataStore>(paths.metadataDb());
-  p.uploads = std::make_shared<repo::UploadStore>(paths, p.meta, p.blobs);
+  p.meta = std::make_shared<storage::SqliteMetadataStore>(
+      paths.metadataDb(), p.cfg.storage.metadata_sync == "normal" ? storage::SyncMode::Normal : storage::SyncMode::Full);
+  p.uploads = std::make_shared<repo::UploadStore>(
+      paths, p.meta, p.blobs, repo::UploadLimits{p.cfg.storage.max_uploads_per_repository, p.cfg.storage.max_uploads_per_user});
   if (p.blobs->tempFilesRemovedAtStart() > 0)
     spdlog::info("removed {} temporary files left by an earlier run", p.blobs->tempFilesRemovedAtStart());
-  int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - int64_t(p.cfg.storage.upload_expiry_hours) * 3600;
-  if (auto purged = p.uploads->purgeOlderThan(cutoff); purged > 0) spdlog::info("purged {} expired uploads", purged);
+  purgeIdleUploads(*p.uploads, p.cfg.storage.upload_expiry_hours);
   if (auto orphans = p.uploads->removeOrphanFiles(); orphans > 0)
     spdlog::info("removed {} upload files without a session", orphans);
 
@@ -116,10 +125,8 @@ void App::serve() {
   auto& p = *parts_;
   p.upkeep = std::thread([&p] {
     std::unique_lock lock(p.upkeep_mu);
-    while (!p.upkeep_cv.wait_for(lock, std::chrono::hours(1), [&p] { return p.stopping; })) {
-      int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - int64_t(p.cfg.storage.upload_expiry_hours) * 3600;
-      if (auto n = p.uploads->purgeOlderThan(cutoff); n > 0) spdlog::info("purged {} expired uploads", n);
-    }
+    while (!p.upkeep_cv.wait_for(lock, std::chrono::hours(1), [&p] { return p.stopping; }))
+      purgeIdleUploads(*p.uploads, p.cfg.storage.upload_expiry_hours);
   });
   p.server->serve();
 }

@@ -47,7 +47,7 @@ std::string Stmt::text(int col) const {
 
 int64_t Stmt::integer(int col) const { return sqlite3_column_int64(s_, col); }
 
-SqliteDb::SqliteDb(const std::string& path) {
+SqliteDb::SqliteDb(const std::string& path, SyncMode sync) {
   // Owner-only: the database holds password hashes. SQLite gives its -wal and
   // -shm files the database's mode.
   if (int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
@@ -58,9 +58,9 @@ SqliteDb::SqliteDb(const std::string& path) {
       SQLITE_OK)
     throw std::runtime_error("cannot open metadata database " + path + ": " + sqlite3_errmsg(db_));
   sqlite3_busy_timeout(db_, 5000);
-  // WAL: readers never block the writer; NORMAL sync: a power loss may drop
-  // the last commits but never corrupts, and a process crash loses nothing.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"})
+  // WAL: readers never block the writer. synchronous is per connection.
+  const char* synchronous = sync == SyncMode::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", synchronous, "PRAGMA foreign_keys=ON"})
     if (auto st = exec(pragma); !st) throw std::runtime_error(st.error().message);
 }
 

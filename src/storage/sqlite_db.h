@@ -16,6 +16,13 @@ namespace berth::storage {
 
 class SqliteDb;
 
+// When a commit returns (WAL mode either way):
+//   Full:   the WAL is fsynced at every commit: what was acknowledged survives
+//           a power loss.
+//   Normal: the WAL is fsynced only at checkpoints: a process crash loses
+//           nothing, a power loss may lose the last commits (never corrupts).
+enum class SyncMode { Full, Normal };
+
 // A bound, resettable statement borrowed from the cache.
 class Stmt {
  public:
@@ -41,7 +48,7 @@ class Stmt {
 class SqliteDb {
  public:
   // Opens (creating) the database in WAL mode. Throws on failure (startup).
-  explicit SqliteDb(const std::string& path);
+  explicit SqliteDb(const std::string& path, SyncMode sync = SyncMode::Full);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;

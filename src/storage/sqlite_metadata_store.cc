@@ -28,8 +28,21 @@ CREATE TABLE IF NOT EXISTS tags(
   PRIMARY KEY(repo, name, tag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, name, digest);
 CREATE TABLE IF NOT EXISTS uploads(
-  uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
+  uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,
+  owner TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
 )sql";
+
+// After the upgrade of an older uploads table (no owner column).
+constexpr const char* kUploadIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS uploads_repo ON uploads(repo);
+CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner);
+)sql";
+
+// An image with no tag, manifest or blob link left is no longer listed.
+constexpr const char* kImageIsEmpty =
+    "NOT EXISTS(SELECT 1 FROM tags t WHERE t.repo=images.repo AND t.name=images.name) AND "
+    "NOT EXISTS(SELECT 1 FROM manifests m WHERE m.repo=images.repo AND m.name=images.name) AND "
+    "NOT EXISTS(SELECT 1 FROM blob_links b WHERE b.repo=images.repo AND b.name=images.name)";
 
 int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -54,8 +67,30 @@ constexpr const char* kManifestCols = "repo, name, digest, media_type, size, sub
 
 }  // namespace
 
-SqliteMetadataStore::SqliteMetadataStore(const std::string& path) : db_(path) {
-  if (auto st = db_.exec(kSchema); !st) throw std::runtime_error(st.error().message);
+SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync) : db_(path, sync) {
+  auto must = [](const Status& st) {
+    if (!st) throw std::runtime_error(st.error().message);
+  };
+  must(db_.exec(kSchema));
+  auto has_owner = db_.prepare("SELECT 1 FROM pragma_table_info('uploads') WHERE name='owner'").step();
+  must(has_owner ? Status{} : tl::unexpected(has_owner.error()));
+  if (!*has_owner) must(db_.exec("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''"));
+  must(db_.exec(kUploadIndexes));
+  // Images emptied before deletes forgot them (older versions never did).
+  must(db_.exec(std::string("DELETE FROM images WHERE ") + kImageIsEmpty));
+}
+
+Result<int64_t> SqliteMetadataStore::synchronousLevel() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("PRAGMA synchronous");
+  auto row = s.step();
+  if (!row) return err(row);
+  return s.integer(0);
+}
+
+Status SqliteMetadataStore::forgetImageIfEmpty(const std::string& repo, const std::string& name) {
+  return db_.prepare(std::string("DELETE FROM images WHERE path=?1 AND ") + kImageIsEmpty)
+      .bind(1, repo + "/" + name).run();
 }
 
 Status SqliteMetadataStore::touchImage(const std::string& repo, const std::string& name) {
@@ -85,12 +120,21 @@ Result<std::optional<uint64_t>> SqliteMetadataStore::linkedBlobSize(const std::s
   return std::optional<uint64_t>(static_cast<uint64_t>(s.integer(0)));
 }
 
-Result<bool> SqliteMetadataStore::unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) {
+Result<bool> SqliteMetadataStore::deleteAndForget(const std::string& sql, const std::string& repo,
+                                                  const std::string& name, const std::string& key) {
   std::lock_guard lock(mu_);
-  auto st = db_.prepare("DELETE FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3")
-                .bind(1, repo).bind(2, name).bind(3, d.str()).run();
-  if (!st) return tl::unexpected(st.error());
-  return db_.changes() > 0;
+  Transaction tx(db_);
+  if (auto st = tx.begin(); !st) return tl::unexpected(st.error());
+  if (auto st = db_.prepare(sql).bind(1, repo).bind(2, name).bind(3, key).run(); !st) return tl::unexpected(st.error());
+  bool existed = db_.changes() > 0;
+  if (existed)
+    if (auto st = forgetImageIfEmpty(repo, name); !st) return tl::unexpected(st.error());
+  if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
+  return existed;
+}
+
+Result<bool> SqliteMetadataStore::unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) {
+  return deleteAndForget("DELETE FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3", repo, name, d.str());
 }
 
 Status SqliteMetadataStore::putManifest(const ManifestWrite& w) {
@@ -145,6 +189,7 @@ Result<bool> SqliteMetadataStore::deleteManifest(const std::string& repo, const 
     if (auto s2 = db_.prepare(sql).bind(1, repo).bind(2, name).bind(3, d.str()).run(); !s2)
       return tl::unexpected(s2.error());
   }
+  if (auto s2 = forgetImageIfEmpty(repo, name); !s2) return tl::unexpected(s2.error());
   if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
   return existed;
 }
@@ -177,10 +222,7 @@ Result<std::optional<Digest>> SqliteMetadataStore::resolveTag(const std::string&
 }
 
 Result<bool> SqliteMetadataStore::deleteTag(const std::string& repo, const std::string& name, const std::string& tag) {
-  std::lock_guard lock(mu_);
-  auto st = db_.prepare("DELETE FROM tags WHERE repo=?1 AND name=?2 AND tag=?3").bind(1, repo).bind(2, name).bind(3, tag).run();
-  if (!st) return tl::unexpected(st.error());
-  return db_.changes() > 0;
+  return deleteAndForget("DELETE FROM tags WHERE repo=?1 AND name=?2 AND tag=?3", repo, name, tag);
 }
 
 Result<Page> SqliteMetadataStore::page(Stmt& s, std::size_t n) {
@@ -227,18 +269,23 @@ Result<Page> SqliteMetadataStore::listImages(const std::string& repo, const std:
 
 Status SqliteMetadataStore::createUpload(const UploadRecord& u) {
   std::lock_guard lock(mu_);
-  return db_.prepare("INSERT INTO uploads(uuid, repo, name, created) VALUES(?1,?2,?3,?4)")
-      .bind(1, u.uuid).bind(2, u.repo).bind(3, u.name).bind(4, u.created ? u.created : now()).run();
+  return db_.prepare("INSERT INTO uploads(uuid, repo, name, created, owner) VALUES(?1,?2,?3,?4,?5)")
+      .bind(1, u.uuid).bind(2, u.repo).bind(3, u.name).bind(4, u.created ? u.created : now()).bind(5, u.owner).run();
 }
+
+namespace {
+constexpr const char* kUploadCols = "uuid, repo, name, created, owner";
+UploadRecord readUpload(Stmt& s) { return UploadRecord{s.text(0), s.text(1), s.text(2), s.integer(3), s.text(4)}; }
+}  // namespace
 
 Result<std::optional<UploadRecord>> SqliteMetadataStore::upload(const std::string& uuid) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT uuid, repo, name, created FROM uploads WHERE uuid=?1");
+  auto s = db_.prepare(std::string("SELECT ") + kUploadCols + " FROM uploads WHERE uuid=?1");
   s.bind(1, uuid);
   auto row = s.step();
   if (!row) return err(row);
   if (!*row) return std::optional<UploadRecord>();
-  return std::optional<UploadRecord>(UploadRecord{s.text(0), s.text(1), s.text(2), s.integer(3)});
+  return std::optional<UploadRecord>(readUpload(s));
 }
 
 Status SqliteMetadataStore::deleteUpload(const std::string& uuid) {
@@ -246,18 +293,26 @@ Status SqliteMetadataStore::deleteUpload(const std::string& uuid) {
   return db_.prepare("DELETE FROM uploads WHERE uuid=?1").bind(1, uuid).run();
 }
 
-Result<std::vector<UploadRecord>> SqliteMetadataStore::uploadsOlderThan(int64_t t) {
+Result<std::vector<UploadRecord>> SqliteMetadataStore::uploads() {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT uuid, repo, name, created FROM uploads WHERE created<?1");
-  s.bind(1, t);
+  auto s = db_.prepare(std::string("SELECT ") + kUploadCols + " FROM uploads ORDER BY created");
   std::vector<UploadRecord> out;
   while (true) {
     auto row = s.step();
     if (!row) return err(row);
     if (!*row) break;
-    out.push_back(UploadRecord{s.text(0), s.text(1), s.text(2), s.integer(3)});
+    out.push_back(readUpload(s));
   }
   return out;
+}
+
+Result<UploadCounts> SqliteMetadataStore::countUploads(const std::string& repo, const std::string& owner) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT (SELECT COUNT(*) FROM uploads WHERE repo=?1), (SELECT COUNT(*) FROM uploads WHERE owner=?2)");
+  s.bind(1, repo).bind(2, owner);
+  auto row = s.step();
+  if (!row) return err(row);
+  return UploadCounts{static_cast<uint64_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1))};
 }
 
 }  // namespace berth::storage

@@ -11,8 +11,9 @@ namespace berth::storage {
 
 class SqliteMetadataStore final : public MetadataStore {
  public:
-  // Opens or creates the database and its schema. Throws on failure (startup).
-  explicit SqliteMetadataStore(const std::string& path);
+  // Opens or creates the database and its schema (upgrading an older one).
+  // Throws on failure (startup). sync: see SyncMode.
+  explicit SqliteMetadataStore(const std::string& path, SyncMode sync = SyncMode::Full);
 
   Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) override;
   Result<std::optional<uint64_t>> linkedBlobSize(const std::string& repo, const std::string& name,
@@ -38,10 +39,19 @@ class SqliteMetadataStore final : public MetadataStore {
   Status createUpload(const UploadRecord& u) override;
   Result<std::optional<UploadRecord>> upload(const std::string& uuid) override;
   Status deleteUpload(const std::string& uuid) override;
-  Result<std::vector<UploadRecord>> uploadsOlderThan(int64_t unix_seconds) override;
+  Result<std::vector<UploadRecord>> uploads() override;
+  Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) override;
+
+  // PRAGMA synchronous of this connection (2 = FULL, 1 = NORMAL).
+  Result<int64_t> synchronousLevel();
 
  private:
   Status touchImage(const std::string& repo, const std::string& name);
+  Status forgetImageIfEmpty(const std::string& repo, const std::string& name);
+  // One DELETE (?1 repo, ?2 name, ?3 key) and, when it removed a row, the
+  // image's catalog entry if nothing is left: one transaction.
+  Result<bool> deleteAndForget(const std::string& sql, const std::string& repo, const std::string& name,
+                               const std::string& key);
   Result<Page> page(Stmt& stmt, std::size_t n);
 
   std::mutex mu_;

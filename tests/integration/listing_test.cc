@@ -221,6 +221,48 @@ TEST_F(CatalogTest, PerRepositoryCatalogListsImageNames) {
   EXPECT_API_ERROR(http_.get("/api/docker/nosuch/v2/_catalog"), 404, "NAME_UNKNOWN");
 }
 
+// An image whose tags, manifests and blob links are all deleted leaves both
+// catalogs, and pagination skips it as if it had never been pushed.
+TEST_F(CatalogTest, ImageWithNothingLeftIsNoLongerListed) {
+  Image img = makeImage(mt::kOciManifest, 2);
+  ImageClient gone = image("/v2/docker-local/ab");  // sorts between a-b and app
+  gone.pushImage(img, "v1");
+  ASSERT_EQ(gone.putManifest("v2", img.manifest).status, 201);
+  auto listed = [&] { return walkPages(http_, "/v2/_catalog?n=2", "repositories"); };
+  auto with_gone = all_;
+  with_gone.insert(std::find(with_gone.begin(), with_gone.end(), "docker-local/app"), "docker-local/ab");
+  ASSERT_EQ(listed(), with_gone);
+
+  EXPECT_EQ(gone.deleteManifest("v1").status, 202);
+  EXPECT_EQ(gone.deleteManifest(img.manifest.digest).status, 202);  // and the other tag with it
+  EXPECT_EQ(listed(), with_gone) << "its blobs are still linked";
+  EXPECT_EQ(gone.deleteBlob(img.config.digest).status, 202);
+  EXPECT_EQ(gone.deleteBlob(img.layers[0].digest).status, 202);
+  EXPECT_EQ(listed(), with_gone) << "one blob is still linked";
+  EXPECT_EQ(gone.deleteBlob(img.layers[1].digest).status, 202);
+
+  EXPECT_EQ(http_.get("/v2/_catalog").json()["repositories"], nlohmann::json(all_));
+  for (int n : {1, 2, 3, 4, 5}) {
+    int pages = 0;
+    EXPECT_EQ(walkPages(http_, "/v2/_catalog?n=" + std::to_string(n), "repositories", &pages), all_) << "n=" << n;
+    EXPECT_EQ(pages, (5 + n - 1) / n) << "n=" << n;  // no empty page where it was
+  }
+  EXPECT_EQ(walkPages(http_, "/api/docker/docker-local/v2/_catalog?n=1", "repositories"),
+            std::vector<std::string>({"a-b", "app", "b/c"}));
+  EXPECT_API_ERROR(gone.tags(), 404, "NAME_UNKNOWN");
+  restartDaemon();
+  EXPECT_EQ(http_.get("/v2/_catalog").json()["repositories"], nlohmann::json(all_));
+  gone.pushImage(img, "v1");  // pushed again: listed again
+  EXPECT_EQ(listed(), with_gone);
+}
+
+TEST_F(CatalogTest, ImageWithATagLeftStaysListed) {
+  ImageClient app = image("/v2/docker-local/app");
+  ASSERT_EQ(app.putManifest("other", app.getManifest("latest").body, mt::kOciManifest).status, 201);
+  EXPECT_EQ(app.deleteManifest("latest").status, 202);  // by tag: the manifest and "other" stay
+  EXPECT_EQ(http_.get("/v2/_catalog").json()["repositories"], nlohmann::json(all_));
+}
+
 TEST(EmptyCatalog, IsAnEmptyList) {
   Daemon daemon;
   daemon.start();

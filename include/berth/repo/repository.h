@@ -53,11 +53,15 @@ class Repository {
   virtual Result<bool> mountBlob(const std::string& name, const Digest& d, Repository& source,
                                  const std::string& source_name) = 0;
 
-  // Uploads. BLOB_UPLOAD_UNKNOWN for an unknown id or one of another image.
-  // resumable: the session is recorded and survives a restart (false for a
-  // monolithic upload, whose id the client never sees).
-  virtual Result<UploadSessionPtr> startUpload(const std::string& name, bool resumable = true) = 0;
+  // Uploads. BLOB_UPLOAD_UNKNOWN for an unknown id, one of another image, or
+  // one that has ended. user: who starts it (the per-user cap).
+  // resumable: the session is recorded, survives a restart and counts against
+  // the caps (TOOMANYREQUESTS beyond them); false for a monolithic upload,
+  // whose id the client never sees.
+  virtual Result<UploadSessionPtr> startUpload(const std::string& name, const std::string& user,
+                                               bool resumable = true) = 0;
   virtual Result<UploadSessionPtr> findUpload(const std::string& name, const std::string& uuid) = 0;
+  // The caller holds the session's Lease for both.
   // Verifies the digest (DIGEST_INVALID, nothing stored, session ended),
   // installs the blob and links it. The session ends either way.
   virtual Status commitUpload(const UploadSessionPtr& upload, const Digest& expected) = 0;

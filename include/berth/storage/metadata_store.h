@@ -39,6 +39,12 @@ struct ManifestWrite {
 struct UploadRecord {
   std::string uuid, repo, name;
   int64_t created = 0;
+  std::string owner;  // the user who started it ("anonymous" for anonymous callers)
+};
+
+struct UploadCounts {
+  uint64_t in_repo = 0;   // open sessions in the repository
+  uint64_t by_owner = 0;  // open sessions of the owner, in every repository
 };
 
 struct Page {
@@ -49,6 +55,10 @@ struct Page {
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
+
+  // An image is known (imageExists, listImages) while it has a tag, a manifest
+  // or a blob link: linking or putting makes it known, and the delete that
+  // removes its last one forgets it in the same transaction.
 
   // Blob links. linkBlob also makes the image known (catalog).
   virtual Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) = 0;
@@ -81,7 +91,8 @@ class MetadataStore {
   virtual Status createUpload(const UploadRecord& u) = 0;
   virtual Result<std::optional<UploadRecord>> upload(const std::string& uuid) = 0;
   virtual Status deleteUpload(const std::string& uuid) = 0;
-  virtual Result<std::vector<UploadRecord>> uploadsOlderThan(int64_t unix_seconds) = 0;
+  virtual Result<std::vector<UploadRecord>> uploads() = 0;
+  virtual Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) = 0;
 };
 using MetadataStorePtr = std::shared_ptr<MetadataStore>;
 

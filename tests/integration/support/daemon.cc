@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,8 +24,10 @@ namespace {
 constexpr int kStartTimeoutMs = 10'000;
 constexpr int kStopTimeoutMs = 15'000;
 
-// Forks and execs BERTH_BINARY with stdout and stderr appended to log_path.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log_path, const std::string& out_path = {}) {
+// Forks and execs BERTH_BINARY with stdout and stderr appended to log_path,
+// with a soft limit of max_open_files descriptors when not 0.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log_path, const std::string& out_path = {},
+            unsigned max_open_files = 0) {
   std::vector<std::string> all{BERTH_BINARY};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -43,6 +46,12 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log_path, c
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (max_open_files > 0) {
+      struct rlimit lim {};
+      ::getrlimit(RLIMIT_NOFILE, &lim);
+      lim.rlim_cur = max_open_files;
+      if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::_exit(125);
+    }
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -94,7 +103,8 @@ Daemon::~Daemon() {
 void Daemon::writeConfig() const {
   std::string server_extra = options_.server_extra.empty() ? "" : ", " + options_.server_extra;
   std::string yaml = "server: {listen: \"127.0.0.1:0\", shutdown_grace_seconds: 5" + server_extra + "}\n"
-                     "storage: {root: \"" + storageRoot() + "\"}\n"
+                     "storage: {root: \"" + storageRoot() + "\"" +
+                     (options_.storage.empty() ? "" : ", " + options_.storage) + "}\n"
                      "log: {level: " + options_.log_level + ", format: text}\n"
                      "repositories:\n";
   for (const auto& key : options_.repositories) yaml += "  - {key: " + key + ", type: local}\n";
@@ -105,7 +115,7 @@ void Daemon::start() {
   if (running()) throw std::runtime_error("daemon already running");
   const std::string ready = dir_ + "/ready";
   fs::remove(ready);
-  pid_ = spawn({"--config", configPath(), "--ready-file", ready}, dir_ + "/daemon.log");
+  pid_ = spawn({"--config", configPath(), "--ready-file", ready}, dir_ + "/daemon.log", {}, options_.max_open_files);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
   while (!fs::exists(ready)) {
     int status = 0;

@@ -19,6 +19,8 @@ struct DaemonOptions {
   std::string log_level = "warn";
   // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304".
   std::string server_extra = "";
+  std::string storage = {};     // more "key: value, ..." for the storage section
+  unsigned max_open_files = 0;  // the child's soft RLIMIT_NOFILE; 0 = inherited
 };
 
 class Daemon {

@@ -19,7 +19,9 @@ void finishDaemon(Daemon& daemon, HttpClient& http, bool failed);
 
 class RegistryTest : public ::testing::Test {
  protected:
-  explicit RegistryTest(DaemonOptions options = {}) : daemon_(std::move(options)) {}
+  RegistryTest() = default;
+  explicit RegistryTest(DaemonOptions options) : daemon_(std::move(options)) {}
+
   void SetUp() override;
   // Stops the daemon (expecting exit code 0); prints its log if the test failed.
   void TearDown() override;

@@ -55,6 +55,23 @@ TEST(Config, EveryErrorNamesTheFile) {
   expectError("log: {level: loud}", "test.yml: log.level");
 }
 
+TEST(Config, UploadCapsAndMetadataSync) {
+  auto d = loadDefault();
+  EXPECT_EQ(d.storage.max_uploads_per_repository, 1000u);
+  EXPECT_EQ(d.storage.max_uploads_per_user, 100u);
+  EXPECT_EQ(d.storage.metadata_sync, "full");
+  EXPECT_EQ(loadFromString("storage: {}", "t.yml").storage.metadata_sync, "full") << "durable unless asked";
+  auto c = loadFromString("storage: {max_uploads_per_repository: 7, max_uploads_per_user: 0, metadata_sync: normal}",
+                          "t.yml");
+  EXPECT_EQ(c.storage.max_uploads_per_repository, 7u);
+  EXPECT_EQ(c.storage.max_uploads_per_user, 0u);
+  EXPECT_EQ(c.storage.metadata_sync, "normal");
+  expectError("storage: {metadata_sync: off}", "storage.metadata_sync");
+  expectError("storage: {metadata_sync: FULL}", "storage.metadata_sync");
+  expectError("storage: {max_uploads_per_user: lots}", "storage.max_uploads_per_user");
+  expectError("storage: {max_uploads_per_repository: -1}", "storage.max_uploads_per_repository");
+}
+
 TEST(Config, ParseListen) {
   EXPECT_EQ(parseListen("127.0.0.1:0").port, 0);
   EXPECT_EQ(parseListen("[::1]:5000").host, "::1");

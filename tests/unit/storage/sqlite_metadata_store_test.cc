@@ -88,15 +88,86 @@ TEST_F(MetadataStoreTest, ReferrersBySubject) {
 }
 
 TEST_F(MetadataStoreTest, UploadsSurviveReopen) {
-  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 100}));
+  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 100, "alice"}));
   SqliteMetadataStore reopened(dir / "metadata.db");
   auto u = reopened.upload("u1");
   ASSERT_TRUE(u && *u);
   EXPECT_EQ((*u)->name, "app");
-  EXPECT_EQ(reopened.uploadsOlderThan(101)->size(), 1u);
-  EXPECT_EQ(reopened.uploadsOlderThan(100)->size(), 0u);
+  EXPECT_EQ((*u)->owner, "alice");
+  EXPECT_EQ((*u)->created, 100);
+  ASSERT_EQ(reopened.uploads()->size(), 1u);
   ASSERT_TRUE(reopened.deleteUpload("u1"));
   EXPECT_FALSE(*reopened.upload("u1"));
+  EXPECT_TRUE(reopened.uploads()->empty());
+}
+
+TEST_F(MetadataStoreTest, UploadsAreCountedPerRepositoryAndOwner) {
+  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 0, "alice"}));
+  ASSERT_TRUE(store.createUpload({"u2", "local", "other", 0, "bob"}));
+  ASSERT_TRUE(store.createUpload({"u3", "dev", "app", 0, "alice"}));
+  auto c = store.countUploads("local", "alice");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->in_repo, 2u);
+  EXPECT_EQ(c->by_owner, 2u);
+  c = store.countUploads("prod", "carol");
+  EXPECT_EQ(c->in_repo, 0u);
+  EXPECT_EQ(c->by_owner, 0u);
+}
+
+TEST(MetadataStoreUpgrade, UploadsTableWithoutOwnerGetsOne) {
+  berth::testing::TempDir dir;
+  {
+    SqliteDb db(dir / "metadata.db");
+    ASSERT_TRUE(db.exec("CREATE TABLE uploads(uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, "
+                        "created INTEGER NOT NULL) WITHOUT ROWID; "
+                        "INSERT INTO uploads VALUES('old', 'local', 'app', 5)"));
+  }
+  SqliteMetadataStore store(dir / "metadata.db");
+  auto u = store.upload("old");
+  ASSERT_TRUE(u && *u);
+  EXPECT_EQ((*u)->owner, "");
+  EXPECT_EQ(store.countUploads("local", "")->by_owner, 1u);
+}
+
+// Deleting the last tag, manifest or link of an image takes it out of the catalog.
+TEST_F(MetadataStoreTest, EmptiedImagesAreNoLongerListed) {
+  ASSERT_TRUE(store.linkBlob("local", "a", dg("config"), 1));
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "a", "m1", "v1")));
+  ASSERT_TRUE(store.linkBlob("local", "b", dg("layer"), 1));
+  ASSERT_TRUE(store.putManifest(manifestWrite("local", "c", "m2", "v1")));
+  EXPECT_TRUE(*store.deleteTag("local", "a", "v1"));
+  EXPECT_TRUE(*store.imageExists("local", "a")) << "its manifest and link are left";
+  EXPECT_TRUE(*store.deleteManifest("local", "a", dg("m1")));
+  EXPECT_TRUE(*store.imageExists("local", "a")) << "its blob link is left";
+  EXPECT_TRUE(*store.unlinkBlob("local", "a", dg("config")));
+  EXPECT_FALSE(*store.imageExists("local", "a"));
+  EXPECT_TRUE(*store.unlinkBlob("local", "b", dg("layer")));
+  EXPECT_TRUE(*store.deleteManifest("local", "c", dg("m2")));
+  EXPECT_TRUE(store.listImages("", "", 10)->items.empty());
+  EXPECT_FALSE(*store.unlinkBlob("local", "b", dg("layer")));
+  ASSERT_TRUE(store.linkBlob("local", "b", dg("layer"), 1));  // pushed again: listed again
+  EXPECT_EQ(store.listImages("local", "", 10)->items, (std::vector<std::string>{"local/b"}));
+}
+
+TEST(MetadataStoreUpgrade, ImagesEmptiedByAnOlderVersionAreForgottenAtOpen) {
+  berth::testing::TempDir dir;
+  {
+    SqliteMetadataStore store(dir / "metadata.db");
+    ASSERT_TRUE(store.linkBlob("local", "kept", dg("a"), 1));
+  }
+  {
+    SqliteDb db(dir / "metadata.db");  // an older version left this row behind
+    ASSERT_TRUE(db.exec("INSERT INTO images(path, repo, name, created) VALUES('local/stale', 'local', 'stale', 1)"));
+  }
+  SqliteMetadataStore store(dir / "metadata.db");
+  EXPECT_EQ(store.listImages("", "", 10)->items, (std::vector<std::string>{"local/kept"}));
+}
+
+TEST(MetadataStoreSync, FullByDefaultNormalOnRequest) {
+  berth::testing::TempDir dir;
+  EXPECT_EQ(*SqliteMetadataStore(dir / "a.db").synchronousLevel(), 2) << "FULL";
+  EXPECT_EQ(*SqliteMetadataStore(dir / "b.db", SyncMode::Full).synchronousLevel(), 2) << "FULL";
+  EXPECT_EQ(*SqliteMetadataStore(dir / "c.db", SyncMode::Normal).synchronousLevel(), 1) << "NORMAL";
 }
 
 TEST_F(MetadataStoreTest, ConcurrentWritersAreSerialized) {
