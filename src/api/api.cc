@@ -60,11 +60,18 @@ void Api::handle(http::Exchange& raw) {
     st = fail(ErrorCode::Unknown, "internal error");
   }
   if (!st && !ex.responded()) {
-    if (st.error().code == ErrorCode::Unknown || st.error().code == ErrorCode::Unavailable)
-      spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, st.error().message);
-    auto res = errorResponse(st.error());
-    if (st.error().code == ErrorCode::Unauthorized) res.set("WWW-Authenticate", challenge(ex, route, st.error()));
-    if (st.error().code == ErrorCode::TooManyRequests) res.set("Retry-After", st.error().detail);
+    Error e = st.error();
+    if (e.code == ErrorCode::Unknown || e.code == ErrorCode::Unavailable) {
+      // These messages come from the server's side (errno with a file path,
+      // SQLite's text): the log keeps them, the client gets a fixed sentence.
+      spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, e.message);
+      e.message = e.code == ErrorCode::Unavailable ? "the registry cannot store this now (storage full or busy)"
+                                                   : "internal error";
+      e.detail.clear();
+    }
+    auto res = errorResponse(e);
+    if (e.code == ErrorCode::Unauthorized) res.set("WWW-Authenticate", challenge(ex, route, e));
+    if (e.code == ErrorCode::TooManyRequests) res.set("Retry-After", e.detail);
     ex.respond(std::move(res));
   }
 }

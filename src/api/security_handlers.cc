@@ -88,7 +88,12 @@ Status tokens(Context& c, const auth::Principal& p, const std::string& id) {
   } else {  // Artifactory's form: username=&scope=&expires_in=&description=
     auto raw = c.ex.readBody(64 * 1024, Error{ErrorCode::BadRequest, "request body too large", {}});
     if (!raw) return tl::unexpected(raw.error());
-    for (const auto& [k, v] : http::parseQuery(*raw)) body[k] = v;
+    for (const auto& [k, v] : http::parseQuery(*raw)) {
+      // A JSON body is UTF-8 by construction; a form's fields are any bytes.
+      if (!json_input::validUtf8(k) || !json_input::validUtf8(v))
+        return fail(ErrorCode::BadRequest, "form fields must be UTF-8 text");
+      body[k] = v;
+    }
   }
   // Every field is type-checked: a wrong type is a 400 naming the field,
   // never an exception (500) and never silently ignored.

@@ -8,6 +8,7 @@
 #include "api/handlers.h"
 #include "auth/jwt.h"
 #include "auth/security_service.h"
+#include "core/json_input.h"
 #include "berth/auth/principal.h"
 
 namespace berth::api {
@@ -102,6 +103,10 @@ Status handleToken(Context& c) {
   } else {
     return unsupported(c);
   }
+  // Both end up in the token's JSON claims, which must be UTF-8.
+  bool text_ok = json_input::validUtf8(service);
+  for (const auto& s : scopes) text_ok = text_ok && json_input::validUtf8(s);
+  if (!text_ok) return fail(ErrorCode::BadRequest, "service and scope must be UTF-8 text");
   if (!principal) return tl::unexpected(principal.error());
   if (principal->anonymous() && !c.security->settings().anonymous_access)
     return fail(ErrorCode::Unauthorized, "authentication required", "anonymous access is disabled");

@@ -4,10 +4,30 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <memory>
 #include <stdexcept>
 
 namespace berth::auth {
+
+std::string passwordProblem(const std::string& password) {
+  if (password.size() > 72) return "password is longer than 72 bytes (bcrypt's limit)";
+  if (password.find('\0') != std::string::npos) return "password contains a NUL character";
+  return {};
+}
+
+std::string bcryptHashProblem(const std::string& hash) {
+  static const char kAlphabet[] = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const char* bad = "password_hash must be a bcrypt hash ($2y$NN$ and 53 characters, cost 04 to 16)";
+  if (hash.size() != 60 || !hash.starts_with("$2") || hash[3] != '$' || hash[6] != '$') return bad;
+  if (hash[2] != 'a' && hash[2] != 'b' && hash[2] != 'y') return bad;
+  if (!std::isdigit(static_cast<unsigned char>(hash[4])) || !std::isdigit(static_cast<unsigned char>(hash[5])))
+    return bad;
+  int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+  if (cost < 4 || cost > 16) return bad;
+  if (hash.find_first_not_of(kAlphabet, 7) != std::string::npos) return bad;
+  return {};
+}
 
 std::string hashPassword(const std::string& password) {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];

@@ -50,9 +50,12 @@ Result<User> SecurityService::user(const std::string& name) const { return looku
 
 Status SecurityService::putUser(User u, const std::string& plain_password) {
   if (!validName(u.name) || u.name == kAnonymous) return badRequest("invalid user name '" + u.name + "'");
-  if (!plain_password.empty()) u.password_hash = hashPassword(plain_password);
-  if (!u.password_hash.empty() && !u.password_hash.starts_with("$2"))
-    return badRequest("password_hash must be a bcrypt hash");
+  if (!plain_password.empty()) {
+    if (auto why = passwordProblem(plain_password); !why.empty()) return badRequest(why);
+    u.password_hash = hashPassword(plain_password);
+  }
+  if (!u.password_hash.empty())
+    if (auto why = bcryptHashProblem(u.password_hash); !why.empty()) return badRequest(why);
   return mutate([&](PermissionModel& m) -> Status {
     auto it = m.users.find(u.name);
     if (it != m.users.end()) {

@@ -29,6 +29,12 @@ constexpr unsigned kMaxDepth = 64;
 // the result is an upper bound of what a parser would build before failing.
 unsigned nestingDepth(std::string_view text, unsigned stop_after = kMaxDepth);
 
+// Whether `text` is well-formed UTF-8 (no overlongs, surrogates or values
+// beyond U+10FFFF). Text that did not come through parse() (form fields,
+// query parameters, headers) must pass this before it goes into a JSON value:
+// dump() throws on invalid UTF-8.
+bool validUtf8(std::string_view text);
+
 // Parses `text`: an error with `code` when it is not JSON or nests deeper
 // than `max_depth`. The message says which; the detail never echoes input.
 Result<nlohmann::json> parse(std::string_view text, ErrorCode code, unsigned max_depth = kMaxDepth);

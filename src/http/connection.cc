@@ -183,7 +183,16 @@ class ExchangeImpl final : public Exchange {
       beast::error_code ec;
       bhttp::read(stream, buf_, bp, ec);
       if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) return ioError("reading a chunked request body");
+      if (ec) {
+        // Beast's parse errors (a bad chunk size, a missing CRLF) are the
+        // client's malformed body, not a lost connection.
+        if (ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+          failed_ = true;
+          return fail(ErrorCode::BadRequest, "malformed chunked request body");
+        }
+        return ioError("reading a chunked request body");
+      }
       std::size_t n = chunk.size() - bp.get().body().size;
       if (n == 0) continue;
       bytes_in_ += n;
