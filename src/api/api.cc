@@ -61,10 +61,11 @@ void Api::handle(http::Exchange& raw) {
   }
   if (!st && !ex.responded()) {
     Error e = st.error();
-    if (e.code == ErrorCode::Unknown || e.code == ErrorCode::Unavailable) {
-      // These messages come from the server's side (errno with a file path,
-      // SQLite's text): the log keeps them, the client gets a fixed sentence.
+    if (e.code == ErrorCode::Unknown || e.code == ErrorCode::Unavailable)
       spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, e.message);
+    if (e.internal || e.code == ErrorCode::Unknown) {
+      // Messages from the server's side (errno with a file path, SQLite's
+      // text) stay in the log; the client gets a fixed sentence.
       e.message = e.code == ErrorCode::Unavailable ? "the registry cannot store this now (storage full or busy)"
                                                    : "internal error";
       e.detail.clear();

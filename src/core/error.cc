@@ -51,7 +51,7 @@ Error errnoError(int err, std::string_view what, std::string_view path) {
   msg += path;
   msg += ": ";
   msg += std::strerror(err);
-  return Error{err == ENOSPC ? ErrorCode::Unavailable : ErrorCode::Unknown, std::move(msg), {}};
+  return Error{err == ENOSPC ? ErrorCode::Unavailable : ErrorCode::Unknown, std::move(msg), {}, true};
 }
 
 }  // namespace berth

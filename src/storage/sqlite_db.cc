@@ -74,7 +74,7 @@ Status SqliteDb::exec(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown";
     sqlite3_free(err);
-    return fail(ErrorCode::Unknown, "metadata store: " + msg);
+    return tl::unexpected(Error{ErrorCode::Unknown, "metadata store: " + msg, {}, true});
   }
   return {};
 }
@@ -95,7 +95,7 @@ int SqliteDb::changes() const { return sqlite3_changes(db_); }
 Error SqliteDb::lastError(const char* what) const {
   int rc = sqlite3_errcode(db_);
   auto code = (rc == SQLITE_FULL || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? ErrorCode::Unavailable : ErrorCode::Unknown;
-  return Error{code, std::string(what) + ": " + sqlite3_errmsg(db_), {}};
+  return Error{code, std::string(what) + ": " + sqlite3_errmsg(db_), {}, true};
 }
 
 Transaction::Transaction(SqliteDb& db) : db_(db) {}

@@ -38,6 +38,9 @@ struct Error {
   ErrorCode code = ErrorCode::Unknown;
   std::string message;
   std::string detail;  // free text; written as a JSON string when not empty
+  // The message names server internals (a file path, SQLite's text): it goes
+  // to the log, and the client gets a fixed sentence for the code instead.
+  bool internal = false;
 };
 
 template <class T>
