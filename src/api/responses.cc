@@ -13,9 +13,12 @@ http::HttpResponse jsonResponse(int status, std::string body) {
 }
 
 http::HttpResponse errorResponse(const Error& e) {
+  // Server faults carry paths, errno texts or SQL in their message: those go
+  // to the log (api.cc), the client gets the code's default message.
+  bool server_fault = e.code == ErrorCode::Unknown || e.code == ErrorCode::Unavailable;
   nlohmann::json err{{"code", errorCodeName(e.code)},
-                     {"message", e.message.empty() ? std::string(errorDefaultMessage(e.code)) : e.message}};
-  if (!e.detail.empty()) {
+                     {"message", e.message.empty() || server_fault ? std::string(errorDefaultMessage(e.code)) : e.message}};
+  if (!e.detail.empty() && !server_fault) {
     // A detail that is itself JSON (an access list, say) is embedded as such.
     auto parsed = nlohmann::json::parse(e.detail, nullptr, false);
     err["detail"] = (!parsed.is_discarded() && (parsed.is_array() || parsed.is_object())) ? parsed : nlohmann::json(e.detail);
