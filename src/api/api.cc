@@ -60,16 +60,10 @@ void Api::handle(http::Exchange& raw) {
     st = fail(ErrorCode::Unknown, "internal error");
   }
   if (!st && !ex.responded()) {
-    Error e = st.error();
-    if (e.code == ErrorCode::Unknown || e.code == ErrorCode::Unavailable)
+    const Error& e = st.error();
+    // The log has the whole message; errorResponse keeps internal ones from the client.
+    if (e.internal || e.code == ErrorCode::Unknown || e.code == ErrorCode::Unavailable)
       spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, e.message);
-    if (e.internal || e.code == ErrorCode::Unknown) {
-      // Messages from the server's side (errno with a file path, SQLite's
-      // text) stay in the log; the client gets a fixed sentence.
-      e.message = e.code == ErrorCode::Unavailable ? "the registry cannot store this now (storage full or busy)"
-                                                   : "internal error";
-      e.detail.clear();
-    }
     auto res = errorResponse(e);
     if (e.code == ErrorCode::Unauthorized) res.set("WWW-Authenticate", challenge(ex, route, e));
     if (e.code == ErrorCode::TooManyRequests) res.set("Retry-After", e.detail);

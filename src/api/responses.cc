@@ -14,9 +14,12 @@ http::HttpResponse jsonResponse(int status, std::string body) {
 }
 
 http::HttpResponse errorResponse(const Error& e) {
+  // Server faults carry paths, errno texts or SQL in their message: those go
+  // to the log (api.cc), the client gets the code's default message.
+  bool server_fault = e.internal || e.code == ErrorCode::Unknown;
   nlohmann::json err{{"code", errorCodeName(e.code)},
-                     {"message", e.message.empty() ? std::string(errorDefaultMessage(e.code)) : e.message}};
-  if (!e.detail.empty()) {
+                     {"message", e.message.empty() || server_fault ? std::string(errorDefaultMessage(e.code)) : e.message}};
+  if (!e.detail.empty() && !server_fault) {
     // A detail that is itself JSON (an access list, say) is embedded as such.
     // The depth limit matters: a detail may quote a client's input.
     auto parsed = json_input::parse(e.detail, ErrorCode::Unknown);

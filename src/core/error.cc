@@ -51,7 +51,9 @@ Error errnoError(int err, std::string_view what, std::string_view path) {
   msg += path;
   msg += ": ";
   msg += std::strerror(err);
-  return Error{err == ENOSPC ? ErrorCode::Unavailable : ErrorCode::Unknown, std::move(msg), {}, true};
+  // Exhausted resources (disk space, descriptors) are temporary: 503, so that clients retry.
+  bool exhausted = err == ENOSPC || err == EMFILE || err == ENFILE;
+  return Error{exhausted ? ErrorCode::Unavailable : ErrorCode::Unknown, std::move(msg), {}, true};
 }
 
 }  // namespace berth

@@ -121,11 +121,11 @@ Result<UploadSessionPtr> UploadStore::find(const std::string& repo, const std::s
   return s;
 }
 
-Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file) {
+Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file, bool remove_row) {
   s->end();
   if (remove_file) ::unlink(s->path().c_str());
   Status st;
-  if (s->resumable()) st = meta_->deleteUpload(s->uuid());
+  if (remove_row && s->resumable()) st = meta_->deleteUpload(s->uuid());
   std::lock_guard lock(mu_);
   live_.erase(s->uuid());
   return st;
@@ -145,9 +145,11 @@ Result<uint64_t> UploadStore::commit(const UploadSessionPtr& s, const Digest& ex
     (void)finish(s, true);
     return tl::unexpected(st.error());
   }
-  // The blob is durable now; the link makes it visible in the repository.
-  auto linked = meta_->linkBlob(s->repo(), s->name(), expected, size);
-  (void)finish(s, false);
+  // The blob is durable now; the link makes it visible in the repository,
+  // and ends the session's row in the same transaction (one commit to wait for).
+  auto linked = s->resumable() ? meta_->linkUploadedBlob(s->uuid(), s->repo(), s->name(), expected, size)
+                               : meta_->linkBlob(s->repo(), s->name(), expected, size);
+  (void)finish(s, false, /*remove_row=*/!linked);
   if (!linked) return tl::unexpected(linked.error());
   return size;
 }

@@ -59,8 +59,9 @@ class UploadStore {
   // after a restart); BLOB_UPLOAD_UNKNOWN when either is gone.
   Result<UploadSessionPtr> live(const std::string& uuid, const storage::UploadRecord* known);
   Status admit(const std::string& repo, const std::string& user);
-  // Ends s (its Lease held): removes its file (unless consumed) and row, forgets it.
-  Status finish(const UploadSessionPtr& s, bool remove_file);
+  // Ends s (its Lease held): removes its file (unless consumed) and row
+  // (unless gone with the commit), forgets it.
+  Status finish(const UploadSessionPtr& s, bool remove_file, bool remove_row = true);
 
   storage::Paths paths_;
   storage::MetadataStorePtr meta_;

@@ -60,8 +60,10 @@ Status FsBlobStore::install(const std::string& source_path, const Digest& digest
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0) {
     // Content addressing: the same digest is the same bytes; keep the old file.
+    // Its installer may still be fsyncing the directory: make sure the entry
+    // is durable before our caller acknowledges the blob.
     ::unlink(source_path.c_str());
-    return {};
+    return fsyncPath(parentDir(target));
   }
   if (auto s = fsyncPath(source_path); !s) return s;
   return durableRename(source_path, target);
@@ -70,7 +72,11 @@ Status FsBlobStore::install(const std::string& source_path, const Digest& digest
 Result<Digest> FsBlobStore::putBytes(const std::string& bytes) {
   Digest digest = Sha256::of(bytes);
   struct stat st {};
-  if (::stat(paths_.blob(digest).c_str(), &st) == 0) return digest;
+  if (::stat(paths_.blob(digest).c_str(), &st) == 0) {
+    // As in install(): the entry may not be durable yet if another request just renamed it.
+    if (auto s = fsyncPath(paths_.blobShardDir(digest.hex())); !s) return tl::unexpected(s.error());
+    return digest;
+  }
   std::string tmp = paths_.tmpDir() + "/" + randomHex16();
   if (auto s = writeNewFile(tmp, bytes); !s) return tl::unexpected(s.error());
   if (auto s = durableRename(tmp, paths_.blob(digest)); !s) {

@@ -67,7 +67,7 @@ constexpr const char* kManifestCols = "repo, name, digest, media_type, size, sub
 
 }  // namespace
 
-SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync) : db_(path, sync) {
+SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync) : db_(path, sync), sync_(sync) {
   auto must = [](const Status& st) {
     if (!st) throw std::runtime_error(st.error().message);
   };
@@ -98,7 +98,8 @@ Status SqliteMetadataStore::touchImage(const std::string& repo, const std::strin
       .bind(1, repo + "/" + name).bind(2, repo).bind(3, name).bind(4, now()).run();
 }
 
-Status SqliteMetadataStore::linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) {
+Status SqliteMetadataStore::link(const std::string& uuid, const std::string& repo, const std::string& name,
+                                 const Digest& d, uint64_t size) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto st = tx.begin(); !st) return st;
@@ -106,7 +107,18 @@ Status SqliteMetadataStore::linkBlob(const std::string& repo, const std::string&
   auto st = db_.prepare("INSERT OR IGNORE INTO blob_links(repo, name, digest, size, created) VALUES(?1,?2,?3,?4,?5)")
                 .bind(1, repo).bind(2, name).bind(3, d.str()).bind(4, static_cast<int64_t>(size)).bind(5, now()).run();
   if (!st) return st;
+  if (!uuid.empty())
+    if (auto s2 = db_.prepare("DELETE FROM uploads WHERE uuid=?1").bind(1, uuid).run(); !s2) return s2;
   return tx.commit();
+}
+
+Status SqliteMetadataStore::linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) {
+  return link({}, repo, name, d, size);
+}
+
+Status SqliteMetadataStore::linkUploadedBlob(const std::string& uuid, const std::string& repo, const std::string& name,
+                                             const Digest& d, uint64_t size) {
+  return link(uuid, repo, name, d, size);
 }
 
 Result<std::optional<uint64_t>> SqliteMetadataStore::linkedBlobSize(const std::string& repo, const std::string& name,
@@ -269,8 +281,17 @@ Result<Page> SqliteMetadataStore::listImages(const std::string& repo, const std:
 
 Status SqliteMetadataStore::createUpload(const UploadRecord& u) {
   std::lock_guard lock(mu_);
-  return db_.prepare("INSERT INTO uploads(uuid, repo, name, created, owner) VALUES(?1,?2,?3,?4,?5)")
-      .bind(1, u.uuid).bind(2, u.repo).bind(3, u.name).bind(4, u.created ? u.created : now()).bind(5, u.owner).run();
+  // Not content (metadata_store.h): no fsync of its own. The next durable
+  // commit (the session's own, at the latest) makes it durable as well.
+  const bool relax = sync_ == SyncMode::Full;
+  if (relax)
+    if (auto st = db_.exec("PRAGMA synchronous=NORMAL"); !st) return st;
+  auto st = db_.prepare("INSERT INTO uploads(uuid, repo, name, created, owner) VALUES(?1,?2,?3,?4,?5)")
+                .bind(1, u.uuid).bind(2, u.repo).bind(3, u.name).bind(4, u.created ? u.created : now())
+                .bind(5, u.owner).run();
+  if (relax)
+    if (auto back = db_.exec("PRAGMA synchronous=FULL"); !back) return back;
+  return st;
 }
 
 namespace {

@@ -16,6 +16,8 @@ class SqliteMetadataStore final : public MetadataStore {
   explicit SqliteMetadataStore(const std::string& path, SyncMode sync = SyncMode::Full);
 
   Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) override;
+  Status linkUploadedBlob(const std::string& uuid, const std::string& repo, const std::string& name, const Digest& d,
+                          uint64_t size) override;
   Result<std::optional<uint64_t>> linkedBlobSize(const std::string& repo, const std::string& name,
                                                  const Digest& d) override;
   Result<bool> unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) override;
@@ -47,6 +49,9 @@ class SqliteMetadataStore final : public MetadataStore {
 
  private:
   Status touchImage(const std::string& repo, const std::string& name);
+  // linkBlob, plus the end of an upload session when uuid is not empty.
+  Status link(const std::string& uuid, const std::string& repo, const std::string& name, const Digest& d,
+              uint64_t size);
   Status forgetImageIfEmpty(const std::string& repo, const std::string& name);
   // One DELETE (?1 repo, ?2 name, ?3 key) and, when it removed a row, the
   // image's catalog entry if nothing is left: one transaction.
@@ -56,6 +61,7 @@ class SqliteMetadataStore final : public MetadataStore {
 
   std::mutex mu_;
   SqliteDb db_;
+  const SyncMode sync_;
 };
 
 }  // namespace berth::storage

@@ -62,6 +62,9 @@ class MetadataStore {
 
   // Blob links. linkBlob also makes the image known (catalog).
   virtual Status linkBlob(const std::string& repo, const std::string& name, const Digest& d, uint64_t size) = 0;
+  // The end of an upload session: linkBlob and deleteUpload(uuid) in one transaction.
+  virtual Status linkUploadedBlob(const std::string& uuid, const std::string& repo, const std::string& name,
+                                  const Digest& d, uint64_t size) = 0;
   virtual Result<std::optional<uint64_t>> linkedBlobSize(const std::string& repo, const std::string& name,
                                                          const Digest& d) = 0;
   virtual Result<bool> unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) = 0;
@@ -87,7 +90,10 @@ class MetadataStore {
   virtual Result<bool> imageExists(const std::string& repo, const std::string& name) = 0;
   virtual Result<Page> listImages(const std::string& repo, const std::string& last, std::size_t n) = 0;
 
-  // Upload sessions (the data lives in the upload store's files).
+  // Upload sessions (the data lives in the upload store's files). A session
+  // is not content: creating one does not wait for the disk even when
+  // commits otherwise do (its data is not fsynced before the commit either;
+  // after a power loss the client restarts the upload, as after an expiry).
   virtual Status createUpload(const UploadRecord& u) = 0;
   virtual Result<std::optional<UploadRecord>> upload(const std::string& uuid) = 0;
   virtual Status deleteUpload(const std::string& uuid) = 0;

@@ -170,6 +170,23 @@ TEST(MetadataStoreSync, FullByDefaultNormalOnRequest) {
   EXPECT_EQ(*SqliteMetadataStore(dir / "c.db", SyncMode::Normal).synchronousLevel(), 1) << "NORMAL";
 }
 
+TEST(MetadataStoreSync, RecordingAnUploadLeavesCommitsDurable) {
+  berth::testing::TempDir dir;
+  for (auto mode : {SyncMode::Full, SyncMode::Normal}) {
+    SqliteMetadataStore store(dir / (mode == SyncMode::Full ? "full.db" : "normal.db"), mode);
+    ASSERT_TRUE(store.createUpload({"u1", "local", "app", 0, "alice"}));
+    EXPECT_EQ(*store.synchronousLevel(), mode == SyncMode::Full ? 2 : 1);
+  }
+}
+
+TEST_F(MetadataStoreTest, LinkingAnUploadedBlobEndsItsSession) {
+  ASSERT_TRUE(store.createUpload({"u1", "local", "app", 0, "alice"}));
+  ASSERT_TRUE(store.linkUploadedBlob("u1", "local", "app", dg("a"), 7));
+  EXPECT_EQ(**store.linkedBlobSize("local", "app", dg("a")), 7u);
+  EXPECT_FALSE(*store.upload("u1"));
+  EXPECT_TRUE(*store.imageExists("local", "app"));
+}
+
 TEST_F(MetadataStoreTest, ConcurrentWritersAreSerialized) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t)
