@@ -27,6 +27,9 @@ struct Server {
   unsigned idle_timeout_seconds = 120;
   unsigned read_timeout_seconds = 300;
   unsigned shutdown_grace_seconds = 30;
+  // CIDR blocks (IPv4 or IPv6) of reverse proxies whose X-Forwarded-For and
+  // X-Forwarded-Proto headers are believed; from anyone else they are ignored.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct Log {

@@ -46,8 +46,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }  // namespace
 
 std::string externalBase(const http::HttpRequest& req) {
-  std::string proto(req.header("x-forwarded-proto"));
-  std::string scheme = (proto == "https" || req.secure) ? "https" : "http";
+  // X-Forwarded-Proto counts only from a trusted proxy (http/forwarded.h): from
+  // anyone else it would let a client point the token realm elsewhere.
+  std::string scheme = !req.forwarded_proto.empty() ? req.forwarded_proto : req.secure ? "https" : "http";
   return scheme + "://" + hostOf(req);
 }
 
@@ -87,7 +88,7 @@ Status handleToken(Context& c) {
     scopes = split(field("scope"), ' ');
     offline = field("access_type") == "offline";
     if (grant == "password") {
-      principal = c.security->authenticateBasic(field("username"), field("password"), req.remote);
+      principal = c.security->authenticateBasic(field("username"), field("password"), req.client);
     } else if (grant == "refresh_token") {
       principal = c.security->authenticateRefresh(field("refresh_token"));
       offline = true;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
+#include "http/forwarded.h"
 #include "http/message.h"
 
 namespace berth::auth {
@@ -46,11 +47,11 @@ class EnforcingAccessController final : public AccessController {
       if (colon == std::string::npos)
         p = fail(ErrorCode::Unauthorized, "authentication required", "malformed basic credentials");
       else
-        p = security_->authenticateBasic(decoded.substr(0, colon), decoded.substr(colon + 1), req.remote);
+        p = security_->authenticateBasic(decoded.substr(0, colon), decoded.substr(colon + 1), clientOf(req));
     } else if (startsWithScheme(h, "bearer")) {
       p = security_->authenticateBearer(std::string(trim(h.substr(7))));
     }
-    if (!p) spdlog::warn("auth failure from {}: {} {}: {}", req.remote, req.method, req.path, p.error().detail);
+    if (!p) spdlog::warn("auth failure from {}: {} {}: {}", clientOf(req), req.method, req.path, p.error().detail);
     return p;
   }
 
@@ -68,7 +69,7 @@ class EnforcingAccessController final : public AccessController {
       return fail(ErrorCode::Unauthorized, kInsufficientScope, requiredAccess(access));
     if (ok) return {};
     if (p->anonymous()) return needLogin(access);
-    spdlog::warn("access denied to {} from {}: {} {} {}/{}", p->name, req.remote, actionName(access.action),
+    spdlog::warn("access denied to {} from {}: {} {} {}/{}", p->name, clientOf(req), actionName(access.action),
                  req.method, access.repo_key, access.image);
     return fail(ErrorCode::Denied, "requested access to the resource is denied",
                 actionName(access.action) + " on " + access.repo_key + (access.image.empty() ? "" : "/" + access.image));
@@ -79,6 +80,10 @@ class EnforcingAccessController final : public AccessController {
   }
 
  private:
+  // The real client (behind a trusted proxy, the one it reported).
+  static std::string clientOf(const http::HttpRequest& req) {
+    return req.client.empty() ? http::addressHost(req.remote) : req.client;
+  }
   static bool startsWithScheme(std::string_view h, std::string_view scheme) {
     if (h.size() <= scheme.size() || h[scheme.size()] != ' ') return false;
     for (std::size_t i = 0; i < scheme.size(); ++i)

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "berth/core/ip_address.h"
 #include "berth/core/reference.h"
 #include "config/security_config.h"
 #include "config/yaml_util.h"
@@ -33,6 +34,9 @@ void validate(const Config& c, const std::string& origin) {
   if (c.log.format != "json" && c.log.format != "text") bad(origin, "log.format must be json or text");
   if (c.storage.root.empty()) bad(origin, "storage.root must not be empty");
   if (c.server.max_connections == 0) bad(origin, "server.max_connections must be at least 1");
+  for (std::size_t i = 0; i < c.server.trusted_proxies.size(); ++i)
+    if (auto cidr = Cidr::parse(c.server.trusted_proxies[i]); !cidr)
+      bad(origin, "server.trusted_proxies[" + std::to_string(i) + "]: " + cidr.error().message);
   std::set<std::string> keys;
   for (const auto& r : c.repositories) {
     if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
@@ -69,13 +73,14 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     checkKnownKeys(root, {"server", "log", "storage", "repositories", "security"}, origin, "");
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "idle_timeout_seconds", "read_timeout_seconds",
-                       "shutdown_grace_seconds", "tls"}, origin, "server");
+                       "shutdown_grace_seconds", "tls", "trusted_proxies"}, origin, "server");
     read(s, "listen", c.server.listen, origin, "server");
     read(s, "workers", c.server.workers, origin, "server");
     read(s, "max_connections", c.server.max_connections, origin, "server");
     read(s, "idle_timeout_seconds", c.server.idle_timeout_seconds, origin, "server");
     read(s, "read_timeout_seconds", c.server.read_timeout_seconds, origin, "server");
     read(s, "shutdown_grace_seconds", c.server.shutdown_grace_seconds, origin, "server");
+    read(s, "trusted_proxies", c.server.trusted_proxies, origin, "server");
     if (const auto tls = s["tls"]) {
       checkKnownKeys(tls, {"cert", "key", "redirect_plain_http"}, origin, "server.tls");
       read(tls, "cert", c.server.tls.cert, origin, "server.tls");

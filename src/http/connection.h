@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "http/exchange.h"
+#include "http/forwarded.h"
 #include "http/transport.h"
 
 namespace berth::http {
@@ -16,6 +17,7 @@ struct ConnectionOptions {
   unsigned idle_timeout_seconds = 120;
   unsigned read_timeout_seconds = 300;
   std::size_t header_limit = 64 * 1024;
+  TrustedProxies trusted_proxies;  // whose X-Forwarded-For/-Proto are believed
 };
 
 // Called once per completed exchange (access log, metrics).

@@ -74,6 +74,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.max_connections = p.cfg.server.max_connections;
   opts.connection.idle_timeout_seconds = p.cfg.server.idle_timeout_seconds;
   opts.connection.read_timeout_seconds = p.cfg.server.read_timeout_seconds;
+  opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
   http::ExchangeObserver observer;
   if (p.cfg.log.access_log) observer = observe::logAccess;
   api::Api* api = p.api.get();

@@ -75,6 +75,61 @@ TEST_F(ThrottleTest, SuccessfulLoginsAreNeverThrottled) {
   for (int i = 0; i < 10; ++i) ASSERT_EQ(from("127.0.0.1", "root", "root-pw").status, 200) << i;
 }
 
+// X-Forwarded-For and X-Forwarded-Proto count only from server.trusted_proxies.
+class ProxyTest : public ThrottleTest {
+ protected:
+  void SetUp() override {
+    opts_.trusted_proxies = "[127.0.0.1/32, \"::1/128\"]";
+    ThrottleTest::SetUp();
+  }
+  RawResponse via(const std::string& peer, const std::string& headers, const std::string& authorization,
+                  const std::string& target = "/v2/") {
+    std::string auth = authorization.empty() ? "" : "Authorization: " + authorization + "\r\n";
+    return rawExchange(peer, daemon_.port(),
+                       "GET " + target + " HTTP/1.1\r\nHost: " + hostPort() + "\r\n" + auth + headers +
+                           "Connection: close\r\n\r\n");
+  }
+  std::string realmVia(const std::string& peer, const std::string& headers) {
+    return via(peer, headers, "", "/v2/docker-prod/app/manifests/1").header("WWW-Authenticate");
+  }
+};
+
+TEST_F(ProxyTest, TheClientBehindATrustedProxyIsWhatTheThrottleAndTheLogSee) {
+  auto wrong = [&](const std::string& peer, const std::string& xff) {
+    return via(peer, "X-Forwarded-For: " + xff + "\r\n", basic("reader", "wrong")).status;
+  };
+  // What a client writes left of our proxy's entry is ignored: the right-most
+  // untrusted address is the client, whatever it claims.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(wrong("127.0.0.1", "198.51.100." + std::to_string(i) + ", 10.1.1.1"), 401);
+  EXPECT_EQ(wrong("127.0.0.1", "10.1.1.1"), 429);
+  EXPECT_EQ(wrong("127.0.0.1", "10.1.1.2"), 401) << "another client behind the same proxy";
+  EXPECT_NE(daemon_.log().find("auth failure from 10.1.1.1"), std::string::npos) << daemon_.log();
+  // Not from a trusted proxy: the header is ignored, the peer is the client.
+  EXPECT_EQ(wrong("127.0.0.2", "10.1.1.1"), 401);
+  EXPECT_NE(daemon_.log().find("auth failure from 127.0.0.2"), std::string::npos) << daemon_.log();
+}
+
+TEST_F(ProxyTest, OnlyATrustedProxySetsTheRealmsScheme) {
+  std::string http_realm = "Bearer realm=\"http://" + hostPort() + "/v2/token\"";
+  std::string https_realm = "Bearer realm=\"https://" + hostPort() + "/v2/token\"";
+  EXPECT_TRUE(realmVia("127.0.0.1", "X-Forwarded-Proto: https\r\n").starts_with(https_realm));
+  EXPECT_TRUE(realmVia("127.0.0.1", "").starts_with(http_realm));
+  std::string forged = realmVia("127.0.0.2", "X-Forwarded-Proto: https\r\nX-Forwarded-For: 127.0.0.1\r\n");
+  EXPECT_TRUE(forged.starts_with(http_realm)) << forged;
+}
+
+TEST_F(ThrottleTest, AForgedForwardedProtoDoesNotChangeTheRealm) {
+  // No trusted proxies (the default): nobody's X-Forwarded-Proto is believed.
+  for (const char* proto : {"https", "ftp", "https, https"}) {
+    auto r = http_.get("/v2/docker-prod/app/manifests/1", {{"X-Forwarded-Proto", proto}});
+    EXPECT_EQ(r.status, 401);
+    EXPECT_TRUE(r.header("WWW-Authenticate").starts_with("Bearer realm=\"http://" + hostPort() + "/v2/token\""))
+        << proto << ": " << r.describe();
+  }
+  auto r = http_.get("/v2/token?service=x", {{"X-Forwarded-Proto", "https"}, {"Authorization", basic("root", "x")}});
+  EXPECT_EQ(r.header("WWW-Authenticate"), "Basic realm=\"Berth\"");
+}
+
 using HeaderLimitTest = SecureTest;
 
 TEST_F(HeaderLimitTest, LongAuthorizationHeadersAre401) {

@@ -47,6 +47,16 @@ TEST(Config, RefusesBadFilesWithAClearMessage) {
   expectError("server: [", "YAML");
 }
 
+TEST(Config, TrustedProxiesAreCidrBlocksCheckedAtLoad) {
+  EXPECT_TRUE(loadDefault().server.trusted_proxies.empty()) << "nobody's X-Forwarded-* is believed by default";
+  auto c = loadFromString("server: {trusted_proxies: [10.0.0.0/8, \"fd00::/8\", 192.0.2.1]}", "t");
+  EXPECT_EQ(c.server.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "fd00::/8", "192.0.2.1"}));
+  expectError("server: {trusted_proxies: [10.0.0.0/8, 10.0.0.0/33]}", "server.trusted_proxies[1]");
+  expectError("server: {trusted_proxies: [proxy.example.com]}", "server.trusted_proxies[0]");
+  expectError("server: {trusted_proxies: [10.1.2.3/8]}", "10.0.0.0/8");
+  expectError("server: {trusted_proxies: {a: 1}}", "server.trusted_proxies");
+}
+
 TEST(Config, ParseListen) {
   EXPECT_EQ(parseListen("127.0.0.1:0").port, 0);
   EXPECT_EQ(parseListen("[::1]:5000").host, "::1");
