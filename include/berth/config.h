@@ -59,7 +59,7 @@ struct Security {
   bool force_authentication_all = false;
   std::vector<std::string> force_authentication_repos;
   unsigned token_expiry_seconds = 300;
-  unsigned failed_logins_before_delay = 5;  // per source address, then exponential back-off
+  unsigned failed_logins_before_delay = 5;  // per (user, client address), then 429 with back-off
   std::vector<auth::User> users;
   std::vector<auth::Group> groups;
   std::vector<auth::Permission> permissions;

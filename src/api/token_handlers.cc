@@ -2,6 +2,7 @@
 // (GET with Basic or anonymous; OAuth2 POST with password or refresh_token)
 // and /v2/auth, which answers a docker config.json snippet.
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <ctime>
 
@@ -103,7 +104,12 @@ Status handleToken(Context& c) {
   } else {
     return unsupported(c);
   }
-  if (!principal) return tl::unexpected(principal.error());
+  if (!principal) {
+    // The OAuth2 form is checked here, not by the access controller: log its failures the same way.
+    if (req.method == "POST")
+      spdlog::warn("auth failure from {}: {} {}: {}", req.client, req.method, req.path, principal.error().detail);
+    return tl::unexpected(principal.error());
+  }
   if (principal->anonymous() && !c.security->settings().anonymous_access)
     return fail(ErrorCode::Unauthorized, "authentication required", "anonymous access is disabled");
   auto issued = c.security->issueToken(*principal, scopes, service, c.route.repo_key, offline);

@@ -49,7 +49,7 @@ class EnforcingAccessController final : public AccessController {
       else
         p = security_->authenticateBasic(decoded.substr(0, colon), decoded.substr(colon + 1), clientOf(req));
     } else if (startsWithScheme(h, "bearer")) {
-      p = security_->authenticateBearer(std::string(trim(h.substr(7))));
+      p = security_->authenticateBearer(std::string(trim(h.substr(7))), clientOf(req));
     }
     if (!p) spdlog::warn("auth failure from {}: {} {}: {}", clientOf(req), req.method, req.path, p.error().detail);
     return p;

@@ -76,7 +76,7 @@ security:
   anonymous_access: false
   force_authentication: [docker-dev]
   token: {expiry_seconds: 60}
-  users: [{name: alice, password_hash: "$2y$05$abcdefghijklmnopqrstuu", groups: [devs]}]
+  users: [{name: alice, password_hash: "$2y$05$abcdefghijklmnopqrstuu", groups: [devs]}, {name: gone, disabled: true}]
   groups: [{name: devs, admin: false}]
   permissions:
     - name: p
@@ -91,6 +91,9 @@ security:
   EXPECT_EQ(c.security.token_expiry_seconds, 60u);
   ASSERT_EQ(c.security.permissions.size(), 1u);
   EXPECT_EQ(c.security.permissions[0].users.at("alice").size(), 2u);
+  ASSERT_EQ(c.security.users.size(), 2u);
+  EXPECT_FALSE(c.security.users[0].disabled);
+  EXPECT_TRUE(c.security.users[1].disabled);
 }
 
 TEST(SecurityConfig, NoSectionMeansOpenAndTheDefaultIsSecured) {
