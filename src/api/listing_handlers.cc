@@ -46,7 +46,7 @@ Status handleBase(Context& c) {
 
 Status handleCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.authorize({{}, {}, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({{}, {}, auth::Action::Read, /*catalog=*/true}); !st) return st;
   const auto& who = c.who();
   if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
@@ -88,7 +88,7 @@ Status handleCatalog(Context& c) {
 
 Status handleRepoCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.authorize({c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, {}, auth::Action::Read, /*catalog=*/true}); !st) return st;
   const auto& who = c.who();
   if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);

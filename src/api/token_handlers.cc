@@ -61,7 +61,7 @@ std::string bearerChallenge(const Context& c) {
     const auto& m = req.method;
     std::string actions = (m == "GET" || m == "HEAD") ? "pull" : m == "DELETE" ? "delete" : "pull,push";
     scope = "repository:" + c.route.clientName() + ":" + actions;
-  } else if (c.route.kind == RouteKind::Catalog) {
+  } else if (c.route.kind == RouteKind::Catalog || c.route.kind == RouteKind::RepoCatalog) {
     scope = "registry:catalog:*";
   }
   if (!scope.empty()) out += ",scope=\"" + scope + "\"";
@@ -110,6 +110,11 @@ Status handleToken(Context& c) {
       spdlog::warn("auth failure from {}: {} {}: {}", req.client, req.method, req.path, principal.error().detail);
     return tl::unexpected(principal.error());
   }
+  // A Bearer token is good only for its scope: exchanging it here would turn
+  // a pull token for one image into anything its user may do, refresh tokens included.
+  if (principal->credential == auth::Credential::BearerToken)
+    return fail(ErrorCode::Unauthorized, "authentication required",
+                "a Bearer token cannot be exchanged for another token; send Basic credentials");
   if (principal->anonymous() && !c.security->settings().anonymous_access)
     return fail(ErrorCode::Unauthorized, "authentication required", "anonymous access is disabled");
   auto issued = c.security->issueToken(*principal, scopes, service, c.route.repo_key, offline);

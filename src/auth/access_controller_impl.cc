@@ -13,11 +13,16 @@
 namespace berth::auth {
 namespace {
 
-// Docker scope actions a Bearer token must carry for a Berth action.
-bool bearerCovers(const Principal& p, const std::string& repo_key, const std::string& image, Action action) {
-  if (!p.bearer_access) return true;
-  if (repo_key.empty() || image.empty()) return true;  // registry-wide: authentication suffices
-  std::string name = repo_key + "/" + image;
+// Whether a Bearer token's scope covers the request: a token is good only for
+// what it was issued for, however much its user may do.
+bool bearerCovers(const Principal& p, const AccessRequest& a) {
+  if (!p.bearer_access) return true;  // not a Bearer JWT
+  if (a.catalog) return p.bearer_registry.count("catalog") > 0;
+  // The version check (GET /v2/, or a repository's under the Artifactory
+  // routes) lists nothing: any valid token passes it, as a handshake.
+  if (a.image.empty()) return true;
+  const auto& action = a.action;
+  std::string name = a.repo_key + "/" + a.image;
   for (const auto& [n, actions] : *p.bearer_access) {
     if (n != name) continue;
     if (actions.count("*")) return true;
@@ -64,7 +69,7 @@ class EnforcingAccessController final : public AccessController {
     if (p->anonymous() && forced) return needLogin(access);
     bool ok = access.repo_key.empty() ? (p->anonymous() ? security_->mayReadSomething(*p) : true)
                                       : security_->isAllowed(*p, access.repo_key, access.image, access.action);
-    if (ok && !bearerCovers(*p, access.repo_key, access.image, access.action))
+    if (ok && !bearerCovers(*p, access))
       // Allowed, but the token was not asked for this: send the client back for a new one.
       return fail(ErrorCode::Unauthorized, kInsufficientScope, requiredAccess(access));
     if (ok) return {};
@@ -100,7 +105,7 @@ class EnforcingAccessController final : public AccessController {
   static std::string requiredAccess(const AccessRequest& a) {
     std::string action = a.action == Action::Read ? "pull" : a.action == Action::Delete ? "delete" : "push";
     nlohmann::json d = nlohmann::json::array();
-    if (a.repo_key.empty())
+    if (a.repo_key.empty() || a.catalog)
       d.push_back({{"Type", "registry"}, {"Name", "catalog"}, {"Action", "*"}});
     else
       d.push_back({{"Type", "repository"}, {"Name", a.repo_key + "/" + a.image}, {"Action", action}});

@@ -1,0 +1,115 @@
+// A Bearer token is good only for the scope it was issued for: an
+// administrator's pull token for one image is not an administrator's login on
+// the security API, cannot be exchanged at the token endpoint for more (or for
+// a refresh token), and lists no catalog.
+#include "integration/auth_support.h"
+#include "integration/support/fixture.h"
+
+namespace berth::it {
+namespace {
+
+using namespace authit;
+using J = nlohmann::json;
+
+const Headers kJson{{"Content-Type", "application/json"}};
+
+class ScopeTest : public SecureTest {
+ protected:
+  void SetUp() override {
+    SecureTest::SetUp();
+    ASSERT_EQ(as("root").pushImage("/v2/docker-dev/app", makeImage(), "1").status, 201);
+    ASSERT_EQ(as("root").pushImage("/v2/docker-prod/secret", makeImage(), "1").status, 201);
+  }
+  std::string pullToken(const std::string& who = "root") { return dockerToken(who, {"repository:docker-local/foo:pull"}); }
+  std::set<std::string> userNames() {
+    std::set<std::string> out;
+    for (const auto& u : as("root").get("/api/security/users").json()) out.insert(u["name"].get<std::string>());
+    return out;
+  }
+};
+
+TEST_F(ScopeTest, APullTokenOfAnAdministratorIsNoAdministratorLogin) {
+  As bearer = withBearer(pullToken());
+  auto before = userNames();
+  auto r = bearer.put("/api/security/users/mallory", R"({"password":"Mallory-1","admin":true})", kJson);
+  EXPECT_API_ERROR(r, 401, "UNAUTHORIZED");
+  EXPECT_EQ(r.header("WWW-Authenticate"), "Basic realm=\"Berth\"") << "ask for Basic credentials";
+  EXPECT_EQ(userNames(), before) << "no user was created";
+  EXPECT_API_ERROR(bearer.post("/api/security/token", R"({"username":"root"})", kJson), 401, "UNAUTHORIZED");
+  EXPECT_TRUE(as("root").get("/api/security/token").json()["tokens"].empty()) << "no access token was minted";
+  for (const char* path : {"/api/security/users", "/api/security/groups", "/api/security/permissions",
+                           "/api/security/token", "/artifactory/api/security/users"}) {
+    SCOPED_TRACE(path);
+    EXPECT_API_ERROR(bearer.get(path), 401, "UNAUTHORIZED");
+  }
+  EXPECT_API_ERROR(bearer.del("/api/security/users/reader"), 401, "UNAUTHORIZED");
+  EXPECT_EQ(as("reader").get("/v2/").status, 200) << "reader still exists";
+  // Basic credentials still work, of course.
+  EXPECT_EQ(as("root").get("/api/security/users").status, 200);
+}
+
+TEST_F(ScopeTest, ATokenForTheSecurityApiIsOnlyForAPasswordLogin) {
+  std::string token = dockerToken("root", {"registry:security:*"});
+  EXPECT_EQ(withBearer(token).get("/api/security/users").status, 200);
+  EXPECT_EQ(withBearer(token).get("/v2/docker-dev/app/tags/list").status, 401) << "and for nothing else";
+  // Whoever holds it is checked again: a non-administrator stays one.
+  EXPECT_API_ERROR(withBearer(dockerToken("reader", {"registry:security:*"})).get("/api/security/users"), 403,
+                   "DENIED");
+  // A refresh token stands for a password, but not for the security API.
+  auto r = http_.post("/v2/token",
+                      "grant_type=password&username=root&password=root-pw&service=x&access_type=offline",
+                      {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(r.status, 200) << r.describe();
+  r = http_.post("/v2/token",
+                 "grant_type=refresh_token&service=x&scope=registry%3Asecurity%3A*&refresh_token=" +
+                     r.json()["refresh_token"].get<std::string>(),
+                 {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_API_ERROR(withBearer(r.json()["access_token"]).get("/api/security/users"), 401, "UNAUTHORIZED");
+}
+
+TEST_F(ScopeTest, ATokenCannotBeExchangedForAWiderOneOrARefreshToken) {
+  As bearer = withBearer(pullToken());
+  auto r = bearer.get("/v2/token?service=" + hostPort() +
+                      "&scope=repository:docker-prod/secret:pull,push,delete&offline_token=true");
+  EXPECT_API_ERROR(r, 401, "UNAUTHORIZED");
+  EXPECT_FALSE(r.json().contains("token")) << r.describe();
+  EXPECT_FALSE(r.json().contains("refresh_token")) << r.describe();
+  EXPECT_API_ERROR(bearer.get("/api/docker/docker-prod/v2/token?scope=repository:secret:pull"), 401, "UNAUTHORIZED");
+  EXPECT_API_ERROR(withBearer(dockerToken("", {})).get("/v2/token?scope=repository:docker-local/public/x:pull"), 401,
+                   "UNAUTHORIZED");
+  // An access token sent as Bearer is a credential of its own, as with Basic.
+  auto created = as("root").post("/api/security/token", "{}", kJson).json();
+  r = withBearer(created["access_token"]).get("/v2/token?service=x&scope=repository:docker-dev/app:pull");
+  EXPECT_EQ(r.status, 200) << r.describe();
+}
+
+TEST_F(ScopeTest, CatalogsNeedACatalogScope) {
+  As bearer = withBearer(pullToken());
+  for (const std::string path : {"/v2/_catalog", "/api/docker/docker-prod/v2/_catalog",
+                                 "/artifactory/api/docker/docker-dev/v2/_catalog"}) {
+    SCOPED_TRACE(path);
+    auto r = bearer.get(path);
+    EXPECT_API_ERROR(r, 401, "UNAUTHORIZED");
+    EXPECT_NE(r.header("WWW-Authenticate").find("scope=\"registry:catalog:*\""), std::string::npos) << r.describe();
+    EXPECT_NE(r.header("WWW-Authenticate").find("error=\"insufficient_scope\""), std::string::npos) << r.describe();
+    EXPECT_EQ(r.body.find("secret"), std::string::npos) << r.describe();
+  }
+  // With the scope, the catalog lists what the user may read, as with Basic.
+  auto r = withBearer(dockerToken("reader", {"registry:catalog:*"})).get("/v2/_catalog");
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(r.json()["repositories"], J({"docker-dev/app"}));
+  r = withBearer(dockerToken("root", {"registry:catalog:*"})).get("/api/docker/docker-prod/v2/_catalog");
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(r.json()["repositories"], J({"secret"}));
+  // Under a repository's realm the scope reads the same.
+  std::string family = "/api/docker/docker-dev/v2";
+  r = withBearer(dockerToken("reader", {"registry:catalog:*"}, family)).get(family + "/_catalog");
+  EXPECT_EQ(r.status, 200) << r.describe();
+  // The version check is a handshake: any valid token passes it.
+  EXPECT_EQ(bearer.get("/v2/").status, 200);
+  EXPECT_EQ(bearer.get("/api/docker/docker-dev/v2/").status, 200);
+}
+
+}  // namespace
+}  // namespace berth::it
