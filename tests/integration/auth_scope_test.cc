@@ -1,7 +1,8 @@
 // A Bearer token is good only for the scope it was issued for: an
 // administrator's pull token for one image is not an administrator's login on
 // the security API, cannot be exchanged at the token endpoint for more (or for
-// a refresh token), and lists no catalog.
+// a refresh token), and lists no catalog. And an unknown repository key answers
+// as a key the caller may not read: existence is no secret only to readers.
 #include "integration/auth_support.h"
 #include "integration/support/fixture.h"
 
@@ -109,6 +110,85 @@ TEST_F(ScopeTest, CatalogsNeedACatalogScope) {
   // The version check is a handshake: any valid token passes it.
   EXPECT_EQ(bearer.get("/v2/").status, 200);
   EXPECT_EQ(bearer.get("/api/docker/docker-dev/v2/").status, 200);
+}
+
+// An unknown key answers as a known one the caller may not read.
+class UnknownKeyTest : public ScopeTest {
+ protected:
+  void SetUp() override {
+    opts_.extra_users = userYaml("alice");
+    opts_.extra_permissions = "    - {name: any-read, repositories: [ANY], users: {alice: [read]}}\n";
+    ScopeTest::SetUp();
+  }
+  // The response with the repository named in it replaced, for comparison.
+  static std::string shape(const Response& r, const std::string& key) {
+    std::string s = std::to_string(r.status) + " " + r.header("WWW-Authenticate") + " " + r.body;
+    for (auto p = s.find(key); p != std::string::npos; p = s.find(key)) s.replace(p, key.size(), "<key>");
+    return s;
+  }
+};
+
+TEST_F(UnknownKeyTest, AnonymousCallersCannotTellUnknownKeysFromForbiddenOnes) {
+  const std::string digest = sha256Of("x");
+  struct Case {
+    std::string method, path;  // with <key> for the repository key
+  } cases[] = {
+      {"GET", "/v2/<key>/app/manifests/1"},
+      {"HEAD", "/v2/<key>/app/manifests/1"},
+      {"GET", "/v2/<key>/app/blobs/" + digest},
+      {"GET", "/v2/<key>/app/blobs/sha256:bad"},
+      {"GET", "/v2/<key>/app/manifests/bad@ref"},
+      {"GET", "/v2/<key>/app/tags/list"},
+      {"GET", "/v2/<key>/app/referrers/" + digest},
+      {"POST", "/v2/<key>/app/blobs/uploads/"},
+      {"PUT", "/v2/<key>/app/manifests/1"},
+      {"DELETE", "/v2/<key>/app/manifests/" + digest},
+      {"PATCH", "/v2/<key>/app/blobs/uploads/0123"},
+      {"GET", "/api/docker/<key>/v2/app/manifests/1"},
+      {"GET", "/artifactory/api/docker/<key>/v2/app/tags/list"},
+      {"GET", "/api/docker/<key>/v2/_catalog"},
+      {"GET", "/api/docker/<key>/v2/"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.path);
+    auto at = [&](const std::string& key) {
+      std::string p = c.path;
+      p.replace(p.find("<key>"), 5, key);
+      return anon().send(c.method, p);
+    };
+    auto known = at("docker-prod"), unknown = at("nosuch");
+    EXPECT_EQ(known.status, 401) << known.describe();
+    EXPECT_EQ(shape(unknown, "nosuch"), shape(known, "docker-prod"));
+  }
+}
+
+TEST_F(UnknownKeyTest, OnlyReadersOfAKeyLearnThatItDoesNotExist) {
+  for (const std::string path : {"/v2/<key>/app/manifests/1", "/v2/<key>/app/tags/list",
+                                 "/api/docker/<key>/v2/_catalog", "/api/docker/<key>/v2/"}) {
+    SCOPED_TRACE(path);
+    auto at = [&](const std::string& who, const std::string& key) {
+      std::string p = path;
+      p.replace(p.find("<key>"), 5, key);
+      return as(who).get(p);
+    };
+    // reader may read docker-dev only: both are 403 DENIED, alike.
+    auto known = at("reader", "docker-prod"), unknown = at("reader", "nosuch");
+    EXPECT_API_ERROR(known, 403, "DENIED");
+    EXPECT_EQ(shape(unknown, "nosuch"), shape(known, "docker-prod"));
+    // alice may read ANY key, root is an administrator: they learn the truth.
+    EXPECT_API_ERROR(at("alice", "nosuch"), 404, "NAME_UNKNOWN");
+    EXPECT_API_ERROR(at("root", "nosuch"), 404, "NAME_UNKNOWN");
+  }
+  // A Bearer token for another repository is refused as for a known key.
+  As bearer = withBearer(dockerToken("root", {"repository:docker-dev/app:pull"}));
+  auto known = bearer.getManifest("/v2/docker-prod/app", "1"), unknown = bearer.getManifest("/v2/nosuch/app", "1");
+  EXPECT_EQ(known.status, 401);
+  EXPECT_EQ(shape(unknown, "nosuch"), shape(known, "docker-prod"));
+  // Routes without a repository are untouched.
+  EXPECT_EQ(as("reader").get("/v2/").status, 200);
+  EXPECT_EQ(as("reader").get("/v2/_catalog").status, 200);
+  EXPECT_EQ(as("reader").get("/v2/auth").status, 200);
+  EXPECT_EQ(as("reader").get("/v2/token?service=x").status, 200);
 }
 
 }  // namespace
