@@ -30,6 +30,9 @@ struct Server {
   // Request bodies held in memory at once (manifests, JSON), all requests
   // together; over it a request gets 429. Upload bodies stream to disk.
   uint64_t max_buffered_body_bytes = 64ull * 1024 * 1024;
+  // CIDR blocks (IPv4 or IPv6) of reverse proxies whose X-Forwarded-For and
+  // X-Forwarded-Proto headers are believed; from anyone else they are ignored.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct Log {
@@ -62,7 +65,7 @@ struct Security {
   bool force_authentication_all = false;
   std::vector<std::string> force_authentication_repos;
   unsigned token_expiry_seconds = 300;
-  unsigned failed_logins_before_delay = 5;  // per source address, then exponential back-off
+  unsigned failed_logins_before_delay = 5;  // per (user, client address), then 429 with back-off
   std::vector<auth::User> users;
   std::vector<auth::Group> groups;
   std::vector<auth::Permission> permissions;

@@ -32,6 +32,21 @@ class HeaderAddingExchange final : public http::Exchange {
   http::Exchange& inner_;
 };
 
+// The access a repository route needs, as its handler will ask for it.
+auth::AccessRequest accessFor(const Route& r, const std::string& method) {
+  using auth::Action;
+  bool read = method == "GET" || method == "HEAD";
+  switch (r.kind) {
+    case RouteKind::RepoCatalog: return {r.repo_key, {}, Action::Read, /*catalog=*/true};
+    case RouteKind::UploadStart:
+    case RouteKind::Upload: return {r.repo_key, r.image, Action::Deploy};
+    case RouteKind::Blob:
+    case RouteKind::Manifest:
+      return {r.repo_key, r.image, read ? Action::Read : method == "DELETE" ? Action::Delete : Action::Deploy};
+    default: return {r.repo_key, r.image, Action::Read};
+  }
+}
+
 }  // namespace
 
 std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e) {
@@ -85,6 +100,12 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
     case RouteKind::Security: return handleSecurity(c);
     default: break;
   }
+  // Access is checked before the repository is looked up, for known and
+  // unknown keys alike, so that an unknown key answers exactly as a key the
+  // caller may not use (401 with the same challenge, or 403): only a caller
+  // who may read that key (through ANY, say) learns that it does not exist.
+  // Handlers check again, with what they learn from the request.
+  if (auto st = c.authorize(accessFor(*route, ex.request().method)); !st) return st;
   if (!repo) return fail(ErrorCode::NameUnknown, "repository key not known to registry", route->repo_key);
   switch (route->kind) {
     case RouteKind::RepoCatalog: return handleRepoCatalog(c);

@@ -25,8 +25,6 @@ void respondPage(Context& c, nlohmann::json body, const storage::Page& page, std
 
 Status handleBase(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (!c.route.repo_key.empty() && !c.repo)
-    return fail(ErrorCode::NameUnknown, "repository key not known to registry", c.route.repo_key);
   // With security on, the version check always challenges a caller without
   // credentials, as Docker Hub does: clients learn the token realm here and
   // fetch a token (an anonymous one, too) before anything else. Answering 200
@@ -40,13 +38,16 @@ Status handleBase(Context& c) {
       return fail(ErrorCode::Unauthorized, "authentication required", R"([{"Type":"registry","Name":"","Action":"login"}])");
   }
   if (auto st = c.authorize({c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  // Only after the check: an unknown key answers as one the caller may not read.
+  if (!c.route.repo_key.empty() && !c.repo)
+    return fail(ErrorCode::NameUnknown, "repository key not known to registry", c.route.repo_key);
   c.ex.respond(jsonResponse(200, "{}"));
   return {};
 }
 
 Status handleCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.authorize({{}, {}, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({{}, {}, auth::Action::Read, /*catalog=*/true}); !st) return st;
   const auto& who = c.who();
   if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
@@ -88,7 +89,7 @@ Status handleCatalog(Context& c) {
 
 Status handleRepoCatalog(Context& c) {
   if (auto st = onlyGet(c); !st) return st;
-  if (auto st = c.authorize({c.route.repo_key, {}, auth::Action::Read}); !st) return st;
+  if (auto st = c.authorize({c.route.repo_key, {}, auth::Action::Read, /*catalog=*/true}); !st) return st;
   const auto& who = c.who();
   if (!who) return tl::unexpected(who.error());
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);

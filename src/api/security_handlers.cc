@@ -143,6 +143,11 @@ Status handleSecurity(Context& c) {
   const auto& p = c.who();
   if (!p) return tl::unexpected(p.error());
   if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required", "log in to use the security API");
+  // A Bearer token is good only for the scope it was issued for: a pull token
+  // of an administrator is not an administrator's login.
+  if (p->credential == auth::Credential::BearerToken && !p->bearer_registry.count("security"))
+    return fail(ErrorCode::Unauthorized, "authentication required",
+                "this Bearer token is not for the security API; send Basic credentials");
   // An access token is for pushing and pulling: it can neither mint tokens
   // (a narrowed one would widen itself) nor administer.
   if (p->via_access_token)

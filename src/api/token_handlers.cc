@@ -2,6 +2,7 @@
 // (GET with Basic or anonymous; OAuth2 POST with password or refresh_token)
 // and /v2/auth, which answers a docker config.json snippet.
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <ctime>
 
@@ -47,8 +48,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }  // namespace
 
 std::string externalBase(const http::HttpRequest& req) {
-  std::string proto(req.header("x-forwarded-proto"));
-  std::string scheme = (proto == "https" || req.secure) ? "https" : "http";
+  // X-Forwarded-Proto counts only from a trusted proxy (http/forwarded.h): from
+  // anyone else it would let a client point the token realm elsewhere.
+  std::string scheme = !req.forwarded_proto.empty() ? req.forwarded_proto : req.secure ? "https" : "http";
   return scheme + "://" + hostOf(req);
 }
 
@@ -60,7 +62,7 @@ std::string bearerChallenge(const Context& c) {
     const auto& m = req.method;
     std::string actions = (m == "GET" || m == "HEAD") ? "pull" : m == "DELETE" ? "delete" : "pull,push";
     scope = "repository:" + c.route.clientName() + ":" + actions;
-  } else if (c.route.kind == RouteKind::Catalog) {
+  } else if (c.route.kind == RouteKind::Catalog || c.route.kind == RouteKind::RepoCatalog) {
     scope = "registry:catalog:*";
   }
   if (!scope.empty()) out += ",scope=\"" + scope + "\"";
@@ -88,7 +90,7 @@ Status handleToken(Context& c) {
     scopes = split(field("scope"), ' ');
     offline = field("access_type") == "offline";
     if (grant == "password") {
-      principal = c.security->authenticateBasic(field("username"), field("password"), req.remote);
+      principal = c.security->authenticateBasic(field("username"), field("password"), req.client);
     } else if (grant == "refresh_token") {
       principal = c.security->authenticateRefresh(field("refresh_token"));
       offline = true;
@@ -103,11 +105,21 @@ Status handleToken(Context& c) {
   } else {
     return unsupported(c);
   }
+  if (!principal) {
+    // The OAuth2 form is checked here, not by the access controller: log its failures the same way.
+    if (req.method == "POST")
+      spdlog::warn("auth failure from {}: {} {}: {}", req.client, req.method, req.path, principal.error().detail);
+    return tl::unexpected(principal.error());
+  }
+  // A Bearer token is good only for its scope: exchanging it here would turn
+  // a pull token for one image into anything its user may do, refresh tokens included.
+  if (principal->credential == auth::Credential::BearerToken)
+    return fail(ErrorCode::Unauthorized, "authentication required",
+                "a Bearer token cannot be exchanged for another token; send Basic credentials");
   // Both end up in the token's JSON claims, which must be UTF-8.
   bool text_ok = json_input::validUtf8(service);
   for (const auto& s : scopes) text_ok = text_ok && json_input::validUtf8(s);
   if (!text_ok) return fail(ErrorCode::BadRequest, "service and scope must be UTF-8 text");
-  if (!principal) return tl::unexpected(principal.error());
   if (principal->anonymous() && !c.security->settings().anonymous_access)
     return fail(ErrorCode::Unauthorized, "authentication required", "anonymous access is disabled");
   auto issued = c.security->issueToken(*principal, scopes, service, c.route.repo_key, offline);

@@ -7,16 +7,22 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
+#include "http/forwarded.h"
 #include "http/message.h"
 
 namespace berth::auth {
 namespace {
 
-// Docker scope actions a Bearer token must carry for a Berth action.
-bool bearerCovers(const Principal& p, const std::string& repo_key, const std::string& image, Action action) {
-  if (!p.bearer_access) return true;
-  if (repo_key.empty() || image.empty()) return true;  // registry-wide: authentication suffices
-  std::string name = repo_key + "/" + image;
+// Whether a Bearer token's scope covers the request: a token is good only for
+// what it was issued for, however much its user may do.
+bool bearerCovers(const Principal& p, const AccessRequest& a) {
+  if (!p.bearer_access) return true;  // not a Bearer JWT
+  if (a.catalog) return p.bearer_registry.count("catalog") > 0;
+  // The version check (GET /v2/, or a repository's under the Artifactory
+  // routes) lists nothing: any valid token passes it, as a handshake.
+  if (a.image.empty()) return true;
+  const auto& action = a.action;
+  std::string name = a.repo_key + "/" + a.image;
   for (const auto& [n, actions] : *p.bearer_access) {
     if (n != name) continue;
     if (actions.count("*")) return true;
@@ -46,11 +52,11 @@ class EnforcingAccessController final : public AccessController {
       if (colon == std::string::npos)
         p = fail(ErrorCode::Unauthorized, "authentication required", "malformed basic credentials");
       else
-        p = security_->authenticateBasic(decoded.substr(0, colon), decoded.substr(colon + 1), req.remote);
+        p = security_->authenticateBasic(decoded.substr(0, colon), decoded.substr(colon + 1), clientOf(req));
     } else if (startsWithScheme(h, "bearer")) {
-      p = security_->authenticateBearer(std::string(trim(h.substr(7))));
+      p = security_->authenticateBearer(std::string(trim(h.substr(7))), clientOf(req));
     }
-    if (!p) spdlog::warn("auth failure from {}: {} {}: {}", req.remote, req.method, req.path, p.error().detail);
+    if (!p) spdlog::warn("auth failure from {}: {} {}: {}", clientOf(req), req.method, req.path, p.error().detail);
     return p;
   }
 
@@ -63,12 +69,12 @@ class EnforcingAccessController final : public AccessController {
     if (p->anonymous() && forced) return needLogin(access);
     bool ok = access.repo_key.empty() ? (p->anonymous() ? security_->mayReadSomething(*p) : true)
                                       : security_->isAllowed(*p, access.repo_key, access.image, access.action);
-    if (ok && !bearerCovers(*p, access.repo_key, access.image, access.action))
+    if (ok && !bearerCovers(*p, access))
       // Allowed, but the token was not asked for this: send the client back for a new one.
       return fail(ErrorCode::Unauthorized, kInsufficientScope, requiredAccess(access));
     if (ok) return {};
     if (p->anonymous()) return needLogin(access);
-    spdlog::warn("access denied to {} from {}: {} {} {}/{}", p->name, req.remote, actionName(access.action),
+    spdlog::warn("access denied to {} from {}: {} {} {}/{}", p->name, clientOf(req), actionName(access.action),
                  req.method, access.repo_key, access.image);
     return fail(ErrorCode::Denied, "requested access to the resource is denied",
                 actionName(access.action) + " on " + access.repo_key + (access.image.empty() ? "" : "/" + access.image));
@@ -79,6 +85,10 @@ class EnforcingAccessController final : public AccessController {
   }
 
  private:
+  // The real client (behind a trusted proxy, the one it reported).
+  static std::string clientOf(const http::HttpRequest& req) {
+    return req.client.empty() ? http::addressHost(req.remote) : req.client;
+  }
   static bool startsWithScheme(std::string_view h, std::string_view scheme) {
     if (h.size() <= scheme.size() || h[scheme.size()] != ' ') return false;
     for (std::size_t i = 0; i < scheme.size(); ++i)
@@ -95,7 +105,7 @@ class EnforcingAccessController final : public AccessController {
   static std::string requiredAccess(const AccessRequest& a) {
     std::string action = a.action == Action::Read ? "pull" : a.action == Action::Delete ? "delete" : "push";
     nlohmann::json d = nlohmann::json::array();
-    if (a.repo_key.empty())
+    if (a.repo_key.empty() || a.catalog)
       d.push_back({{"Type", "registry"}, {"Name", "catalog"}, {"Action", "*"}});
     else
       d.push_back({{"Type", "repository"}, {"Name", a.repo_key + "/" + a.image}, {"Action", action}});

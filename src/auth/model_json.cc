@@ -56,7 +56,9 @@ json toJson(const User& u, bool with_secrets) {
   if (with_secrets) {
     j["password_hash"] = u.password_hash;
     j["uid"] = u.uid;
+    j["epoch"] = u.epoch;
   }
+  if (u.disabled) j["disabled"] = true;
   return j;
 }
 
@@ -87,6 +89,11 @@ Result<User> userFromJson(const json& j, const std::string& name) {
     u.password_hash = j["password_hash"].get<std::string>();
   }
   if (j.contains("uid") && j["uid"].is_string()) u.uid = j["uid"].get<std::string>();
+  if (j.contains("epoch") && j["epoch"].is_number_integer()) u.epoch = j["epoch"].get<int64_t>();
+  if (j.contains("disabled")) {
+    if (!j["disabled"].is_boolean()) return badField("disabled must be true or false");
+    u.disabled = j["disabled"].get<bool>();
+  }
   auto groups = strings(j, "groups", "user");
   if (!groups) return tl::unexpected(groups.error());
   u.groups = *groups;

@@ -31,7 +31,8 @@ std::string bcryptHashProblem(const std::string& hash) {
 
 std::string hashPassword(const std::string& password) {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (!crypt_gensalt_rn("$2b$", 10, nullptr, 0, salt, sizeof salt)) throw std::runtime_error("crypt_gensalt failed");
+  if (!crypt_gensalt_rn("$2b$", kBcryptCost, nullptr, 0, salt, sizeof salt))
+    throw std::runtime_error("crypt_gensalt failed");
   auto data = std::make_unique<crypt_data>();
   const char* out = crypt_r(password.c_str(), salt, data.get());
   if (!out || out[0] == '*') throw std::runtime_error("bcrypt hashing failed");
@@ -48,15 +49,25 @@ bool verifyPassword(const std::string& password, const std::string& hash) {
   return computed.size() == hash.size() && CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
 }
 
-std::string randomPassword(std::size_t length) {
-  static const char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+std::optional<std::size_t> sampleIndex(unsigned char byte, std::size_t size) {
+  if (size == 0 || size > 256) return std::nullopt;
+  std::size_t limit = 256 - 256 % size;  // the largest multiple of size that fits in a byte
+  if (byte >= limit) return std::nullopt;
+  return byte % size;
+}
+
+std::string randomString(std::size_t length, std::string_view alphabet) {
+  if (alphabet.empty() || alphabet.size() > 256) throw std::invalid_argument("alphabet must have 1..256 characters");
   std::string out;
-  unsigned char byte;
+  unsigned char buf[64];
   while (out.size() < length) {
-    RAND_bytes(&byte, 1);
-    if (byte < 248) out += kAlphabet[byte % 56];  // 248 = 56 * 4: no modulo bias
+    if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("the OpenSSL random generator failed");
+    for (unsigned char b : buf)
+      if (auto i = sampleIndex(b, alphabet.size()); i && out.size() < length) out += alphabet[*i];
   }
   return out;
 }
+
+std::string randomPassword(std::size_t length) { return randomString(length, kPasswordAlphabet); }
 
 }  // namespace berth::auth

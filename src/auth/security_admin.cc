@@ -58,11 +58,16 @@ Status SecurityService::putUser(User u, const std::string& plain_password) {
     if (auto why = bcryptHashProblem(u.password_hash); !why.empty()) return badRequest(why);
   return mutate([&](PermissionModel& m) -> Status {
     auto it = m.users.find(u.name);
-    if (it != m.users.end()) {
-      if (u.password_hash.empty()) u.password_hash = it->second.password_hash;
-      u.uid = it->second.uid;
+    const User* old = it != m.users.end() ? &it->second : nullptr;
+    u.uid.clear();  // neither uid nor epoch come from the caller
+    if (old) {
+      if (u.password_hash.empty()) u.password_hash = old->password_hash;
+      u.uid = old->uid;
     }
     if (u.uid.empty()) u.uid = storage::randomHex16();
+    // A new password or disabling ends every session made before (tokens
+    // carry the epoch; cached password checks are dropped by mutate()).
+    u.epoch = nextEpoch(old, u);
     if (auto st = store_->put("user", u.name, toJson(u, true).dump()); !st) return st;
     m.users[u.name] = u;
     return {};
@@ -128,7 +133,7 @@ Status SecurityService::deletePermission(const std::string& name) {
 
 Result<NewAccessToken> SecurityService::createAccessToken(AccessToken t) {
   NewAccessToken out;
-  out.secret = "berth_" + storage::randomHex16() + storage::randomHex16();
+  out.secret = kAccessTokenPrefix + storage::randomHex16() + storage::randomHex16();
   t.id = storage::randomHex16();
   t.secret_hash = Sha256::of(out.secret).str();
   t.created = static_cast<int64_t>(std::time(nullptr));

@@ -20,8 +20,6 @@ namespace berth::auth {
 namespace {
 
 constexpr int64_t kCredentialCacheSeconds = 300;
-constexpr int64_t kRefreshTokenSeconds = 30 * 24 * 3600;
-constexpr const char* kTokenPrefix = "berth_";
 
 int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -39,22 +37,15 @@ void writeSecretFile(const std::string& path, const std::string& content) {
   ::close(fd);
 }
 
-// Docker action names for a Berth action.
-std::set<std::string> dockerActions(const std::set<std::string>& asked, bool read, bool deploy, bool del) {
-  std::set<std::string> out;
-  for (const auto& a : asked) {
-    if (a == "pull" && read) out.insert(a);
-    if (a == "push" && deploy) out.insert(a);
-    if (a == "delete" && del) out.insert(a);
-    if (a == "*" && read && deploy && del) out.insert(a);
-  }
-  return out;
-}
-
 }  // namespace
 
-SecurityService::SecurityService(const config::Config& cfg, std::shared_ptr<SecurityStore> store)
-    : settings_(cfg.security), store_(std::move(store)), throttle_(cfg.security.failed_logins_before_delay) {
+SecurityService::SecurityService(const config::Config& cfg, std::shared_ptr<SecurityStore> store,
+                                 PasswordVerifier verify)
+    : settings_(cfg.security),
+      store_(std::move(store)),
+      throttle_(cfg.security.failed_logins_before_delay),
+      verify_(std::move(verify)),
+      dummy_hash_(hashPassword(randomPassword(24))) {
   auto model = std::make_shared<PermissionModel>();
   model->anonymous_access = settings_.anonymous_access;
   for (const auto& r : cfg.repositories) model->repo_types[r.key] = r.type;
@@ -78,7 +69,10 @@ SecurityService::SecurityService(const config::Config& cfg, std::shared_ptr<Secu
   // The config is authoritative for what it names.
   for (auto u : settings_.users) {
     auto old = model->users.find(u.name);
-    u.uid = old != model->users.end() && !old->second.uid.empty() ? old->second.uid : storage::randomHex16();
+    const User* before = old != model->users.end() ? &old->second : nullptr;
+    u.uid = before && !before->uid.empty() ? before->uid : storage::randomHex16();
+    // A password changed in the config (or through the API before this start) ends old sessions.
+    u.epoch = nextEpoch(before, u);
     model->users[u.name] = u;
     (void)store_->put("user", u.name, toJson(u, true).dump());
   }
@@ -138,6 +132,12 @@ Status SecurityService::mutate(const std::function<Status(PermissionModel&)>& ch
   return {};
 }
 
+int64_t SecurityService::nextEpoch(const User* old, const User& u) {
+  if (!old) return 0;
+  bool changed = old->password_hash != u.password_hash || (u.disabled && !old->disabled);
+  return old->epoch + (changed ? 1 : 0);
+}
+
 void SecurityService::forgetCredentials() {
   std::lock_guard lock(cache_mu_);
   credential_cache_.clear();
@@ -149,6 +149,7 @@ Principal SecurityService::principalFor(const PermissionModel&, const User& u) c
   p.groups = u.groups;
   p.admin = u.admin;
   p.uid = u.uid;
+  p.epoch = u.epoch;
   return p;
 }
 
@@ -161,140 +162,72 @@ bool SecurityService::isAdmin(const Principal& p) const {
 }
 
 Result<Principal> SecurityService::authenticateBasic(const std::string& user, const std::string& secret,
-                                                     const std::string& remote) {
-  std::string host = addressHost(remote);
+                                                     const std::string& client) {
   int64_t t = now();
-  if (auto wait = throttle_.waitSeconds(host, t); wait > 0)
-    return fail(ErrorCode::TooManyRequests, "too many failed logins from this address; retry later",
-                std::to_string(wait));  // seconds: the API sends it as Retry-After
   auto m = snapshot();
   auto it = m->users.find(user);
-  if (user.empty() || secret.empty() || it == m->users.end()) {
-    throttle_.failed(host, t);
-    return unauthorized("invalid username or password");
-  }
-  Principal p = principalFor(*m, it->second);
-  std::string cache_key = Sha256::of(user + '\0' + secret).str();
-  {
-    std::lock_guard lock(cache_mu_);
-    if (auto c = credential_cache_.find(cache_key); c != credential_cache_.end() && c->second.second > t &&
-                                                    !secret.starts_with(kTokenPrefix))
-      return p;
-  }
-  if (secret.starts_with(kTokenPrefix)) {
-    std::string hash = Sha256::of(secret).str();
-    std::shared_lock lock(model_mu_);
-    for (const auto& [id, tok] : tokens_) {
-      if (tok.user != user || tok.secret_hash != hash) continue;
-      if (tok.expires != 0 && tok.expires <= t) break;
-      p.token_repositories = tok.repositories;
-      p.token_actions = tok.actions;
+  const User* u = it == m->users.end() || it->second.disabled ? nullptr : &it->second;
+  if (secret.starts_with(kAccessTokenPrefix)) {
+    // A 128-bit random secret: its SHA-256 is the lookup key, no bcrypt needed.
+    if (auto tok = findAccessToken(secret, t); tok && u && tok->user == user) {
+      Principal p = principalFor(*m, *u);
+      p.credential = Credential::AccessToken;
+      p.token_repositories = tok->repositories;
+      p.token_actions = tok->actions;
       p.via_access_token = true;
-      throttle_.succeeded(host);
+      p.access_token_id = tok->id;
       return p;
     }
-  } else if (verifyPassword(secret, it->second.password_hash)) {
-    std::lock_guard lock(cache_mu_);
-    if (credential_cache_.size() > 10000) credential_cache_.clear();
-    credential_cache_[cache_key] = {user, t + kCredentialCacheSeconds};
-    throttle_.succeeded(host);
-    return p;
+  } else if (!secret.empty()) {
+    std::string cache_key = Sha256::of(user + '\0' + secret).str();
+    if (u) {
+      std::lock_guard lock(cache_mu_);
+      auto c = credential_cache_.find(cache_key);
+      if (c != credential_cache_.end() && c->second.expiry > t && c->second.uid == u->uid &&
+          c->second.epoch == u->epoch) {
+        Principal p = principalFor(*m, *u);
+        p.credential = Credential::Password;
+        return p;
+      }
+    }
+    bool real = u && !u->password_hash.empty();
+    const std::string& hash = real ? u->password_hash : dummy_hash_;
+    bool ok = false;
+    if (throttle_.overLimit(user, client, t)) {
+      std::lock_guard lane(penalty_mu_);
+      ok = verify_(secret, hash);
+    } else {
+      ok = verify_(secret, hash);
+    }
+    if (ok && real) {
+      {
+        std::lock_guard lock(cache_mu_);
+        if (credential_cache_.size() > 10000) credential_cache_.clear();
+        // Stamped with the uid and epoch it was checked against: a password
+        // change racing with this check cannot leave the old one cached.
+        credential_cache_[cache_key] = {u->uid, u->epoch, t + kCredentialCacheSeconds};
+      }
+      throttle_.succeeded(user, client);
+      Principal p = principalFor(*m, *u);
+      p.credential = Credential::Password;
+      return p;
+    }
   }
-  throttle_.failed(host, t);
+  if (int64_t wait = throttle_.failed(user, client, t); wait > 0)
+    return fail(ErrorCode::TooManyRequests, "too many failed logins for this user from this address; retry later",
+                std::to_string(wait));  // seconds: the API sends it as Retry-After
   return unauthorized("invalid username or password");
 }
 
-Result<Principal> SecurityService::authenticateBearer(const std::string& token) {
-  if (token.starts_with(kTokenPrefix)) {
-    // An access token sent as a Bearer token, as its token_type says.
-    std::string user;
-    {
-      std::string hash = Sha256::of(token).str();
-      std::shared_lock lock(model_mu_);
-      for (const auto& [id, t] : tokens_)
-        if (t.secret_hash == hash) user = t.user;
-    }
-    if (user.empty()) return unauthorized("unknown access token");
-    return authenticateBasic(user, token, "bearer");
+std::optional<AccessToken> SecurityService::findAccessToken(const std::string& secret, int64_t t) const {
+  std::string hash = Sha256::of(secret).str();
+  std::shared_lock lock(model_mu_);
+  for (const auto& [id, tok] : tokens_) {
+    if (tok.secret_hash != hash) continue;
+    if (tok.expires != 0 && tok.expires <= t) return std::nullopt;
+    return tok;
   }
-  auto claims = verifyJwt(token, signing_key_, now());
-  if (!claims) return tl::unexpected(claims.error());
-  if (claims->value("typ", "") != "access") return unauthorized("not an access token");
-  auto m = snapshot();
-  std::string sub = claims->value("sub", "");
-  Principal p;
-  if (sub != kAnonymous) {
-    auto it = m->users.find(sub);
-    if (it == m->users.end() || claims->value("uid", "") != it->second.uid)
-      return unauthorized("the token's user no longer exists");
-    p = principalFor(*m, it->second);
-  }
-  p.via_access_token = claims->value("via_token", false);
-  if (claims->contains("scope_repositories") && (*claims)["scope_repositories"].is_array())
-    for (const auto& r : (*claims)["scope_repositories"])
-      if (r.is_string()) p.token_repositories.push_back(r.get<std::string>());
-  if (claims->contains("scope_actions") && (*claims)["scope_actions"].is_array())
-    for (const auto& a : (*claims)["scope_actions"])
-      if (auto act = a.is_string() ? parseAction(a.get<std::string>()) : std::nullopt) p.token_actions.insert(*act);
-  std::vector<std::pair<std::string, std::set<std::string>>> access;
-  if (claims->contains("access") && (*claims)["access"].is_array())
-    for (const auto& a : (*claims)["access"])
-      if (a.is_object() && a.value("type", "") == "repository" && a.contains("actions") && a["actions"].is_array())
-        access.emplace_back(a.value("name", ""), a["actions"].get<std::set<std::string>>());
-  p.bearer_access = std::move(access);
-  return p;
-}
-
-Result<Principal> SecurityService::authenticateRefresh(const std::string& token) {
-  auto claims = verifyJwt(token, signing_key_, now());
-  if (!claims) return tl::unexpected(claims.error());
-  if (claims->value("typ", "") != "refresh") return unauthorized("not a refresh token");
-  auto m = snapshot();
-  auto it = m->users.find(claims->value("sub", ""));
-  if (it == m->users.end() || claims->value("uid", "") != it->second.uid)
-    return unauthorized("the token's user no longer exists");
-  return principalFor(*m, it->second);
-}
-
-IssuedToken SecurityService::issueToken(const Principal& p, const std::vector<std::string>& scopes,
-                                        const std::string& service, const std::string& repo_key, bool offline) {
-  nlohmann::json access = nlohmann::json::array();
-  for (const auto& scope : scopes) {
-    // repository:<name>:<a,b>  (the name may itself contain ':' only in a port, never here)
-    auto first = scope.find(':'), last = scope.rfind(':');
-    if (first == std::string::npos || last == first || scope.substr(0, first) != "repository") continue;
-    std::string name = scope.substr(first + 1, last - first - 1);
-    std::set<std::string> asked;
-    std::stringstream ss(scope.substr(last + 1));
-    for (std::string a; std::getline(ss, a, ',');) asked.insert(a);
-    std::string key = repo_key, image = name;
-    if (key.empty()) {
-      auto slash = name.find('/');
-      if (slash == std::string::npos) continue;  // no repository key: nothing to grant
-      key = name.substr(0, slash);
-      image = name.substr(slash + 1);
-    }
-    auto granted = dockerActions(asked, isAllowed(p, key, image, Action::Read), isAllowed(p, key, image, Action::Deploy),
-                                 isAllowed(p, key, image, Action::Delete));
-    access.push_back({{"type", "repository"}, {"name", key + "/" + image}, {"actions", granted}});
-  }
-  int64_t t = now();
-  nlohmann::json claims{{"iss", "berth"}, {"sub", p.name}, {"aud", service}, {"iat", t}, {"nbf", t - 1},
-                        {"exp", t + settings_.token_expiry_seconds}, {"jti", storage::randomHex16()},
-                        {"typ", "access"}, {"access", access}, {"uid", p.uid}};
-  if (p.via_access_token) claims["via_token"] = true;
-  if (!p.token_repositories.empty()) claims["scope_repositories"] = p.token_repositories;
-  if (!p.token_actions.empty()) {
-    claims["scope_actions"] = nlohmann::json::array();
-    for (Action a : p.token_actions) claims["scope_actions"].push_back(actionName(a));
-  }
-  IssuedToken out{signJwt(claims, signing_key_), settings_.token_expiry_seconds, t, {}};
-  if (offline && !p.anonymous() && !p.via_access_token) {
-    nlohmann::json refresh{{"iss", "berth"}, {"sub", p.name}, {"iat", t}, {"exp", t + kRefreshTokenSeconds},
-                           {"jti", storage::randomHex16()}, {"typ", "refresh"}, {"uid", p.uid}};
-    out.refresh_token = signJwt(refresh, signing_key_);
-  }
-  return out;
+  return std::nullopt;
 }
 
 bool SecurityService::isAllowed(const Principal& p, const std::string& repo_key, const std::string& image,

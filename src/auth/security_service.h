@@ -10,16 +10,22 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 
 #include "auth/login_throttle.h"
+#include "auth/password.h"
 #include "auth/permission_check.h"
 #include "auth/security_store.h"
 #include "berth/auth/principal.h"
 #include "berth/config.h"
 
 namespace berth::auth {
+
+// Access tokens' secrets start with this; JWTs never do.
+inline constexpr const char* kAccessTokenPrefix = "berth_";
 
 struct IssuedToken {
   std::string token;
@@ -37,20 +43,30 @@ class SecurityService {
  public:
   // Loads the store, applies the config, creates the first admin if none
   // exists and the token signing key if missing. Throws on failure (startup).
-  SecurityService(const config::Config& cfg, std::shared_ptr<SecurityStore> store);
+  // `verify` checks a password against a bcrypt hash (tests count its calls).
+  SecurityService(const config::Config& cfg, std::shared_ptr<SecurityStore> store,
+                  PasswordVerifier verify = verifyPassword);
 
   const config::Security& settings() const { return settings_; }
 
-  // Basic credentials: a password or an access token's secret.
-  // UNAUTHORIZED when wrong, TOOMANYREQUESTS while the address is throttled.
-  Result<Principal> authenticateBasic(const std::string& user, const std::string& secret, const std::string& remote);
-  // A Bearer JWT issued by issueToken. UNAUTHORIZED when invalid or expired.
-  Result<Principal> authenticateBearer(const std::string& token);
-  // A refresh token (OAuth2 grant_type=refresh_token).
+  // Basic credentials: a password or an access token's secret, from the
+  // client at `client` (an IP address). UNAUTHORIZED when wrong;
+  // TOOMANYREQUESTS (detail: Retry-After seconds) when wrong and this
+  // (user, client) pair has used up its free failures. A right password is
+  // never refused by the throttle. An unknown user costs the same bcrypt
+  // check as a known one, so names cannot be told apart by timing.
+  Result<Principal> authenticateBasic(const std::string& user, const std::string& secret, const std::string& client);
+  // A Bearer JWT issued by issueToken, or an access token sent as Bearer.
+  // UNAUTHORIZED when invalid, expired, or issued before the user's last
+  // password change, disabling or re-creation.
+  Result<Principal> authenticateBearer(const std::string& token, const std::string& client);
+  // A refresh token (OAuth2 grant_type=refresh_token); the same checks.
   Result<Principal> authenticateRefresh(const std::string& token);
 
-  // scopes: "repository:<name>:<actions>" as clients send them; the access
-  // granted is what was asked intersected with what permissions allow.
+  // scopes: "repository:<name>:<actions>" and "registry:catalog:*" as clients
+  // send them ("registry:security:*" for the security API, granted only to a
+  // password login); the access granted is what was asked intersected with
+  // what permissions allow. A refresh token only for a password or refresh login.
   // `repo_key` is set under the Artifactory routes (names are then relative to it).
   IssuedToken issueToken(const Principal& p, const std::vector<std::string>& scopes, const std::string& service,
                          const std::string& repo_key, bool offline);
@@ -84,16 +100,34 @@ class SecurityService {
   void ensureAdmin(const std::string& storage_root);
   void loadSigningKey(const std::string& storage_root);
   void forgetCredentials();
+  // The epoch `u` gets when it replaces `old` (null: a new user): raised when
+  // the password changes or the user is disabled.
+  static int64_t nextEpoch(const User* old, const User& u);
+  // The access token with this secret, if it is valid for `user` now.
+  std::optional<AccessToken> findAccessToken(const std::string& secret, int64_t now) const;
+  Principal bearerPrincipal(const nlohmann::json& claims, const User* u) const;
 
   config::Security settings_;
   std::shared_ptr<SecurityStore> store_;
   std::string signing_key_;
   LoginThrottle throttle_;
+  PasswordVerifier verify_;
+  // Compared against when the user is unknown, disabled or has no password,
+  // so such a login costs the same bcrypt as a real one.
+  std::string dummy_hash_;
+  // Password checks for (user, client) pairs over the failure limit run one
+  // at a time: guessing from behind a shared address gets one core at most.
+  std::mutex penalty_mu_;
   mutable std::shared_mutex model_mu_;
   std::shared_ptr<const PermissionModel> model_;
   std::map<std::string, AccessToken> tokens_;  // guarded by model_mu_
   std::mutex cache_mu_;
-  std::map<std::string, std::pair<std::string, int64_t>> credential_cache_;  // sha256(user:secret) -> (user, expiry)
+  struct CachedCheck {
+    std::string uid;
+    int64_t epoch = 0;
+    int64_t expiry = 0;
+  };
+  std::map<std::string, CachedCheck> credential_cache_;  // sha256(user, secret) -> the user as it was checked
 };
 
 }  // namespace berth::auth

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "berth/core/ip_address.h"
 #include "berth/core/reference.h"
 #include "config/security_config.h"
 #include "config/yaml_util.h"
@@ -41,6 +42,9 @@ void validate(const Config& c, const std::string& origin) {
   if (c.server.max_connections == 0) bad(origin, "server.max_connections must be at least 1");
   if (c.server.max_buffered_body_bytes < 4 * 1024 * 1024)
     bad(origin, "server.max_buffered_body_bytes must be at least 4194304 (one manifest of the maximum size)");
+  for (std::size_t i = 0; i < c.server.trusted_proxies.size(); ++i)
+    if (auto cidr = Cidr::parse(c.server.trusted_proxies[i]); !cidr)
+      bad(origin, "server.trusted_proxies[" + std::to_string(i) + "]: " + cidr.error().message);
   std::set<std::string> keys;
   for (const auto& r : c.repositories) {
     if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
@@ -77,7 +81,8 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     checkKnownKeys(root, {"server", "log", "storage", "repositories", "security"}, origin, "");
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "idle_timeout_seconds", "read_timeout_seconds",
-                       "shutdown_grace_seconds", "max_buffered_body_bytes", "tls"}, origin, "server");
+                       "shutdown_grace_seconds", "max_buffered_body_bytes", "tls", "trusted_proxies"}, origin,
+                      "server");
     read(s, "listen", c.server.listen, origin, "server");
     read(s, "workers", c.server.workers, origin, "server");
     read(s, "max_connections", c.server.max_connections, origin, "server");
@@ -85,6 +90,7 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(s, "read_timeout_seconds", c.server.read_timeout_seconds, origin, "server");
     read(s, "shutdown_grace_seconds", c.server.shutdown_grace_seconds, origin, "server");
     read(s, "max_buffered_body_bytes", c.server.max_buffered_body_bytes, origin, "server");
+    read(s, "trusted_proxies", c.server.trusted_proxies, origin, "server");
     if (const auto tls = s["tls"]) {
       checkKnownKeys(tls, {"cert", "key", "redirect_plain_http"}, origin, "server.tls");
       read(tls, "cert", c.server.tls.cert, origin, "server.tls");

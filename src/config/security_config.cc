@@ -50,12 +50,13 @@ void readSecurity(const YAML::Node& s, Security& out, const std::string& origin)
     if (!users.IsSequence()) bad(origin, "security.users must be a list");
     for (std::size_t i = 0; i < users.size(); ++i) {
       std::string where = "security.users[" + std::to_string(i) + "]";
-      checkKnownKeys(users[i], {"name", "password_hash", "groups", "admin"}, origin, where);
+      checkKnownKeys(users[i], {"name", "password_hash", "groups", "admin", "disabled"}, origin, where);
       auth::User u;
       read(users[i], "name", u.name, origin, where);
       read(users[i], "password_hash", u.password_hash, origin, where);
       read(users[i], "groups", u.groups, origin, where);
       read(users[i], "admin", u.admin, origin, where);
+      read(users[i], "disabled", u.disabled, origin, where);
       out.users.push_back(std::move(u));
     }
   }

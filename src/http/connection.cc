@@ -239,7 +239,8 @@ class ExchangeImpl final : public Exchange {
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 
-HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const Transport& t) {
+HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const Transport& t,
+                      const TrustedProxies& trusted) {
   const std::string& remote = t.remote();
   const auto& m = hp.get();
   HttpRequest r;
@@ -251,6 +252,14 @@ HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const 
   for (const auto& f : m) r.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
   r.remote = remote;
   r.secure = t.secure();
+  std::vector<std::string_view> forwarded_for, forwarded_proto;
+  for (const auto& [k, v] : r.headers) {
+    if (k == "x-forwarded-for") forwarded_for.push_back(v);
+    if (k == "x-forwarded-proto") forwarded_proto.push_back(v);
+  }
+  auto client = resolveClient(trusted, remote, forwarded_for, forwarded_proto);
+  r.client = std::move(client.address);
+  r.forwarded_proto = std::move(client.proto);
   r.has_body = hp.chunked() || (hp.content_length() && *hp.content_length() > 0);
   return r;
 }
@@ -301,7 +310,8 @@ void Connection::run() {
     transport_->setTimeout(options_.read_timeout_seconds);
     const bool keep_alive = hp.keep_alive();  // read now: a chunked body moves the parser
     auto start = std::chrono::steady_clock::now();
-    ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, *transport_), options_.body_budget.get());
+    ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, *transport_, options_.trusted_proxies),
+                    options_.body_budget.get());
     handler_(ex);
     if (!ex.responded()) {  // a handler bug: still answer in the spec's form
       HttpResponse res;

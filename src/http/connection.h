@@ -8,6 +8,7 @@
 
 #include "http/body_budget.h"
 #include "http/exchange.h"
+#include "http/forwarded.h"
 #include "http/transport.h"
 
 namespace berth::http {
@@ -19,6 +20,7 @@ struct ConnectionOptions {
   unsigned read_timeout_seconds = 300;
   std::size_t header_limit = 64 * 1024;
   std::shared_ptr<BodyBudget> body_budget;  // shared by all connections; null: unbounded
+  TrustedProxies trusted_proxies;  // whose X-Forwarded-For/-Proto are believed
 };
 
 // Called once per completed exchange (access log, metrics).

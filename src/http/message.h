@@ -15,7 +15,12 @@ struct HttpRequest {
   std::string path;    // without the query
   std::vector<std::pair<std::string, std::string>> query;    // percent-decoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string remote;  // "ip:port"
+  std::string remote;  // the peer, "ip:port" (a proxy's, behind one)
+  // The real client's IP address (no port): the peer's, or the one a trusted
+  // proxy reported in X-Forwarded-For (server.trusted_proxies). Throttling and
+  // auth logs use this.
+  std::string client;
+  std::string forwarded_proto;  // "http"/"https" from a trusted proxy's X-Forwarded-Proto, else empty
   bool has_body = false;  // Content-Length > 0 or chunked
   bool secure = false;    // arrived over TLS
   std::string request_id;

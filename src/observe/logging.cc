@@ -37,8 +37,10 @@ void setupLogging(const config::Log& log) {
 }
 
 void logAccess(const http::ExchangeSummary& s) {
-  spdlog::info("access remote={} method={} path={} status={} in={} out={} ms={:.1f}", s.request->remote,
-               s.request->method, s.request->path, s.status, s.bytes_in, s.bytes_out, s.seconds * 1000);
+  // client= is the real client where a trusted proxy reported one (server.trusted_proxies).
+  spdlog::info("access remote={} client={} method={} path={} status={} in={} out={} ms={:.1f}", s.request->remote,
+               s.request->client, s.request->method, s.request->path, s.status, s.bytes_in, s.bytes_out,
+               s.seconds * 1000);
 }
 
 }  // namespace berth::observe

@@ -103,6 +103,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.connection.idle_timeout_seconds = p.cfg.server.idle_timeout_seconds;
   opts.connection.read_timeout_seconds = p.cfg.server.read_timeout_seconds;
   opts.connection.body_budget = std::make_shared<http::BodyBudget>(p.cfg.server.max_buffered_body_bytes);
+  opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
   http::ExchangeObserver observer;
   if (p.cfg.log.access_log) observer = observe::logAccess;
   api::Api* api = p.api.get();

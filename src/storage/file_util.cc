@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 
 namespace berth::storage {
 
@@ -83,7 +84,8 @@ std::size_t removeFilesIn(const std::string& dir) {
 
 std::string randomHex16() {
   unsigned char buf[16];
-  RAND_bytes(buf, sizeof buf);
+  // These name secrets (token keys, access tokens): never fall back to whatever the buffer held.
+  if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("the OpenSSL random generator failed");
   static const char* kHex = "0123456789abcdef";
   std::string out(32, '0');
   for (int i = 0; i < 16; ++i) {

@@ -17,7 +17,8 @@ Status writeNewFile(const std::string& path, const std::string& bytes);
 // Removes every regular file directly inside dir; returns how many.
 std::size_t removeFilesIn(const std::string& dir);
 std::string parentDir(const std::string& path);
-// 128 random bits as 32 hex characters (upload ids, temp names).
+// 128 random bits from the CSPRNG as 32 hex characters (upload ids, temp names,
+// token secrets and keys). Throws std::runtime_error if the CSPRNG fails.
 std::string randomHex16();
 
 }  // namespace berth::storage

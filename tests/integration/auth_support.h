@@ -139,6 +139,7 @@ struct SecurityOptions {
   std::string extra_permissions;
   std::string tls_cert, tls_key;
   bool redirect_plain_http = false;
+  std::string trusted_proxies;  // YAML list for server.trusted_proxies; empty: the key is left out
 };
 
 inline std::string userYaml(const std::string& name, const std::string& groups = "[]", bool admin = false) {
@@ -153,6 +154,7 @@ inline std::string userYaml(const std::string& name, const std::string& groups =
 //   root is admin, opsguy is in the admin group ops, grouped is in devs.
 inline std::string configYaml(const SecurityOptions& o, const std::string& storage_root) {
   std::string y = "server:\n  listen: \"127.0.0.1:0\"\n  shutdown_grace_seconds: 5\n";
+  if (!o.trusted_proxies.empty()) y += "  trusted_proxies: " + o.trusted_proxies + "\n";
   if (!o.tls_cert.empty())
     y += "  tls: {cert: \"" + o.tls_cert + "\", key: \"" + o.tls_key +
          "\", redirect_plain_http: " + (o.redirect_plain_http ? "true" : "false") + "}\n";

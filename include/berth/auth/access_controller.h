@@ -23,6 +23,9 @@ struct AccessRequest {
   std::string repo_key;  // empty for registry-wide requests (GET /v2/, _catalog)
   std::string image;     // empty when not about one image
   Action action = Action::Read;
+  // A catalog listing (/v2/_catalog, or one repository's): a Bearer token must
+  // carry registry:catalog:*, as a token for one image says nothing of others.
+  bool catalog = false;
 };
 
 class AccessController {

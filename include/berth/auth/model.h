@@ -24,6 +24,10 @@ struct User {
   // Random, set when the user is created: tokens name it, so a user deleted
   // and created again under the same name does not inherit old tokens.
   std::string uid;
+  // Raised when the password changes or the user is disabled: tokens and
+  // cached password checks carry the epoch they were made in and die with it.
+  int64_t epoch = 0;
+  bool disabled = false;  // may not log in by any means (password, access token, Bearer, refresh)
 };
 
 struct Group {

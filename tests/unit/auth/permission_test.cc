@@ -1,6 +1,5 @@
 #include <gtest/gtest.h>
 
-#include "auth/login_throttle.h"
 #include "auth/password.h"
 #include "auth/permission_check.h"
 
@@ -97,21 +96,6 @@ TEST(Password, BcryptHashesVerify) {
   EXPECT_FALSE(verifyPassword("s3cret", "plain"));
   EXPECT_FALSE(verifyPassword("s3cret", ""));
   EXPECT_EQ(randomPassword(20).size(), 20u);
-}
-
-TEST(LoginThrottle, BacksOffPerAddress) {
-  LoginThrottle t(2);
-  t.failed("a", 100);
-  EXPECT_EQ(t.waitSeconds("a", 100), 0);
-  t.failed("a", 100);  // the second failure: the next attempt must wait
-  EXPECT_EQ(t.waitSeconds("a", 100), 1);
-  t.failed("a", 101);
-  EXPECT_EQ(t.waitSeconds("a", 101), 2);
-  EXPECT_EQ(t.waitSeconds("b", 101), 0) << "other addresses are unaffected";
-  t.succeeded("a");
-  EXPECT_EQ(t.waitSeconds("a", 101), 0);
-  EXPECT_EQ(addressHost("127.0.0.1:5000"), "127.0.0.1");
-  EXPECT_EQ(addressHost("[::1]:5000"), "::1");
 }
 
 }  // namespace

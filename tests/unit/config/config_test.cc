@@ -72,6 +72,16 @@ TEST(Config, UploadCapsAndMetadataSync) {
   expectError("storage: {max_uploads_per_repository: -1}", "storage.max_uploads_per_repository");
 }
 
+TEST(Config, TrustedProxiesAreCidrBlocksCheckedAtLoad) {
+  EXPECT_TRUE(loadDefault().server.trusted_proxies.empty()) << "nobody's X-Forwarded-* is believed by default";
+  auto c = loadFromString("server: {trusted_proxies: [10.0.0.0/8, \"fd00::/8\", 192.0.2.1]}", "t");
+  EXPECT_EQ(c.server.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "fd00::/8", "192.0.2.1"}));
+  expectError("server: {trusted_proxies: [10.0.0.0/8, 10.0.0.0/33]}", "server.trusted_proxies[1]");
+  expectError("server: {trusted_proxies: [proxy.example.com]}", "server.trusted_proxies[0]");
+  expectError("server: {trusted_proxies: [10.1.2.3/8]}", "10.0.0.0/8");
+  expectError("server: {trusted_proxies: {a: 1}}", "server.trusted_proxies");
+}
+
 TEST(Config, ParseListen) {
   EXPECT_EQ(parseListen("127.0.0.1:0").port, 0);
   EXPECT_EQ(parseListen("[::1]:5000").host, "::1");
@@ -91,7 +101,7 @@ security:
   anonymous_access: false
   force_authentication: [docker-dev]
   token: {expiry_seconds: 60}
-  users: [{name: alice, password_hash: "$2y$05$abcdefghijklmnopqrstuu", groups: [devs]}]
+  users: [{name: alice, password_hash: "$2y$05$abcdefghijklmnopqrstuu", groups: [devs]}, {name: gone, disabled: true}]
   groups: [{name: devs, admin: false}]
   permissions:
     - name: p
@@ -106,6 +116,9 @@ security:
   EXPECT_EQ(c.security.token_expiry_seconds, 60u);
   ASSERT_EQ(c.security.permissions.size(), 1u);
   EXPECT_EQ(c.security.permissions[0].users.at("alice").size(), 2u);
+  ASSERT_EQ(c.security.users.size(), 2u);
+  EXPECT_FALSE(c.security.users[0].disabled);
+  EXPECT_TRUE(c.security.users[1].disabled);
 }
 
 TEST(SecurityConfig, NoSectionMeansOpenAndTheDefaultIsSecured) {
