@@ -11,7 +11,7 @@
 namespace berth::auth {
 namespace {
 
-constexpr const char* kFakePrefix = "$2b$05$fake.";  // looks like bcrypt to the model's checks
+constexpr const char* kFakePrefix = "$2b$05$";  // a well-formed bcrypt hash to the model's checks
 
 struct Check {
   std::string password, hash;
@@ -34,7 +34,17 @@ class SecurityServiceTest : public ::testing::Test {
     cfg_.security.permissions.push_back(p);
     start();
   }
-  static std::string fake(const std::string& password) { return kFakePrefix + password; }
+  // The password in hex, padded to bcrypt's 53 characters (alphabet ./A-Za-z0-9).
+  static std::string fake(const std::string& password) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string out = kFakePrefix;
+    for (unsigned char c : password) {
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+    out.resize(60, '.');
+    return out;
+  }
   void start() {
     service_.reset();
     auto store = std::make_shared<SecurityStore>(dir_ / "meta.db");
