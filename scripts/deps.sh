@@ -3,7 +3,8 @@
 # missing, and nothing else. Safe to run again (takes well under a second
 # when everything is there).
 #   build: compiler, CMake, libraries
-#   test:  build + GoogleTest + the real registry clients the end-to-end tests drive
+#   test:  build + GoogleTest + clang and libFuzzer (scripts/fuzz.sh) + the real
+#          registry clients the end-to-end tests drive
 #   all:   test + the reference registry and tools for bench/
 set -euo pipefail
 
@@ -12,7 +13,7 @@ what=${1:-build}
 # because Beast 1.74 drops every request that has a Content-Length (docs/design.md).
 build_pkgs=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libssl-dev nlohmann-json3-dev
   libspdlog-dev libyaml-cpp-dev libsqlite3-dev libexpected-dev openssl curl)
-test_pkgs=(libgtest-dev skopeo podman buildah docker.io containerd apache2-utils)
+test_pkgs=(libgtest-dev clang-14 libclang-rt-14-dev skopeo podman buildah docker.io containerd apache2-utils)
 bench_pkgs=(docker-registry)
 
 pkgs=("${build_pkgs[@]}")

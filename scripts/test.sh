@@ -1,10 +1,55 @@
 #!/usr/bin/env bash
-# test.sh - installs what is missing, builds, and runs the whole test suite:
-# unit, integration (the real daemon on loopback) and end-to-end (skopeo,
-# podman, buildah, docker against the daemon). CTest prints the summary.
+# test.sh [ctest args] - installs what is missing, builds, and runs every test
+# (docs/testing.md):
+#   1. build/: unit, integration (the real daemon on loopback) and end-to-end
+#      (skopeo, podman, buildah, docker against the daemon); the ctest
+#      arguments apply to this stage only.
+#   2. build-asan/: the unit and integration tests, and the daemon they spawn,
+#      built with -fsanitize=address,undefined; any sanitizer report fails.
+#   3. scripts/fuzz.sh: each libFuzzer target briefly over its seed corpus.
+# SANITIZERS=0 skips stage 2, FUZZ_SECONDS=0 stage 3 (default 10 s a target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 scripts/build.sh
-cd build
-ctest --output-on-failure --timeout 1200 "$@"
+(cd build && ctest --output-on-failure --timeout 1200 "$@")
+
+if [ "${SANITIZERS:-1}" != 0 ]; then
+  echo "[test] unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer" >&2
+  san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+  # No -Werror here: GCC 12 raises false -Wmaybe-uninitialized under
+  # -fsanitize (Boost.Optional inside Beast); stage 1 enforces the warnings.
+  if [ ! -f build-asan/build.ninja ]; then
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_WERROR=OFF \
+      -DCMAKE_CXX_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
+  fi
+  cmake --build build-asan -j "$(nproc)" --target berth berth_unit_tests berth_integration_tests
+  # Reports go to files as well as failing the process that made them: the
+  # daemon's own log is deleted with its temp dir, and a report at exit (a
+  # leak) must fail the run even when no test looks at the exit code. The
+  # daemon inherits these variables from the test binary (execv).
+  reports=$PWD/build-asan/sanitizer-reports
+  rm -rf "$reports" && mkdir -p "$reports"
+  export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:check_initialization_order=1:log_path=$reports/asan"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
+  # Left out under ASan, with the reason:
+  #   TwoGiBBlobStreamsBothWaysWithFlatMemory: streams 2 GiB each way (minutes
+  #   under ASan) and asserts a peak RSS that ASan's shadow memory and
+  #   quarantine exceed by design; the normal run above covers it.
+  skip='DurabilityTest\.TwoGiBBlobStreamsBothWaysWithFlatMemory'
+  status=0
+  (cd build-asan && ctest --output-on-failure --timeout 1200 -L 'unit|integration' -E "$skip") || status=$?
+  if [ -n "$(ls -A "$reports")" ]; then
+    echo "[test] sanitizer reports:" >&2
+    for f in "$reports"/*; do echo "== $f" >&2; cat "$f" >&2; done
+    status=1
+  fi
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+  [ $status = 0 ] || { echo "[test] FAILED under sanitizers" >&2; exit $status; }
+fi
+
+if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
+  echo "[test] fuzz targets, ${FUZZ_SECONDS:-10} s each" >&2
+  scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+fi
+echo "[test] all stages passed" >&2
