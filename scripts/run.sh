@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
-scripts/build.sh
+BUILD_TARGETS=berth scripts/build.sh  # only what serving needs, not the test suite
 exec build/berth "$@"
