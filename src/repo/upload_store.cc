@@ -123,9 +123,12 @@ Result<UploadSessionPtr> UploadStore::find(const std::string& repo, const std::s
 
 Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file, bool remove_row) {
   s->end();
-  if (remove_file) ::unlink(s->path().c_str());
+  // The row goes first: if it cannot (a full disk), the file stays and the
+  // session can be revived and ended again; a file left without its row is
+  // removed at the next start (removeOrphanFiles).
   Status st;
   if (remove_row && s->resumable()) st = meta_->deleteUpload(s->uuid());
+  if (remove_file && st) ::unlink(s->path().c_str());
   std::lock_guard lock(mu_);
   live_.erase(s->uuid());
   return st;
