@@ -20,7 +20,9 @@ if [ "${SANITIZERS:-1}" != 0 ]; then
   # No -Werror here: GCC 12 raises false -Wmaybe-uninitialized under
   # -fsanitize (Boost.Optional inside Beast); stage 1 enforces the warnings.
   if [ ! -f build-asan/build.ninja ]; then
-    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_WERROR=OFF \
+    # -O1 -g1: about half the compile time of -O2 -g on two cores, with
+    # stack traces that still name every function and line.
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Asan -DCMAKE_CXX_FLAGS_ASAN="-O1 -g1" -DBERTH_WERROR=OFF \
       -DCMAKE_CXX_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
   fi
   cmake --build build-asan -j "$(nproc)" --target berth berth_unit_tests berth_integration_tests
