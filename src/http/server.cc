@@ -94,24 +94,20 @@ std::string Server::boundAddress() const {
 }
 
 namespace {
-const std::string& busyResponse(std::string_view why) {
-  // Built once per reason; written with a non-blocking send so that a client
-  // that does not read can never stall the accept loop.
-  static const std::string kTooMany = [] {
-    std::string body = R"({"errors":[{"code":"UNAVAILABLE","message":"too many connections; retry later"}]})";
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-           "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
-  static const std::string kNoThread = [] {
-    std::string body = R"({"errors":[{"code":"UNAVAILABLE","message":"the server is out of resources; retry later"}]})";
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-           "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
-  return why == "connections" ? kTooMany : kNoThread;
+enum class Refusal { TooManyConnections, OutOfResources };
+
+std::string busyResponse(std::string_view message) {
+  std::string body = R"({"errors":[{"code":"UNAVAILABLE","message":")" + std::string(message) + "\"}]}";
+  return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+         "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-void refuse(int fd, std::string_view why) {
-  const std::string& out = busyResponse(why);
+// Answers 503 and closes. The send is non-blocking, so that a client that
+// does not read can never stall the accept loop.
+void refuse(int fd, Refusal why) {
+  static const std::string kTooMany = busyResponse("too many connections; retry later");
+  static const std::string kNoResources = busyResponse("the server is out of resources; retry later");
+  const std::string& out = why == Refusal::TooManyConnections ? kTooMany : kNoResources;
   [[maybe_unused]] auto n = ::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::close(fd);
 }
@@ -137,7 +133,7 @@ void Server::serve() {
     std::unique_lock lock(mu_);
     if (active_.size() >= options_.max_connections) {
       lock.unlock();
-      refuse(fd, "connections");
+      refuse(fd, Refusal::TooManyConnections);
       continue;
     }
     auto slot = std::make_shared<Slot>();
@@ -152,7 +148,7 @@ void Server::serve() {
       lock.lock();
       active_.erase(slot->self);
       lock.unlock();
-      refuse(fd, "threads");
+      refuse(fd, Refusal::OutOfResources);
       logLimited("cannot start a connection thread ({}); answered 503", e.what());
     }
   }
@@ -168,7 +164,7 @@ void Server::acceptFailed(int err) {
     // the connection and refuse it, then reserve again.
     ::close(reserve_fd_);
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) refuse(fd, "connections");
+    if (fd >= 0) refuse(fd, Refusal::TooManyConnections);
     reserve_fd_ = openReserveFd();
     logLimited("out of file descriptors ({}); refusing new connections until some close", std::strerror(err));
     return;
