@@ -15,16 +15,6 @@ using J = nlohmann::json;
 const Headers kJson{{"Content-Type", "application/json"}};
 const Headers kForm{{"Content-Type", "application/x-www-form-urlencoded"}};
 
-// Reads from s until the text contains `until` or the server closes.
-std::string readUntil(Socket& s, const std::string& until) {
-  std::string got;
-  char buf[4096];
-  while (got.find(until) == std::string::npos)
-    if (std::size_t n = s.readSome(buf, sizeof buf)) got.append(buf, n);
-    else break;
-  return got;
-}
-
 class AttackTest : public RegistryTest {};
 
 // A full disk once answered

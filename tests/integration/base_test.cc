@@ -94,26 +94,16 @@ TEST_F(BaseTest, ConnectionCloseIsHonoured) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(once.get("/v2/").status, 200);
 }
 
-// Reads from s until the text contains `until` or the server closes.
-std::string readFor(Socket& s, const std::string& until) {
-  std::string got;
-  char buf[4096];
-  while (got.find(until) == std::string::npos)
-    if (std::size_t n = s.readSome(buf, sizeof buf)) got.append(buf, n);
-    else break;
-  return got;
-}
-
 TEST_F(BaseTest, ExpectContinueGetsAnInterimResponse) {
   Socket s(daemon_.host(), daemon_.port(), 10);
   const std::string body = "continued body";
   ASSERT_TRUE(s.writeAll("POST /v2/docker-local/app/blobs/uploads/?digest=" + sha256Of(body) +
                          " HTTP/1.1\r\nHost: it\r\nExpect: 100-continue\r\nContent-Length: " +
                          std::to_string(body.size()) + "\r\n\r\n"));
-  std::string interim = readFor(s, "\r\n\r\n");
+  std::string interim = readUntil(s, "\r\n\r\n");
   EXPECT_TRUE(interim.starts_with("HTTP/1.1 100")) << interim;
   ASSERT_TRUE(s.writeAll(body));
-  std::string final_answer = readFor(s, "\r\n\r\n");
+  std::string final_answer = readUntil(s, "\r\n\r\n");
   EXPECT_TRUE(final_answer.starts_with("HTTP/1.1 201")) << final_answer;
   EXPECT_EQ(local_.getBlob(sha256Of(body)).body, body);
 }
@@ -123,7 +113,7 @@ TEST_F(BaseTest, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_TRUE(s.writeAll("GET /v2/ HTTP/1.1\r\nHost: it\r\n\r\n"
                          "GET /v2/nosuch/app/tags/list HTTP/1.1\r\nHost: it\r\n\r\n"
                          "GET /v2/ HTTP/1.1\r\nHost: it\r\nConnection: close\r\n\r\n"));
-  std::string all = readFor(s, "\x01never");  // until the server closes
+  std::string all = readUntil(s, "\x01never");  // until the server closes
   auto first = all.find("HTTP/1.1 200"), second = all.find("HTTP/1.1 404"), third = all.rfind("HTTP/1.1 200");
   EXPECT_NE(first, std::string::npos) << all;
   EXPECT_NE(second, std::string::npos) << all;
@@ -138,7 +128,7 @@ TEST_F(BaseTest, OversizedHeaderIsRefused) {
 TEST_F(BaseTest, MalformedHttpGetsA400AndTheConnectionCloses) {
   Socket s(daemon_.host(), daemon_.port(), 10);
   ASSERT_TRUE(s.writeAll("THIS IS NOT HTTP\r\n\r\n"));
-  std::string got = readFor(s, "\x01never");  // until the server closes
+  std::string got = readUntil(s, "\x01never");  // until the server closes
   EXPECT_TRUE(got.starts_with("HTTP/1.1 400")) << got;
 }
 

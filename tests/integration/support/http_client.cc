@@ -328,4 +328,13 @@ Response HttpClient::patch(const std::string& target, std::string body, Headers 
   return send(simpleRequest("PATCH", target, std::move(headers), std::move(body)));
 }
 
+std::string readUntil(Socket& s, const std::string& until) {
+  std::string got;
+  char buf[4096];
+  while (got.find(until) == std::string::npos)
+    if (std::size_t n = s.readSome(buf, sizeof buf)) got.append(buf, n);
+    else break;
+  return got;
+}
+
 }  // namespace berth::it

@@ -119,6 +119,10 @@ class HttpClient {
   std::size_t pos_ = 0;
 };
 
+// Reads from s until the text contains `until` or the peer closes (a
+// never-sent marker such as "\x01never" reads to the close).
+std::string readUntil(Socket& s, const std::string& until);
+
 // "host:port" -> {host, port}; throws on a malformed address.
 std::pair<std::string, uint16_t> splitHostPort(const std::string& address);
 
