@@ -20,12 +20,17 @@ struct Tls {
 struct Server {
   std::string listen = "0.0.0.0:5000";
   Tls tls;
-  // Accepted for the documented config contract; has no effect because Berth
-  // runs one thread per connection, bounded by max_connections (docs/design.md).
+  // Threads that run request handlers (and so the blocking disk and SQLite
+  // work); 0 picks 4 per core, at least 8. Waiting on a client costs none.
   unsigned workers = 0;
-  unsigned max_connections = 1024;
-  unsigned idle_timeout_seconds = 120;
-  unsigned read_timeout_seconds = 300;
+  unsigned max_connections = 16384;           // all clients together; beyond, 503
+  unsigned max_connections_per_client = 512;  // one client address; beyond, 503
+  unsigned header_timeout_seconds = 30;       // the whole request header must arrive in this time
+  unsigned idle_timeout_seconds = 120;        // a keep-alive connection idle this long is closed
+  // Bodies and responses must move at least min_body_bytes_per_second,
+  // judged over the last read_timeout_seconds; slower clients are cut.
+  unsigned read_timeout_seconds = 60;
+  unsigned min_body_bytes_per_second = 1024;
   unsigned shutdown_grace_seconds = 30;
   // Request bodies held in memory at once (manifests, JSON), all requests
   // together; over it a request gets 429. Upload bodies stream to disk.

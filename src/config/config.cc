@@ -40,6 +40,10 @@ void validate(const Config& c, const std::string& origin) {
   if (c.storage.metadata_sync != "full" && c.storage.metadata_sync != "normal")
     bad(origin, "storage.metadata_sync must be full or normal (got '" + c.storage.metadata_sync + "')");
   if (c.server.max_connections == 0) bad(origin, "server.max_connections must be at least 1");
+  if (c.server.max_connections_per_client == 0) bad(origin, "server.max_connections_per_client must be at least 1");
+  if (c.server.header_timeout_seconds == 0) bad(origin, "server.header_timeout_seconds must be at least 1");
+  if (c.server.idle_timeout_seconds == 0) bad(origin, "server.idle_timeout_seconds must be at least 1");
+  if (c.server.read_timeout_seconds == 0) bad(origin, "server.read_timeout_seconds must be at least 1");
   if (c.server.max_buffered_body_bytes < 4 * 1024 * 1024)
     bad(origin, "server.max_buffered_body_bytes must be at least 4194304 (one manifest of the maximum size)");
   for (std::size_t i = 0; i < c.server.trusted_proxies.size(); ++i)
@@ -80,13 +84,17 @@ Config loadFromString(const std::string& text, const std::string& origin) {
   if (root && !root.IsNull()) {
     checkKnownKeys(root, {"server", "log", "storage", "repositories", "security"}, origin, "");
     const auto s = root["server"];
-    checkKnownKeys(s, {"listen", "workers", "max_connections", "idle_timeout_seconds", "read_timeout_seconds",
-                       "shutdown_grace_seconds", "max_buffered_body_bytes", "tls", "trusted_proxies"}, origin,
+    checkKnownKeys(s, {"listen", "workers", "max_connections", "max_connections_per_client",
+                       "header_timeout_seconds", "idle_timeout_seconds", "read_timeout_seconds",
+                       "min_body_bytes_per_second", "shutdown_grace_seconds", "max_buffered_body_bytes", "tls", "trusted_proxies"}, origin,
                       "server");
     read(s, "listen", c.server.listen, origin, "server");
     read(s, "workers", c.server.workers, origin, "server");
     read(s, "max_connections", c.server.max_connections, origin, "server");
+    read(s, "max_connections_per_client", c.server.max_connections_per_client, origin, "server");
+    read(s, "header_timeout_seconds", c.server.header_timeout_seconds, origin, "server");
     read(s, "idle_timeout_seconds", c.server.idle_timeout_seconds, origin, "server");
+    read(s, "min_body_bytes_per_second", c.server.min_body_bytes_per_second, origin, "server");
     read(s, "read_timeout_seconds", c.server.read_timeout_seconds, origin, "server");
     read(s, "shutdown_grace_seconds", c.server.shutdown_grace_seconds, origin, "server");
     read(s, "max_buffered_body_bytes", c.server.max_buffered_body_bytes, origin, "server");
