@@ -52,6 +52,7 @@ struct Storage {
   unsigned max_uploads_per_repository = 1000;  // open upload sessions; 0 = no limit
   unsigned max_uploads_per_user = 100;         // ditto, anonymous callers counting as one user
   std::string metadata_sync = "full";          // full | normal: when a metadata commit is durable
+  unsigned upload_cache_mib = 2048;            // newest uploaded data kept in the page cache; 0 = none
 };
 
 enum class RepoType { Local, Remote, Virtual };

@@ -114,12 +114,13 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(l, "access_log", c.log.access_log, origin, "log");
     const auto st = root["storage"];
     checkKnownKeys(st, {"root", "upload_expiry_hours", "max_uploads_per_repository", "max_uploads_per_user",
-                        "metadata_sync"}, origin, "storage");
+                        "metadata_sync", "upload_cache_mib"}, origin, "storage");
     read(st, "root", c.storage.root, origin, "storage");
     read(st, "upload_expiry_hours", c.storage.upload_expiry_hours, origin, "storage");
     read(st, "max_uploads_per_repository", c.storage.max_uploads_per_repository, origin, "storage");
     read(st, "max_uploads_per_user", c.storage.max_uploads_per_user, origin, "storage");
     read(st, "metadata_sync", c.storage.metadata_sync, origin, "storage");
+    read(st, "upload_cache_mib", c.storage.upload_cache_mib, origin, "storage");
     readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");

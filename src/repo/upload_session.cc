@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "berth/repo/upload.h"
+#include "repo/recent_pages.h"
 
 namespace berth::repo {
 namespace {
@@ -31,9 +32,10 @@ void UploadSession::Lease::unlock() {
 }
 
 UploadSession::UploadSession(std::string uuid, std::string repo, std::string name, std::string path,
-                             uint64_t offset, bool hash_valid, bool resumable)
+                             uint64_t offset, bool hash_valid, bool resumable, std::shared_ptr<RecentPages> recent)
     : uuid_(std::move(uuid)), repo_(std::move(repo)), name_(std::move(name)), path_(std::move(path)),
-      offset_(offset), written_back_(offset), released_(offset), hash_valid_(hash_valid), resumable_(resumable) {}
+      offset_(offset), written_back_(offset), released_(offset), recent_(std::move(recent)), hash_valid_(hash_valid),
+      resumable_(resumable) {}
 
 UploadSession::~UploadSession() { closeFile(); }
 
@@ -109,10 +111,12 @@ Status UploadSession::append(const char* data, std::size_t size) {
 }
 
 // Large uploads: start writing each 8 MiB window to disk as soon as it is
-// complete, and release windows that are safely on disk from the page cache.
-// The commit's fsync then finds little left to do, so the disk works while
-// the network delivers (instead of after it), and the page cache recycles a
-// few MiB instead of growing by the blob's size.
+// complete, and hand windows that are safely on disk to recent_, which keeps
+// the newest uploaded data cached up to its budget and drops older windows
+// (recent_pages.h says why). The commit's fsync then finds little left to do,
+// so the disk works while the network delivers (instead of after it), and
+// beyond the budget the page cache recycles instead of growing by each blob's
+// size.
 void UploadSession::startWriteback() {
   constexpr uint64_t kWindow = 8u << 20;
   constexpr uint64_t kKeepBehind = 4 * kWindow;
@@ -123,7 +127,8 @@ void UploadSession::startWriteback() {
   while (written_back_ - released_ > kKeepBehind) {
     ::sync_file_range(fd_, static_cast<off_t>(released_), kWindow,
                       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-    ::posix_fadvise(fd_, static_cast<off_t>(released_), kWindow, POSIX_FADV_DONTNEED);
+    if (recent_) recent_->keep(fd_, path_, released_, kWindow);
+    else ::posix_fadvise(fd_, static_cast<off_t>(released_), kWindow, POSIX_FADV_DONTNEED);
     released_ += kWindow;
   }
 }

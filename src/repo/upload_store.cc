@@ -46,7 +46,8 @@ int64_t lastActivity(const std::string& path) {
 
 UploadStore::UploadStore(storage::Paths paths, storage::MetadataStorePtr meta, storage::BlobStorePtr blobs,
                          UploadLimits limits)
-    : paths_(std::move(paths)), meta_(std::move(meta)), blobs_(std::move(blobs)), limits_(limits) {}
+    : paths_(std::move(paths)), meta_(std::move(meta)), blobs_(std::move(blobs)), limits_(limits),
+      recent_(std::make_shared<RecentPages>(limits.page_cache_bytes)) {}
 
 Status UploadStore::admit(const std::string& repo, const std::string& user) {
   if (limits_.per_repository == 0 && limits_.per_user == 0) return {};
@@ -85,7 +86,7 @@ Result<UploadSessionPtr> UploadStore::start(const std::string& repo, const std::
       return tl::unexpected(st.error());
     }
   }
-  auto s = std::make_shared<UploadSession>(uuid, repo, name, path, 0, true, resumable);
+  auto s = std::make_shared<UploadSession>(uuid, repo, name, path, 0, true, resumable, recent_);
   std::lock_guard lock(mu_);
   live_[uuid] = s;
   return s;
@@ -108,7 +109,7 @@ Result<UploadSessionPtr> UploadStore::live(const std::string& uuid, const storag
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return unknown(uuid);
   auto s = std::make_shared<UploadSession>(uuid, known->repo, known->name, path, static_cast<uint64_t>(st.st_size),
-                                           false, true);
+                                           false, true, recent_);
   live_.emplace(uuid, s);
   return s;
 }
@@ -128,7 +129,10 @@ Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file, bool rem
   // removed at the next start (removeOrphanFiles).
   Status st;
   if (remove_row && s->resumable()) st = meta_->deleteUpload(s->uuid());
-  if (remove_file && st) ::unlink(s->path().c_str());
+  if (remove_file && st) {
+    ::unlink(s->path().c_str());
+    recent_->forget(s->path());
+  }
   std::lock_guard lock(mu_);
   live_.erase(s->uuid());
   return st;
@@ -144,10 +148,14 @@ Result<uint64_t> UploadStore::commit(const UploadSessionPtr& s, const Digest& ex
   }
   uint64_t size = s->offset();
   s->end();  // closes the file before it moves
+  // The same content already stored: the upload's file is removed, not moved.
+  bool stored_before = blobs_->stat(expected).has_value();
   if (auto st = blobs_->install(s->path(), expected); !st) {
     (void)finish(s, true);
     return tl::unexpected(st.error());
   }
+  if (stored_before) recent_->forget(s->path());
+  else recent_->moved(s->path(), paths_.blob(expected));
   // The blob is durable now; the link makes it visible in the repository,
   // and ends the session's row in the same transaction (one commit to wait for).
   auto linked = s->resumable() ? meta_->linkUploadedBlob(s->uuid(), s->repo(), s->name(), expected, size)

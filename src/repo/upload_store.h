@@ -19,6 +19,7 @@
 #include "berth/repo/upload.h"
 #include "berth/storage/blob_store.h"
 #include "berth/storage/metadata_store.h"
+#include "repo/recent_pages.h"
 #include "storage/paths.h"
 
 namespace berth::repo {
@@ -27,6 +28,9 @@ namespace berth::repo {
 struct UploadLimits {
   uint64_t per_repository = 0;
   uint64_t per_user = 0;  // anonymous callers together count as one user
+  // The newest uploaded bytes kept in the page cache (recent_pages.h); 0:
+  // every window is dropped once on disk.
+  uint64_t page_cache_bytes = 0;
 };
 
 class UploadStore {
@@ -67,6 +71,7 @@ class UploadStore {
   storage::MetadataStorePtr meta_;
   storage::BlobStorePtr blobs_;
   UploadLimits limits_;
+  std::shared_ptr<RecentPages> recent_;  // shared with every session
   std::mutex mu_;        // live_, and reviving sessions from the metadata store
   std::mutex admit_mu_;  // counting and recording new sessions as one step
   std::map<std::string, UploadSessionPtr> live_;

@@ -70,7 +70,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   p.meta = std::make_shared<storage::SqliteMetadataStore>(
       paths.metadataDb(), p.cfg.storage.metadata_sync == "normal" ? storage::SyncMode::Normal : storage::SyncMode::Full);
   p.uploads = std::make_shared<repo::UploadStore>(
-      paths, p.meta, p.blobs, repo::UploadLimits{p.cfg.storage.max_uploads_per_repository, p.cfg.storage.max_uploads_per_user});
+      paths, p.meta, p.blobs, repo::UploadLimits{p.cfg.storage.max_uploads_per_repository, p.cfg.storage.max_uploads_per_user,
+                                            uint64_t{p.cfg.storage.upload_cache_mib} << 20});
   if (p.blobs->tempFilesRemovedAtStart() > 0)
     spdlog::info("removed {} temporary files left by an earlier run", p.blobs->tempFilesRemovedAtStart());
   purgeIdleUploads(*p.uploads, p.cfg.storage.upload_expiry_hours);

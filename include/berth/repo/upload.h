@@ -29,6 +29,8 @@
 
 namespace berth::repo {
 
+class RecentPages;
+
 class UploadSession {
  public:
   // Exclusive use of the session for one request. Letting go closes the data
@@ -50,8 +52,10 @@ class UploadSession {
   };
 
   // resumable: recorded in the metadata store (a monolithic upload is not).
+  // recent: where windows on disk go (kept cached up to its budget); none:
+  // each is dropped from the page cache at once.
   UploadSession(std::string uuid, std::string repo, std::string name, std::string path, uint64_t offset,
-                bool hash_valid, bool resumable);
+                bool hash_valid, bool resumable, std::shared_ptr<RecentPages> recent = nullptr);
   ~UploadSession();
   UploadSession(const UploadSession&) = delete;
   UploadSession& operator=(const UploadSession&) = delete;
@@ -94,7 +98,8 @@ class UploadSession {
   int fd_ = -1;  // open only while a Lease is held
   uint64_t offset_;
   uint64_t written_back_;  // writeback started up to here
-  uint64_t released_;      // on disk and dropped from the page cache up to here
+  uint64_t released_;      // on disk and handed to recent_ (or dropped from the page cache) up to here
+  std::shared_ptr<RecentPages> recent_;
   bool hash_valid_;
   const bool resumable_;
   bool ended_ = false;

@@ -72,6 +72,13 @@ TEST(Config, UploadCapsAndMetadataSync) {
   expectError("storage: {max_uploads_per_repository: -1}", "storage.max_uploads_per_repository");
 }
 
+TEST(Config, UploadCacheBudget) {
+  EXPECT_EQ(loadDefault().storage.upload_cache_mib, 2048u);
+  EXPECT_EQ(loadFromString("storage: {}", "t.yml").storage.upload_cache_mib, 2048u);
+  EXPECT_EQ(loadFromString("storage: {upload_cache_mib: 0}", "t.yml").storage.upload_cache_mib, 0u);
+  expectError("storage: {upload_cache_mib: -5}", "storage.upload_cache_mib");
+}
+
 TEST(Config, TrustedProxiesAreCidrBlocksCheckedAtLoad) {
   EXPECT_TRUE(loadDefault().server.trusted_proxies.empty()) << "nobody's X-Forwarded-* is believed by default";
   auto c = loadFromString("server: {trusted_proxies: [10.0.0.0/8, \"fd00::/8\", 192.0.2.1]}", "t");
