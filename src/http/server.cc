@@ -255,7 +255,12 @@ void Server::serve() {
   asio::post(s.loop, [&acceptor] { acceptor.next(); });
   // Runs until stop() releases it: sessions come and go in between.
   auto guard = asio::make_work_guard(s.loop);
+  // A stop() that came before serving began (SIGTERM right after the ready
+  // file) has nothing to drain and must not leave the loop running for
+  // ever. Both flags are sequentially consistent: serve() or stop() sees
+  // the other's.
   s.serving = true;
+  if (s.stopping) return;
   // No exception is meant to leave a handler; one that does (memory, say)
   // is logged and the loop goes on for the other connections.
   while (true) {

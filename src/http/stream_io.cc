@@ -146,18 +146,25 @@ bool StreamIo::writeAll(const asio::const_buffer* buffers, std::size_t count) {
 // the worker first waits on the socket itself, briefly: a client that keeps
 // up wakes this thread directly, and one that does not is left to the loop
 // while the worker goes back to the pool, under the minimum-rate watch as
-// before (which runs while the coroutine is suspended).
+// before (which runs while the coroutine is suspended). A client for which
+// the brief wait was not enough is not waited for that way again until it
+// proves fast: a crowd of slow readers must not hold workers in poll().
 bool StreamIo::waitWritable() {
   if (watch_->expired) return false;
   constexpr int kBriefWaitMs = 10;
-  pollfd p{stream_.socket().native_handle(), POLLOUT, 0};
-  int ready;
-  do ready = ::poll(&p, 1, kBriefWaitMs);
-  while (ready < 0 && errno == EINTR);
-  if (ready > 0) return true;  // writable, or an error that the next send reports
+  if (brief_waits_) {
+    pollfd p{stream_.socket().native_handle(), POLLOUT, 0};
+    int ready;
+    do ready = ::poll(&p, 1, kBriefWaitMs);
+    while (ready < 0 && errno == EINTR);
+    if (ready > 0) return true;  // writable, or an error that the next send reports
+    brief_waits_ = false;
+  }
   armWatch();
   boost::system::error_code ec;
+  auto start = std::chrono::steady_clock::now();
   stream_.socket().async_wait(tcp::socket::wait_write, yield_[ec]);
+  brief_waits_ = std::chrono::steady_clock::now() - start < std::chrono::milliseconds(kBriefWaitMs);
   return !ec && !watch_->expired;
 }
 

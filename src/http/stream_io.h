@@ -62,6 +62,7 @@ class StreamIo {
   asio::yield_context yield_;
   RateLimits limits_;
   std::shared_ptr<Watch> watch_;  // shared with the timer's pending handler
+  bool brief_waits_ = true;  // waitWritable() may poll on the worker first (stream_io.cc)
 };
 
 }  // namespace berth::http
