@@ -11,7 +11,7 @@ set -euo pipefail
 what=${1:-build}
 # libboost1.81-dev, not libboost-dev (1.74 on Debian 12): CMake refuses Boost < 1.81
 # because Beast 1.74 drops every request that has a Content-Length (docs/design.md).
-build_pkgs=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libssl-dev nlohmann-json3-dev
+build_pkgs=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libboost-context1.81-dev libssl-dev nlohmann-json3-dev
   libspdlog-dev libyaml-cpp-dev libsqlite3-dev libexpected-dev openssl curl)
 test_pkgs=(libgtest-dev clang-14 libclang-rt-14-dev skopeo podman buildah docker.io containerd apache2-utils)
 bench_pkgs=(docker-registry)

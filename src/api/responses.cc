@@ -13,21 +13,7 @@ http::HttpResponse jsonResponse(int status, std::string body) {
   return res;
 }
 
-http::HttpResponse errorResponse(const Error& e) {
-  // Server faults carry paths, errno texts or SQL in their message: those go
-  // to the log (api.cc), the client gets the code's default message.
-  bool server_fault = e.internal || e.code == ErrorCode::Unknown;
-  nlohmann::json err{{"code", errorCodeName(e.code)},
-                     {"message", e.message.empty() || server_fault ? std::string(errorDefaultMessage(e.code)) : e.message}};
-  if (!e.detail.empty() && !server_fault) {
-    // A detail that is itself JSON (an access list, say) is embedded as such.
-    // The depth limit matters: a detail may quote a client's input.
-    auto parsed = json_input::parse(e.detail, ErrorCode::Unknown);
-    err["detail"] = (parsed && (parsed->is_array() || parsed->is_object())) ? *parsed : nlohmann::json(e.detail);
-  }
-  nlohmann::json body{{"errors", nlohmann::json::array({err})}};
-  return jsonResponse(errorHttpStatus(e.code), body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
+http::HttpResponse errorResponse(const Error& e) { return jsonResponse(errorHttpStatus(e.code), errorBody(e)); }
 
 tl::unexpected<Error> unsupported(const Context& c) {
   return fail(ErrorCode::Unsupported, "the operation is unsupported", c.req().method + " " + c.req().path);

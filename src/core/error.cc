@@ -32,6 +32,7 @@ ErrorInfo info(ErrorCode code) {
     case ErrorCode::Unsupported: return {"UNSUPPORTED", 405, "the operation is unsupported"};
     case ErrorCode::TooManyRequests: return {"TOOMANYREQUESTS", 429, "too many requests"};
     case ErrorCode::Unavailable: return {"UNAVAILABLE", 503, "service unavailable"};
+    case ErrorCode::RequestTimeout: return {"REQUEST_TIMEOUT", 408, "request timeout"};
     case ErrorCode::BadRequest: return {"BAD_REQUEST", 400, "bad request"};
     case ErrorCode::NotFound: return {"NOT_FOUND", 404, "not found"};
     case ErrorCode::Unknown: break;

@@ -69,4 +69,15 @@ std::string_view reasonPhrase(int status) {
   }
 }
 
+std::string rawErrorResponse(int status, const Error& e, std::string_view extra_headers) {
+  std::string body = errorBody(e);
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\nConnection: close\r\n";
+  out += extra_headers;
+  out += "\r\n";
+  out += body;
+  return out;
+}
+
 }  // namespace berth::http

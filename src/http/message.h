@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "berth/core/error.h"
+
 namespace berth::http {
 
 struct HttpRequest {
@@ -59,5 +61,9 @@ struct HttpResponse {
 std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view q);
 std::string percentDecode(std::string_view s);
 std::string_view reasonPhrase(int status);
+// A whole HTTP/1.1 response carrying the spec's JSON error body, ending the
+// connection: the front end's own answers (limits, timeouts, bad framing).
+// `extra_headers` are complete lines, each ending in CRLF.
+std::string rawErrorResponse(int status, const Error& e, std::string_view extra_headers = {});
 
 }  // namespace berth::http

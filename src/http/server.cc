@@ -1,247 +1,318 @@
+// The listener and the server's life: accept under the connection limits,
+// run the loop, stop gracefully. Sessions do the rest (session.cc,
+// exchange_impl.cc).
 #include "http/server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <boost/asio/post.hpp>
+#include <future>
 #include <stdexcept>
-#include <system_error>
 
 #include <spdlog/spdlog.h>
 
+#include "berth/core/ip_address.h"
+#include "http/front_end.h"
+
 namespace berth::http {
 
-struct Server::Slot {
-  std::unique_ptr<Connection> connection;
-  std::list<std::shared_ptr<Slot>>::iterator self;
-};
-
-namespace {
-std::string addressOf(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = {0};
-  uint16_t port = 0;
-  if (ss.ss_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    port = ntohs(in->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  port = ntohs(in6->sin6_port);
-  return "[" + std::string(host) + "]:" + std::to_string(port);
-}
-}  // namespace
-
-Server::Server(ServerOptions options, RequestHandler handler, ExchangeObserver observer)
-    : options_(std::move(options)), handler_(std::move(handler)), observer_(std::move(observer)) {
-  // Plain HTTP on a TLS port: refuse, or send the client to https.
-  plain_on_tls_handler_ = [redirect = options_.redirect_plain_http](Exchange& ex) {
-    HttpResponse res;
-    res.close = true;
-    std::string host(ex.request().header("host"));
-    bool safe_host = !host.empty() && host.find_first_of(" \r\n\"<>") == std::string::npos;
-    if (redirect && safe_host) {
-      res.status = 301;
-      res.set("Location", "https://" + host + ex.request().target);
-    } else {
-      res.status = 400;
-      res.set("Content-Type", "application/json");
-      res.body = R"({"errors":[{"code":"UNSUPPORTED","message":"this port speaks HTTPS; plain HTTP is refused"}]})";
+ConnectionLimits::Verdict ConnectionLimits::admit(const std::string& client, bool exempt) {
+  std::lock_guard lock(mu_);
+  if (total_ >= max_total_) return Verdict::TooManyTotal;
+  if (!exempt) {
+    unsigned& mine = per_client_[client];
+    if (mine >= max_per_client_) {
+      if (mine == 0) per_client_.erase(client);
+      return Verdict::TooManyFromClient;
     }
-    ex.respond(std::move(res));
-  };
-}
-
-void Server::listen() {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(options_.port);
-  if (int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
-    throw std::runtime_error("cannot resolve listen address " + options_.host + ": " + gai_strerror(rc));
-  int fd = ::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (fd < 0 || ::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
-    std::string err = std::strerror(errno);
-    ::freeaddrinfo(res);
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot listen on " + options_.host + ":" + port + ": " + err);
+    ++mine;
   }
-  ::freeaddrinfo(res);
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  bound_port_ = ss.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
-                                        : ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  listen_fd_ = fd;
+  ++total_;
+  return Verdict::Admitted;
 }
 
-std::string Server::boundAddress() const {
-  std::string host = options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host;
-  return host + ":" + std::to_string(bound_port_);
+void ConnectionLimits::release(const std::string& client, bool exempt) {
+  std::lock_guard lock(mu_);
+  --total_;
+  if (exempt) return;
+  auto it = per_client_.find(client);
+  if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+}
+
+std::size_t ConnectionLimits::total() const {
+  std::lock_guard lock(mu_);
+  return total_;
 }
 
 namespace {
-enum class Refusal { TooManyConnections, OutOfResources };
+// Coroutine stacks: reserved address space, committed as touched (a request
+// uses a few dozen KiB); the guard page turns an overflow into a crash.
+constexpr std::size_t kStackBytes = 1024 * 1024;
 
-std::string busyResponse(std::string_view message) {
-  std::string body = R"({"errors":[{"code":"UNAVAILABLE","message":")" + std::string(message) + "\"}]}";
-  return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-         "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+HttpResponse plainOnTlsPort(const Exchange& ex, bool redirect) {
+  HttpResponse res;
+  res.close = true;
+  std::string host(ex.request().header("host"));
+  bool safe_host = !host.empty() && host.find_first_of(" \r\n\"<>") == std::string::npos;
+  if (redirect && safe_host) {
+    res.status = 301;
+    res.set("Location", "https://" + host + ex.request().target);
+  } else {
+    res.status = 400;
+    res.set("Content-Type", "application/json");
+    res.body = errorBody(Error{ErrorCode::Unsupported, "this port speaks HTTPS; plain HTTP is refused", {}});
+  }
+  return res;
 }
 
-// Answers 503 and closes. The send is non-blocking, so that a client that
-// does not read can never stall the accept loop.
-void refuse(int fd, Refusal why) {
-  static const std::string kTooMany = busyResponse("too many connections; retry later");
-  static const std::string kNoResources = busyResponse("the server is out of resources; retry later");
-  const std::string& out = why == Refusal::TooManyConnections ? kTooMany : kNoResources;
-  [[maybe_unused]] auto n = ::send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::close(fd);
+std::string endpointText(const tcp::endpoint& ep) {
+  auto a = ep.address();
+  std::string host = a.is_v6() && !a.to_v6().is_v4_mapped() ? "[" + a.to_string() + "]" : a.to_string();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) host = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  return host + ":" + std::to_string(ep.port());
+}
+
+std::string clientAddress(const tcp::endpoint& ep) {
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  return a.to_string();
 }
 
 int openReserveFd() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 }  // namespace
 
-void Server::serve() {
-  reserve_fd_ = openReserveFd();
-  while (!stopping_) {
-    pollfd p{listen_fd_, POLLIN, 0};
-    // Poll with a timeout so that stop() needs no signal to wake accept().
-    if (::poll(&p, 1, 50) <= 0) continue;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
-    if (fd < 0) {
-      acceptFailed(errno);
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::unique_lock lock(mu_);
-    if (active_.size() >= options_.max_connections) {
-      lock.unlock();
-      refuse(fd, Refusal::TooManyConnections);
-      continue;
-    }
-    auto slot = std::make_shared<Slot>();
-    active_.push_front(slot);
-    slot->self = active_.begin();
-    lock.unlock();
-    try {
-      std::thread([this, slot, fd, remote = addressOf(ss)] { runConnection(slot, fd, remote); }).detach();
-    } catch (const std::system_error& e) {
-      // No thread to be had (memory, or the process's thread limit): this
-      // client is told to retry, and the server goes on with those it has.
-      lock.lock();
-      active_.erase(slot->self);
-      lock.unlock();
-      refuse(fd, Refusal::OutOfResources);
-      logLimited("cannot start a connection thread ({}); answered 503", e.what());
-    }
-  }
-  if (reserve_fd_ >= 0) ::close(reserve_fd_);
-  reserve_fd_ = -1;
+Server::Impl::Impl(ServerOptions o, RequestHandler h, ExchangeObserver obs)
+    : options(std::move(o)),
+      handler(std::move(h)),
+      observer(std::move(obs)),
+      pool(std::max(1u, options.workers)),
+      stacks(kStackBytes, 4 * std::max(1u, options.workers)),
+      limits(options.max_connections, options.max_connections_per_client) {
+  plain_on_tls_handler = [redirect = options.redirect_plain_http](Exchange& ex) {
+    ex.respond(plainOnTlsPort(ex, redirect));
+  };
 }
 
-void Server::acceptFailed(int err) {
-  if (err == EINTR || err == EAGAIN || err == ECONNABORTED || err == EPROTO) return;
-  if ((err == EMFILE || err == ENFILE) && reserve_fd_ >= 0) {
-    // Out of descriptors: the pending connection would make poll() report
-    // readiness for ever (a busy loop). Free the reserved descriptor, take
-    // the connection and refuse it, then reserve again.
-    ::close(reserve_fd_);
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) refuse(fd, Refusal::TooManyConnections);
-    reserve_fd_ = openReserveFd();
-    logLimited("out of file descriptors ({}); refusing new connections until some close", std::strerror(err));
+void Server::Impl::warnLimited(const std::string& message) {
+  std::lock_guard lock(log_mu);
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_warning < std::chrono::seconds(1)) return;
+  last_warning = now;
+  spdlog::warn("{}", message);
+}
+
+// The accept loop: one pending accept at a time, on the loop thread. A
+// refusal is a non-blocking send and a close, so no client can stall it.
+class Acceptor {
+ public:
+  explicit Acceptor(Server::Impl& s) : s_(s), backoff_(s.loop), reserve_fd_(openReserveFd()) {}
+  ~Acceptor() {
+    if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  }
+  void next();
+
+ private:
+  void accepted(tcp::socket socket);
+  void failed(const boost::system::error_code& ec);
+  void refuse(int fd, const char* message);
+
+  Server::Impl& s_;
+  asio::steady_timer backoff_;
+  int reserve_fd_;  // a spare descriptor, freed to shed a connection when out of them
+};
+
+void Acceptor::next() {
+  if (s_.stopping || !s_.acceptor->is_open()) return;
+  s_.acceptor->async_accept(s_.loop, [this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec) return failed(ec);
+    accepted(std::move(socket));
+    next();
+  });
+}
+
+void Acceptor::refuse(int fd, const char* message) {
+  static const std::string kExtra = "Retry-After: 1\r\n";
+  std::string text = rawErrorResponse(503, Error{ErrorCode::Unavailable, message, {}}, kExtra);
+  if (fd < 0) return;
+  [[maybe_unused]] auto n = ::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void Acceptor::accepted(tcp::socket socket) {
+  boost::system::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  socket.set_option(tcp::no_delay(true), ec);
+  std::string client = clientAddress(peer);
+  auto ip = IpAddress::parse(client);
+  bool exempt = ip && s_.options.connection.trusted_proxies.trusts(*ip);
+  switch (s_.limits.admit(client, exempt)) {
+    case ConnectionLimits::Verdict::Admitted:
+      break;
+    case ConnectionLimits::Verdict::TooManyTotal:
+      refuse(socket.native_handle(), "too many connections; retry later");
+      s_.warnLimited("refused a connection from " + endpointText(peer) + ": " +
+                     std::to_string(s_.options.max_connections) + " connections open (server.max_connections)");
+      return;
+    case ConnectionLimits::Verdict::TooManyFromClient:
+      refuse(socket.native_handle(), "too many connections from your address; retry later");
+      s_.warnLimited("refused a connection from " + endpointText(peer) + ": " +
+                     std::to_string(s_.options.max_connections_per_client) +
+                     " connections open from that address (server.max_connections_per_client)");
+      return;
+  }
+  std::shared_ptr<Session> session;
+  try {
+    session = std::make_shared<Session>(s_, std::move(socket), endpointText(peer), client, exempt);
+    std::lock_guard lock(s_.mu);
+    s_.sessions.emplace(session.get(), session);
+  } catch (const std::bad_alloc&) {
+    // Out of memory: this client is told to retry, the others go on. A
+    // session that was made releases the limits itself when it goes.
+    if (!session) s_.limits.release(client, exempt);
+    refuse(socket.is_open() ? socket.native_handle() : -1, "the server is out of resources; retry later");
+    s_.warnLimited("out of memory accepting a connection from " + endpointText(peer) + "; answered 503");
     return;
   }
-  // No reserve left, or another failure: back off instead of spinning.
-  logLimited("accept failed: {}; backing off", std::strerror(err));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  session->start();
 }
 
-template <class... Args>
-void Server::logLimited(fmt::format_string<Args...> format, Args&&... args) {
-  // At most one line per second: the condition may last and repeat quickly.
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_resource_log_ < std::chrono::seconds(1)) return;
-  last_resource_log_ = now;
-  spdlog::warn(format, std::forward<Args>(args)...);
-}
-
-TransportPtr Server::openTransport(int fd, std::string remote, bool& plain_on_tls_port) {
-  unsigned timeout = options_.connection.read_timeout_seconds;
-  plain_on_tls_port = false;
-  if (!options_.tls) return makePlainTransport(fd, std::move(remote), timeout);
-  // The detection happens here, on the connection's own thread, so a silent
-  // client never holds up the accept loop.
-  auto transport = makePlainTransport(fd, remote, options_.connection.idle_timeout_seconds);
-  if (!TlsContext::clientSpeaksTls(fd)) {
-    plain_on_tls_port = true;
-    return transport;
-  }
-  int tls_fd = ::dup(fd);  // the plain transport closes its own descriptor
-  transport.reset();
-  return options_.tls->accept(tls_fd, std::move(remote), timeout);
-}
-
-void Server::runConnection(std::shared_ptr<Slot> slot, int fd, std::string remote) {
-  bool plain_on_tls_port = false;
-  auto transport = openTransport(fd, std::move(remote), plain_on_tls_port);
-  if (transport) {
-    {
-      std::lock_guard lock(mu_);
-      slot->connection = std::make_unique<Connection>(std::move(transport), options_.connection,
-                                                      plain_on_tls_port ? plain_on_tls_handler_ : handler_, observer_);
-      if (stopping_) slot->connection->stop();
+void Acceptor::failed(const boost::system::error_code& ec) {
+  if (ec == asio::error::operation_aborted || s_.stopping) return;
+  int err = ec.value();
+  if (reserve_fd_ < 0) reserve_fd_ = openReserveFd();
+  if ((err == EMFILE || err == ENFILE) && reserve_fd_ >= 0) {
+    // Linux fails accept() for want of a descriptor before it looks at the
+    // backlog, so this says nothing about a client waiting. Free the reserved
+    // descriptor, take a waiting connection if there is one and refuse it,
+    // reserve again, then wait until the listener is readable: a new
+    // connection, not the next accept, ends the wait (no busy loop).
+    ::close(reserve_fd_);
+    int fd = ::accept4(s_.acceptor->native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      refuse(fd, "the server is out of resources; retry later");
+      ::close(fd);
     }
-    slot->connection->run();
+    reserve_fd_ = openReserveFd();
+    s_.warnLimited(std::string("out of file descriptors (") + ec.message() +
+                   "); refusing new connections until some close");
+    s_.acceptor->async_wait(tcp::acceptor::wait_read, [this](boost::system::error_code wait_ec) {
+      if (wait_ec) return failed(wait_ec);
+      next();
+    });
+    return;
   }
-  std::lock_guard lock(mu_);
-  active_.erase(slot->self);
-  slot->connection.reset();  // closes the socket while the server still exists
-  drained_.notify_all();
+  if (err == EINTR || err == EAGAIN || err == ECONNABORTED || err == EPROTO) return next();
+  // Another failure: back off instead of spinning.
+  s_.warnLimited("accept failed: " + ec.message() + "; backing off");
+  backoff_.expires_after(std::chrono::milliseconds(100));
+  backoff_.async_wait([this](boost::system::error_code) { next(); });
+}
+
+Server::Server(ServerOptions options, RequestHandler handler, ExchangeObserver observer)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(handler), std::move(observer))) {}
+
+void Server::listen() {
+  auto& s = *impl_;
+  boost::system::error_code ec;
+  tcp::resolver resolver(s.loop);
+  auto found = resolver.resolve(s.options.host, std::to_string(s.options.port),
+                                tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || found.empty())
+    throw std::runtime_error("cannot resolve listen address " + s.options.host + ": " + ec.message());
+  tcp::endpoint ep = found.begin()->endpoint();
+  tcp::acceptor acceptor(s.loop);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(4096, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
+                             ec.message());
+  s.bound_port = acceptor.local_endpoint().port();
+  s.acceptor.emplace(std::move(acceptor));
+}
+
+std::string Server::boundAddress() const {
+  const auto& host = impl_->options.host;
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(impl_->bound_port);
+}
+
+uint16_t Server::boundPort() const { return impl_->bound_port; }
+
+void Server::serve() {
+  auto& s = *impl_;
+  Acceptor acceptor(s);
+  asio::post(s.loop, [&acceptor] { acceptor.next(); });
+  // Runs until stop() releases it: sessions come and go in between.
+  auto guard = asio::make_work_guard(s.loop);
+  s.serving = true;
+  // No exception is meant to leave a handler; one that does (memory, say)
+  // is logged and the loop goes on for the other connections.
+  while (true) {
+    try {
+      s.loop.run();
+      break;
+    } catch (const std::exception& e) {
+      spdlog::error("event loop: {}", e.what());
+    }
+  }
 }
 
 std::size_t Server::stop(unsigned grace_seconds) {
-  stopping_ = true;
-  std::unique_lock lock(mu_);
-  for (auto& slot : active_)
-    if (slot->connection) slot->connection->stop();
-  if (drained_.wait_for(lock, std::chrono::seconds(grace_seconds), [&] { return active_.empty(); })) return 0;
-  // Past the grace period: fail the sockets of those still running so their
-  // threads return, and give them a moment to leave the server's objects.
-  for (auto& slot : active_)
-    if (slot->connection) slot->connection->abort();
-  drained_.wait_for(lock, std::chrono::seconds(2), [&] { return active_.empty(); });
-  return active_.size();
+  auto& s = *impl_;
+  s.stopping = true;
+  // On the loop: no more accepting, idle connections closed at once. Busy
+  // ones close after their response (stopping_ makes it Connection: close).
+  if (!s.serving) {  // never served: no sessions, nothing to drain
+    boost::system::error_code ignored;
+    if (s.acceptor) s.acceptor->close(ignored);
+    return 0;
+  }
+  auto closed = std::make_shared<std::promise<void>>();
+  asio::post(s.loop, [&s, closed] {
+    boost::system::error_code ignored;
+    if (s.acceptor) s.acceptor->close(ignored);
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(s.mu);
+      for (auto& [raw, weak] : s.sessions)
+        if (auto p = weak.lock()) live.push_back(std::move(p));
+    }
+    for (auto& p : live) p->closeIfIdle();
+    closed->set_value();
+  });
+  closed->get_future().wait_for(std::chrono::seconds(5));
+  std::unique_lock lock(s.mu);
+  auto drained = [&s] { return s.sessions.empty(); };
+  if (!s.drained.wait_for(lock, std::chrono::seconds(grace_seconds), drained)) {
+    // Past the grace period: fail the sockets of those still running so that
+    // their coroutines end, and give them a moment to leave.
+    std::vector<std::shared_ptr<Session>> live;
+    for (auto& [raw, weak] : s.sessions)
+      if (auto p = weak.lock()) live.push_back(std::move(p));
+    lock.unlock();
+    for (auto& p : live) p->abort();
+    live.clear();
+    lock.lock();
+    s.drained.wait_for(lock, std::chrono::seconds(2), drained);
+  }
+  std::size_t left = s.sessions.size();
+  lock.unlock();
+  if (left == 0) s.loop.stop();
+  return left;
 }
 
 Server::~Server() {
-  // Connection threads use this object: never leave before they are gone
-  // (the caller exits without destroying anything if stop() reported some
-  // still running).
-  std::unique_lock lock(mu_);
-  stopping_ = true;
-  for (auto& slot : active_)
-    if (slot->connection) slot->connection->abort();
-  drained_.wait(lock, [&] { return active_.empty(); });
-  lock.unlock();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
+  auto& s = *impl_;
+  // Sessions use the loop, the pool and this object: never leave before they
+  // are gone (the caller exits without destroying anything if stop()
+  // reported some still running).
+  if (!s.stopping) stop(0);
+  s.loop.stop();
+  s.pool.join();
 }
 
 }  // namespace berth::http

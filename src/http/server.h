@@ -1,31 +1,55 @@
-// The HTTP server: a listening socket, one thread per connection (blocking
-// I/O, bounded by max_connections) and a graceful stop. Why threads and not
-// an event loop: registry traffic is few long transfers plus bursts of tiny
-// requests; blocking code keeps streaming, fsync and sendfile simple and
-// needs no hand-off to a separate blocking pool (docs/design.md).
+// The HTTP server: Boost.Asio underneath, the synchronous Exchange on top.
+//
+// One event-loop thread accepts, tells TLS from plain HTTP on the same port,
+// handshakes and reads request headers, each under its deadline; an idle or
+// half-sent connection costs a few hundred bytes and no thread. A complete
+// request runs its handler in a coroutine on a pool of `workers` threads:
+// the handler blocks on disk and SQLite as it likes (that is what the pool is
+// for), while waiting on the client suspends the coroutine instead of holding
+// a thread. Why this shape: docs/design.md.
 #pragma once
 
-#include <fmt/core.h>
-
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <list>
+#include <cstdint>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
-#include "http/connection.h"
+#include "http/body_budget.h"
+#include "http/exchange.h"
+#include "http/forwarded.h"
+#include "http/tls_context.h"
 
 namespace berth::http {
+
+using RequestHandler = std::function<void(Exchange&)>;
+
+struct ConnectionOptions {
+  unsigned header_timeout_seconds = 30;  // the whole header, from its first byte
+  unsigned idle_timeout_seconds = 120;   // between requests
+  unsigned read_timeout_seconds = 60;    // the window of the minimum rate
+  uint64_t min_body_bytes_per_second = 1024;
+  std::size_t header_limit = 64 * 1024;
+  std::shared_ptr<BodyBudget> body_budget;  // shared by all connections; null: unbounded
+  TrustedProxies trusted_proxies;  // whose X-Forwarded-For/-Proto are believed
+};
+
+// Called once per completed exchange (access log, metrics).
+struct ExchangeSummary {
+  const HttpRequest* request;
+  int status;
+  uint64_t bytes_in, bytes_out;
+  double seconds;
+};
+using ExchangeObserver = std::function<void(const ExchangeSummary&)>;
 
 struct ServerOptions {
   std::shared_ptr<TlsContext> tls;   // null: plain HTTP only
   bool redirect_plain_http = false;  // with TLS: plain requests get 301 to https (else 400)
   std::string host = "0.0.0.0";
   uint16_t port = 5000;
-  unsigned max_connections = 1024;
+  unsigned workers = 8;              // handler threads
+  unsigned max_connections = 16384;  // all clients
+  unsigned max_connections_per_client = 512;  // one address (a trusted proxy is exempt)
   ConnectionOptions connection;
 };
 
@@ -33,42 +57,27 @@ class Server {
  public:
   Server(ServerOptions options, RequestHandler handler, ExchangeObserver observer);
   ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
   // Binds and listens; throws std::runtime_error on failure (startup).
   void listen();
   // The bound address "host:port" (after listen()).
   std::string boundAddress() const;
-  uint16_t boundPort() const { return bound_port_; }
-  // Accepts until stop(); returns when the listener is closed.
+  uint16_t boundPort() const;
+  // Runs the event loop on the calling thread until stop() has finished.
   void serve();
-  // Thread-safe. Stops accepting, ends idle connections, waits up to `grace`
-  // seconds for in-flight ones, then fails the sockets of those left and
-  // waits briefly. Returns the number still running at the end: if not 0,
-  // the caller must exit without destroying the server or what its handler
-  // uses (the threads still run).
+  // Thread-safe. Stops accepting, closes idle connections at once, lets
+  // requests in flight finish for up to `grace` seconds, then fails the
+  // sockets of those left and waits 2 s more. Returns how many are still
+  // running at the end: if not 0, the caller must exit without destroying the
+  // server or what its handler uses (worker threads still run them).
   std::size_t stop(unsigned grace_seconds);
 
- private:
-  struct Slot;
-  void runConnection(std::shared_ptr<Slot> slot, int fd, std::string remote);
-  // EMFILE/ENFILE and other accept failures: shed or back off, never spin.
-  void acceptFailed(int err);
-  template <class... Args>
-  void logLimited(fmt::format_string<Args...> format, Args&&... args);
-  TransportPtr openTransport(int fd, std::string remote, bool& plain_on_tls_port);
+  struct Impl;
 
-  ServerOptions options_;
-  RequestHandler handler_;
-  RequestHandler plain_on_tls_handler_;
-  ExchangeObserver observer_;
-  int listen_fd_ = -1;
-  int reserve_fd_ = -1;  // a spare descriptor, freed to shed a connection when out of them
-  std::chrono::steady_clock::time_point last_resource_log_{};
-  uint16_t bound_port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::condition_variable drained_;
-  std::list<std::shared_ptr<Slot>> active_;
+ private:
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace berth::http

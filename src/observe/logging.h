@@ -2,7 +2,7 @@
 #pragma once
 
 #include "berth/config.h"
-#include "http/connection.h"
+#include "http/server.h"
 
 namespace berth::observe {
 

@@ -99,9 +99,14 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   }
   opts.host = hp.host;
   opts.port = hp.port;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  opts.workers = p.cfg.server.workers ? p.cfg.server.workers : std::max(8u, 4 * cores);
   opts.max_connections = p.cfg.server.max_connections;
+  opts.max_connections_per_client = p.cfg.server.max_connections_per_client;
+  opts.connection.header_timeout_seconds = p.cfg.server.header_timeout_seconds;
   opts.connection.idle_timeout_seconds = p.cfg.server.idle_timeout_seconds;
   opts.connection.read_timeout_seconds = p.cfg.server.read_timeout_seconds;
+  opts.connection.min_body_bytes_per_second = p.cfg.server.min_body_bytes_per_second;
   opts.connection.body_budget = std::make_shared<http::BodyBudget>(p.cfg.server.max_buffered_body_bytes);
   opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
   http::ExchangeObserver observer;

@@ -4,6 +4,7 @@
 // and serve again once resources come back.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -106,11 +107,12 @@ TEST_F(ResourcesTest, OutOfDescriptorsNewClientsAreRefusedWithoutSpinning) {
 }
 
 // Not under the sanitizers either: ASan's allocator aborts on a failed mmap.
-TEST_F(ResourcesTest, WhenNoThreadCanBeCreatedTheClientGets503AndTheDaemonLives) {
+// Each request in flight runs on a coroutine stack of its own, mapped when
+// the request starts; with no address space left there is none to map.
+TEST_F(ResourcesTest, WhenNoCoroutineStackCanBeMappedTheClientGets503AndTheDaemonLives) {
   ASSERT_EQ(http_.get("/v2/").status, 200);
   http_.close();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  // A thread needs its stack mapped; with no address space left there is none.
   std::ifstream status("/proc/" + std::to_string(daemon_.pid()) + "/status");
   std::string line;
   unsigned long long vm_kib = 0;
@@ -118,12 +120,19 @@ TEST_F(ResourcesTest, WhenNoThreadCanBeCreatedTheClientGets503AndTheDaemonLives)
     if (line.starts_with("VmSize:")) vm_kib = std::stoull(line.substr(7));
   ASSERT_GT(vm_kib, 0u);
   setLimit(daemon_.pid(), RLIMIT_AS, (vm_kib + 1024) * 1024);
+  // Requests that wait for their bodies keep their stacks: each new one
+  // needs a new stack, until none can be mapped.
   std::vector<std::unique_ptr<Socket>> clients;
   int refused = 0;
-  for (int i = 0; i < 8 && refused == 0; ++i) {
+  for (int i = 0; i < 64 && refused == 0; ++i) {
     clients.push_back(std::make_unique<Socket>(daemon_.host(), daemon_.port(), 3));
-    clients.back()->writeAll("GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n");
-    if (statusOf(*clients.back()) == 503) ++refused;
+    clients.back()->writeAll(
+        "PUT /v2/docker-local/held/manifests/v1 HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 1000\r\n\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    char buf[512];
+    ssize_t n = ::recv(clients.back()->fd(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find(" 503 ") != std::string_view::npos) ++refused;
   }
   EXPECT_GT(refused, 0);
   setLimit(daemon_.pid(), RLIMIT_AS, RLIM_INFINITY);

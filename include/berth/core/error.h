@@ -31,6 +31,8 @@ enum class ErrorCode {
   // Not in the distribution spec: for Berth's own REST API (/api/security/...).
   BadRequest,
   NotFound,
+  // A client too slow for server.min_body_bytes_per_second: 408.
+  RequestTimeout,
   Unknown,
 };
 
@@ -57,6 +59,10 @@ std::string_view errorCodeName(ErrorCode code);
 int errorHttpStatus(ErrorCode code);
 // The spec's default message for the code.
 std::string_view errorDefaultMessage(ErrorCode code);
+// The spec's JSON error body for `e`: {"errors":[{"code","message","detail"}]}.
+// Server faults (internal, Unknown) carry paths, errno texts or SQL in their
+// message: the body has the code's default message instead (the caller logs).
+std::string errorBody(const Error& e);
 
 // errno -> Error with the operation and path in the message; never thrown.
 Error errnoError(int err, std::string_view what, std::string_view path);

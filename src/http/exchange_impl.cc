@@ -1,52 +1,22 @@
-// The only translation unit that parses HTTP (Beast's parser over our own
-// blocking Transport). Responses are formatted by hand: a status line and
-// headers, then the body or a sendfile of a blob.
-#include "http/connection.h"
-
-#include <boost/beast/core/flat_buffer.hpp>
+// The worker side of a connection: one request, run in a coroutine with the
+// synchronous Exchange that handlers know. Reading the body and writing the
+// response suspend the coroutine while the client is slow (StreamIo); disk
+// work in the handler blocks this worker thread only.
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <chrono>
-#include <cstring>
-#include <optional>
+#include <limits>
 #include <vector>
 
-namespace berth::http {
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
+#include <spdlog/spdlog.h>
 
+#include "http/front_end.h"
+#include "http/stream_io.h"
+
+namespace berth::http {
 namespace {
 
 constexpr std::size_t kBodyChunk = 256 * 1024;
-
-// Beast's SyncReadStream over a Transport.
-struct ReadAdapter {
-  Transport& t;
-  template <class Buffers>
-  std::size_t read_some(const Buffers& buffers, beast::error_code& ec) {
-    auto b = *boost::asio::buffer_sequence_begin(buffers);
-    ssize_t n = t.readSome(b.data(), b.size());
-    if (n == 0) {
-      ec = boost::asio::error::eof;
-      return 0;
-    }
-    if (n < 0) {
-      ec = beast::error_code(errno ? errno : EIO, boost::system::system_category());
-      return 0;
-    }
-    ec = {};
-    return static_cast<std::size_t>(n);
-  }
-  template <class Buffers>
-  std::size_t read_some(const Buffers& buffers) {
-    beast::error_code ec;
-    auto n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
-  }
-};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -56,15 +26,20 @@ std::string lower(std::string_view s) {
 
 class ExchangeImpl final : public Exchange {
  public:
-  ExchangeImpl(Transport& t, beast::flat_buffer& buf, bhttp::request_parser<bhttp::empty_body>& hp, HttpRequest req,
-               BodyBudget* budget)
-      : t_(t), buf_(buf), hp_(hp), req_(std::move(req)), budget_(budget) {
+  ExchangeImpl(StreamIo& io, beast::flat_buffer& buf, HeaderParser& hp, HttpRequest req, BodyBudget* budget,
+               const std::atomic<bool>& stopping)
+      : io_(io), buf_(buf), hp_(hp), req_(std::move(req)), budget_(budget), stopping_(stopping) {
     if (hp_.content_length()) {
       content_length_ = *hp_.content_length();
       remaining_ = *content_length_;
     }
     chunked_ = hp_.chunked();
     body_done_ = !chunked_ && remaining_ == 0;
+    // HTTP/1.0 keeps a connection open only when the answer says so.
+    http10_keep_alive_ = hp_.get().version() == 10 && hp_.keep_alive();
+  }
+  ~ExchangeImpl() override {
+    if (budget_ && reserved_ > 0) budget_->give(reserved_);
   }
 
   const HttpRequest& request() const override { return req_; }
@@ -75,10 +50,6 @@ class ExchangeImpl final : public Exchange {
   int status() const { return status_; }
   uint64_t bytesIn() const { return bytes_in_; }
   uint64_t bytesOut() const { return bytes_out_; }
-
-  ~ExchangeImpl() override {
-    if (budget_ && reserved_ > 0) budget_->give(reserved_);
-  }
 
   Result<std::string> readBody(std::size_t limit, const Error& too_large) override {
     if (content_length_ && *content_length_ > limit) return tl::unexpected(too_large);
@@ -98,12 +69,16 @@ class ExchangeImpl final : public Exchange {
 
   Result<uint64_t> streamBody(const BodySink& sink) override {
     if (body_done_) return uint64_t{0};
+    io_.beginTransfer();
     if (lower(req_.header("expect")) == "100-continue" && !continued_) {
       continued_ = true;
       static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (!t_.writeAll(kContinue, sizeof kContinue - 1)) return ioError("writing 100 Continue");
+      asio::const_buffer b(kContinue, sizeof kContinue - 1);
+      if (!io_.writeAll(&b, 1)) return ioError("writing 100 Continue");
     }
-    return chunked_ ? streamChunked(sink) : streamLength(sink);
+    auto result = chunked_ ? streamChunked(sink) : streamLength(sink);
+    io_.endTransfer();
+    return result;
   }
 
   void respond(HttpResponse res) override {
@@ -113,17 +88,23 @@ class ExchangeImpl final : public Exchange {
       if (lower(k) == "content-length") has_length = true;
     if (!has_length && res.status != 204 && !(res.status >= 100 && res.status < 200))
       res.set("Content-Length", std::to_string(res.body.size()));
-    std::string out = head_(res);
-    if (!head) out += res.body;
-    finishWrite(t_.writeAll(out.data(), out.size()), head ? 0 : res.body.size(), res.close);
+    std::string top = head_(res);
+    asio::const_buffer parts[2] = {asio::buffer(top), asio::buffer(res.body)};
+    io_.beginTransfer();
+    bool ok = io_.writeAll(parts, head ? 1 : 2);
+    io_.endTransfer();
+    finishWrite(ok, head ? 0 : res.body.size(), res.close);
   }
 
   void respondFile(HttpResponse res, int fd, uint64_t offset, uint64_t length) override {
     res.body.clear();
     res.set("Content-Length", std::to_string(length));
-    std::string out = head_(res);
-    bool ok = t_.writeAll(out.data(), out.size());
-    if (ok && req_.method != "HEAD") ok = t_.writeFile(fd, offset, length);
+    std::string top = head_(res);
+    asio::const_buffer b = asio::buffer(top);
+    io_.beginTransfer();
+    bool ok = io_.writeAll(&b, 1);
+    if (ok && req_.method != "HEAD") ok = io_.sendFile(fd, offset, length);
+    io_.endTransfer();
     finishWrite(ok, req_.method == "HEAD" ? 0 : length, res.close);
   }
 
@@ -141,7 +122,15 @@ class ExchangeImpl final : public Exchange {
 
   tl::unexpected<Error> ioError(const char* what) {
     failed_ = true;
+    if (io_.timedOut())
+      return fail(ErrorCode::RequestTimeout, std::string("the request body arrived too slowly (") + what + ")");
     return fail(ErrorCode::Unknown, std::string("connection error while ") + what);
+  }
+
+  Status feed(const BodySink& sink, const char* data, std::size_t n) {
+    remaining_ -= n;
+    bytes_in_ += n;
+    return sink(data, n);
   }
 
   Result<uint64_t> streamLength(const BodySink& sink) {
@@ -156,48 +145,44 @@ class ExchangeImpl final : public Exchange {
     }
     std::vector<char> chunk(static_cast<std::size_t>(std::min<uint64_t>(remaining_, kBodyChunk)));
     while (remaining_ > 0) {
-      ssize_t n = t_.readSome(chunk.data(), static_cast<std::size_t>(std::min<uint64_t>(remaining_, chunk.size())));
-      if (n <= 0) return ioError("reading the request body");
-      if (auto st = feed(sink, chunk.data(), static_cast<std::size_t>(n)); !st) return tl::unexpected(st.error());
-      total += static_cast<uint64_t>(n);
+      boost::system::error_code ec;
+      std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(remaining_, chunk.size()));
+      std::size_t n = io_.readSome(asio::buffer(chunk.data(), want), ec);
+      if (ec || n == 0) return ioError("reading the request body");
+      if (auto st = feed(sink, chunk.data(), n); !st) return tl::unexpected(st.error());
+      total += n;
     }
     body_done_ = true;
     return total;
   }
 
-  Status feed(const BodySink& sink, const char* data, std::size_t n) {
-    remaining_ -= n;
-    bytes_in_ += n;
-    return sink(data, n);
-  }
-
+  // Beast's parser fed by hand, so that every read goes through StreamIo.
   Result<uint64_t> streamChunked(const BodySink& sink) {
     bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp_));
-    bp.body_limit(boost::none);
-    ReadAdapter stream{t_};
+    bp.body_limit(std::numeric_limits<std::uint64_t>::max());
     std::vector<char> chunk(kBodyChunk);
     uint64_t total = 0;
     while (!bp.is_done()) {
       bp.get().body().data = chunk.data();
       bp.get().body().size = chunk.size();
-      beast::error_code ec;
-      bhttp::read(stream, buf_, bp, ec);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        // Beast's parse errors (a bad chunk size, a missing CRLF) are the
-        // client's malformed body, not a lost connection.
-        if (ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
-            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-          failed_ = true;
-          return fail(ErrorCode::BadRequest, "malformed chunked request body");
-        }
-        return ioError("reading a chunked request body");
-      }
+      beast::error_code ec = bhttp::error::need_more;
+      std::size_t used = buf_.size() > 0 ? bp.put(buf_.data(), ec) : 0;
+      buf_.consume(used);
       std::size_t n = chunk.size() - bp.get().body().size;
-      if (n == 0) continue;
-      bytes_in_ += n;
-      total += n;
-      if (auto st = sink(chunk.data(), n); !st) return tl::unexpected(st.error());
+      if (n > 0) {
+        bytes_in_ += n;
+        total += n;
+        if (auto st = sink(chunk.data(), n); !st) return tl::unexpected(st.error());
+      }
+      if (ec == bhttp::error::need_more) {
+        boost::system::error_code rec;
+        std::size_t got = io_.readSome(buf_.prepare(64 * 1024), rec);
+        if (rec || got == 0) return ioError("reading a chunked request body");
+        buf_.commit(got);
+      } else if (ec && ec != bhttp::error::need_buffer) {
+        failed_ = true;
+        return fail(ErrorCode::BadRequest, "malformed chunked request body");
+      }
     }
     body_done_ = true;
     return total;
@@ -205,7 +190,7 @@ class ExchangeImpl final : public Exchange {
 
   std::string head_(HttpResponse& res) {
     status_ = res.status;
-    if (res.close || !body_done_) res.close = true;
+    if (res.close || !body_done_ || stopping_) res.close = true;
     std::string out = "HTTP/1.1 " + std::to_string(res.status) + " ";
     out += reasonPhrase(res.status);
     out += "\r\n";
@@ -215,7 +200,10 @@ class ExchangeImpl final : public Exchange {
       out += v;
       out += "\r\n";
     }
-    if (res.close) out += "Connection: close\r\n";
+    if (res.close)
+      out += "Connection: close\r\n";
+    else if (http10_keep_alive_)
+      out += "Connection: keep-alive\r\n";
     out += "\r\n";
     return out;
   }
@@ -226,22 +214,22 @@ class ExchangeImpl final : public Exchange {
     if (!ok || close) failed_ = true;
   }
 
-  Transport& t_;
+  StreamIo& io_;
   beast::flat_buffer& buf_;
-  bhttp::request_parser<bhttp::empty_body>& hp_;
+  HeaderParser& hp_;
   HttpRequest req_;
   BodyBudget* budget_;
+  const std::atomic<bool>& stopping_;
   uint64_t reserved_ = 0;
   std::optional<uint64_t> content_length_;
   uint64_t remaining_ = 0;
+  bool http10_keep_alive_ = false;
   bool chunked_ = false, body_done_ = false, continued_ = false, responded_ = false, failed_ = false;
   int status_ = 0;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 
-HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const Transport& t,
-                      const TrustedProxies& trusted) {
-  const std::string& remote = t.remote();
+HttpRequest toRequest(const HeaderParser& hp, const std::string& remote, bool secure, const TrustedProxies& trusted) {
   const auto& m = hp.get();
   HttpRequest r;
   r.method = std::string(m.method_string());
@@ -251,7 +239,7 @@ HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const 
   if (q != std::string::npos) r.query = parseQuery(std::string_view(r.target).substr(q + 1));
   for (const auto& f : m) r.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
   r.remote = remote;
-  r.secure = t.secure();
+  r.secure = secure;
   std::vector<std::string_view> forwarded_for, forwarded_proto;
   for (const auto& [k, v] : r.headers) {
     if (k == "x-forwarded-for") forwarded_for.push_back(v);
@@ -264,69 +252,43 @@ HttpRequest toRequest(const bhttp::request_parser<bhttp::empty_body>& hp, const 
   return r;
 }
 
-void writeSimple(Transport& t, int status, std::string_view message) {
-  std::string body = R"({"errors":[{"code":"UNKNOWN","message":")" + std::string(message) + "\"}]}";
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonPhrase(status)) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\nConnection: close\r\n\r\n" + body;
-  t.writeAll(out.data(), out.size());
-}
-
 }  // namespace
 
-Connection::Connection(TransportPtr transport, const ConnectionOptions& options, const RequestHandler& handler,
-                       const ExchangeObserver& observer)
-    : transport_(std::move(transport)), options_(options), handler_(handler), observer_(observer) {}
-
-void Connection::stop() {
-  stopping_ = true;
-  if (idle_) transport_->shutdownRead();
-}
-
-void Connection::abort() {
-  stopping_ = true;
-  transport_->shutdownBoth();
-}
-
-void Connection::run() {
-  beast::flat_buffer buf;
-  ReadAdapter stream{*transport_};
-  while (true) {
-    idle_ = true;
-    if (stopping_) return;
-    transport_->setTimeout(options_.idle_timeout_seconds);
-    bhttp::request_parser<bhttp::empty_body> hp;
-    hp.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-    hp.body_limit(boost::none);
-    beast::error_code ec;
-    bhttp::read_header(stream, buf, hp, ec);
-    idle_ = false;
-    if (ec == bhttp::error::header_limit) return writeSimple(*transport_, 431, "request header too large");
-    if (ec == bhttp::error::end_of_stream || ec == boost::asio::error::eof) return;
-    if (ec) {
-      if (buf.size() > 0) writeSimple(*transport_, 400, "malformed HTTP request");
-      return;
-    }
-    transport_->setTimeout(options_.read_timeout_seconds);
-    const bool keep_alive = hp.keep_alive();  // read now: a chunked body moves the parser
+void Session::serveRequest(asio::yield_context yield) {
+  const auto& o = server_.options.connection;
+  StreamIo io(stream_, yield, RateLimits{o.min_body_bytes_per_second, std::chrono::seconds(o.read_timeout_seconds)});
+  bool keep_open = false;
+  {
+    const bool keep_alive = parser_->keep_alive();  // read now: a chunked body moves the parser
     auto start = std::chrono::steady_clock::now();
-    ExchangeImpl ex(*transport_, buf, hp, toRequest(hp, *transport_, options_.trusted_proxies),
-                    options_.body_budget.get());
-    handler_(ex);
+    ExchangeImpl ex(io, buffer_, *parser_, toRequest(*parser_, remote_, stream_.secure(), o.trusted_proxies),
+                    o.body_budget.get(), server_.stopping);
+    try {
+      (plain_on_tls_ ? server_.plain_on_tls_handler : server_.handler)(ex);
+    } catch (const std::exception& e) {
+      spdlog::error("handler threw: {} ({} {})", e.what(), ex.request().method, ex.request().path);
+    }
     if (!ex.responded()) {  // a handler bug: still answer in the spec's form
       HttpResponse res;
       res.status = 500;
       res.close = true;
       res.set("Content-Type", "application/json");
-      res.body = R"({"errors":[{"code":"UNKNOWN","message":"the request was not answered"}]})";
+      res.body = errorBody(Error{ErrorCode::Unknown, "the request was not answered", {}});
       ex.respond(std::move(res));
     }
-    if (observer_) {
+    if (server_.observer) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      observer_({&ex.request(), ex.status(), ex.bytesIn(), ex.bytesOut(), secs});
+      server_.observer({&ex.request(), ex.status(), ex.bytesIn(), ex.bytesOut(), secs});
     }
-    if (ex.failed() || !ex.bodyDone() || !keep_alive) return;
+    if (io.timedOut())
+      spdlog::warn("closed the connection from {}: {} {} moved slower than {} bytes/s over {} s", remote_,
+                   ex.request().method, ex.request().path, o.min_body_bytes_per_second, o.read_timeout_seconds);
+    keep_open = !ex.failed() && ex.bodyDone() && keep_alive && !server_.stopping;
   }
+  parser_.reset();
+  if (!keep_open) return closeSocket();
+  if (buffer_.size() == 0) buffer_ = beast::flat_buffer();  // an idle connection keeps no buffer
+  asio::post(server_.loop, [self = shared_from_this()] { self->awaitRequest(); });
 }
 
 }  // namespace berth::http

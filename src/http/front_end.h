@@ -1,0 +1,132 @@
+// Internal to src/http: the state every connection shares (Server::Impl) and
+// one connection (Session). A session lives on the event loop while it waits
+// for a request (TLS detection, handshake, idle, header) and in a coroutine
+// on a worker while its request runs; at most one of the two touches it at a
+// time, and it goes back to the loop when the response is done.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "http/coroutine_stacks.h"
+#include "http/server.h"
+#include "http/stream.h"
+
+namespace berth::http {
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using HeaderParser = bhttp::request_parser<bhttp::empty_body>;
+
+class Session;
+
+// Connections counted globally and per client address. Thread-safe.
+class ConnectionLimits {
+ public:
+  ConnectionLimits(unsigned total, unsigned per_client) : max_total_(total), max_per_client_(per_client) {}
+  enum class Verdict { Admitted, TooManyTotal, TooManyFromClient };
+  Verdict admit(const std::string& client, bool exempt);
+  void release(const std::string& client, bool exempt);
+  std::size_t total() const;
+
+ private:
+  unsigned max_total_, max_per_client_;
+  mutable std::mutex mu_;
+  std::size_t total_ = 0;
+  std::unordered_map<std::string, unsigned> per_client_;
+};
+
+struct Server::Impl {
+  Impl(ServerOptions options, RequestHandler handler, ExchangeObserver observer);
+
+  ServerOptions options;
+  RequestHandler handler;
+  RequestHandler plain_on_tls_handler;
+  ExchangeObserver observer;
+  asio::io_context loop{1};
+  asio::thread_pool pool;
+  CoroutineStacks stacks;
+  ConnectionLimits limits;
+  std::optional<tcp::acceptor> acceptor;
+  uint16_t bound_port = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> serving{false};
+
+  // Every live session, for stop(); a session removes itself when destroyed.
+  std::mutex mu;
+  std::condition_variable drained;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+
+  // At most one warning per second for a condition that may repeat quickly.
+  void warnLimited(const std::string& message);
+  std::mutex log_mu;
+  std::chrono::steady_clock::time_point last_warning{};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& server, tcp::socket socket, std::string remote, std::string client, bool exempt);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start();        // loop thread
+  void closeIfIdle();  // loop thread: server stopping
+  void abort();        // any thread: fails the socket, busy or not
+
+ private:
+  enum class Phase { Opening, Idle, Header, Busy };
+
+  // Unregisters (and releases the connection's limits) after every other
+  // member is gone: declared first, destroyed last, so that the server never
+  // sees zero sessions while one still uses its event loop.
+  struct Registration {
+    Server::Impl& server;
+    Session* self;
+    std::string client;
+    bool exempt;
+    ~Registration();
+  };
+
+  // Loop side (session.cc).
+  void detectTls();
+  void handshake();
+  void awaitRequest();
+  void readHeader();
+  void dispatch();
+  void deadline(std::chrono::seconds after);
+  void disarm();
+  void refuse(int status, const char* message);
+  void close();  // loop thread
+  void closeSocket();  // any thread
+  // Worker side (exchange_impl.cc): runs one request in a coroutine.
+  void serveRequest(asio::yield_context yield);
+
+  Registration registration_;
+  Server::Impl& server_;
+  Stream stream_;
+  std::string remote_, client_;
+  asio::steady_timer timer_;  // the loop-side deadline
+  unsigned deadline_generation_ = 0;  // a late timer handler from an older deadline does nothing
+  bool timed_out_ = false;
+  beast::flat_buffer buffer_;
+  std::optional<HeaderParser> parser_;
+  std::atomic<Phase> phase_{Phase::Opening};
+  bool plain_on_tls_ = false;
+  std::mutex socket_mu_;  // close() against abort() from another thread
+};
+
+}  // namespace berth::http
