@@ -13,80 +13,16 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "crowd_peers.h"
+
 namespace berth_bench {
 
-namespace {
-
-enum class Kind : uint8_t { kIdle, kSlowHeader, kSlowBody };
-constexpr int kKinds = 3;
-constexpr const char* kKindNames[kKinds] = {"idle", "slow_headers", "slow_bodies"};
-
-enum class State : uint8_t { kNotOpened, kConnecting, kAwaitAnswer, kReady, kTrickling, kEnded };
-
-// Why a connection ended.
-enum class End : uint8_t {
-  kNone,
-  kClientError,        // this side could not open it (descriptors, ports)
-  kConnectFailed,      // refused or reset while connecting
-  kRefusedStatus,      // the server answered the first request, or the bare connection, with an error
-  kClosedBeforeReady,  // closed by the server before it was ready
-  kCut,                // ended by the server once ready (idle) or trickling (slow)
-};
-
-// One connection; kept small, there may be 10,000 of them.
-struct Peer {
-  int fd = -1;
-  Kind kind = Kind::kIdle;
-  State state = State::kNotOpened;
-  End end = End::kNone;
-  bool want_out = false;  // EPOLLOUT is in the interest set
-  uint16_t status = 0;    // the answer that ended it, if any
-  uint32_t ticks = 0;
-  float ended_at = 0;  // seconds since open()
-  double next_tick = 0;
-  uint64_t skip = 0;  // body bytes of an answer still to come
-  size_t out_off = 0;
-  std::string out;   // bytes not yet sent
-  std::string in;    // an answer's head while it arrives
-  std::string path;  // the upload session (slow bodies)
-};
-
-struct Head {
-  int status = 0;
-  uint64_t content_length = 0;
-  std::string location;
-};
-
-// A response head through its blank line; status 0 when it is not one.
-Head parseHead(std::string_view h) {
-  Head out;
-  if (h.size() < 12 || !h.starts_with("HTTP/1.")) return out;
-  out.status = std::atoi(std::string(h.substr(9, 3)).c_str());
-  for (size_t pos = h.find("\r\n"); pos != std::string_view::npos && pos + 2 < h.size();) {
-    size_t eol = h.find("\r\n", pos + 2);
-    if (eol == std::string_view::npos) break;
-    std::string_view line = h.substr(pos + 2, eol - pos - 2);
-    pos = eol;
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string name = toLower(std::string(line.substr(0, colon)));
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (name == "content-length") out.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
-    if (name == "location") out.location = std::string(value);
-  }
-  return out;
-}
-
-bool inSetup(State s) { return s == State::kConnecting || s == State::kAwaitAnswer; }
-
-}  // namespace
+using namespace crowd;
 
 class Crowd::Impl {
  public:
@@ -440,85 +376,11 @@ class Crowd::Impl {
   }
 
   json count() const {
-    json j = {{"elapsed_s", elapsed()}, {"setup_s", setup_s_}, {"thread_cpu_s", threadCpuSeconds()}};
+    json j = countPeers(peers_, trickling_);
+    j["elapsed_s"] = elapsed();
+    j["setup_s"] = setup_s_;
+    j["thread_cpu_s"] = threadCpuSeconds();
     if (trickling_) j["trickle_start_s"] = trickle_at_;
-    int total_open = 0, total_refused = 0, total_cut = 0, total_none = 0, total_client = 0;
-    for (int k = 0; k < kKinds; ++k) {
-      int req = 0, open = 0, not_trickling = 0, refused_connect = 0, refused_closed = 0, none = 0, cut = 0, client = 0;
-      std::map<std::string, int> refused_status, cut_status;
-      double first_cut = -1, last_cut = -1;
-      for (auto& p : peers_) {
-        if (static_cast<int>(p.kind) != k) continue;
-        ++req;
-        switch (p.state) {
-          case State::kNotOpened:
-          case State::kConnecting:
-          case State::kAwaitAnswer:
-            ++none;
-            break;
-          case State::kReady:
-            ++open;
-            if (p.kind != Kind::kIdle && trickling_) ++not_trickling;
-            break;
-          case State::kTrickling:
-            ++open;
-            break;
-          case State::kEnded:
-            switch (p.end) {
-              case End::kClientError:
-                ++client;
-                break;
-              case End::kConnectFailed:
-                ++refused_connect;
-                break;
-              case End::kRefusedStatus:
-                ++refused_status[std::to_string(p.status)];
-                break;
-              case End::kClosedBeforeReady:
-                ++refused_closed;
-                break;
-              case End::kCut:
-                ++cut;
-                ++cut_status[p.status ? std::to_string(p.status) : "closed"];
-                if (first_cut < 0 || p.ended_at < first_cut) first_cut = p.ended_at;
-                last_cut = std::max<double>(last_cut, p.ended_at);
-                break;
-              case End::kNone:
-                break;
-            }
-            break;
-        }
-      }
-      if (req == 0) continue;
-      int refused = refused_connect + refused_closed;
-      for (auto& [s, n] : refused_status) refused += n;
-      json kj = {{"requested", req},
-                 {"open", open},
-                 {"refused", refused},
-                 {"refused_connect", refused_connect},
-                 {"refused_closed", refused_closed},
-                 {"refused_status", refused_status},
-                 {"no_answer", none},
-                 {"cut", cut},
-                 {"cut_how", cut_status},
-                 {"client_errors", client}};
-      if (not_trickling) kj["ready_not_trickling"] = not_trickling;
-      if (cut) {
-        kj["first_cut_s"] = first_cut;
-        kj["last_cut_s"] = last_cut;
-      }
-      j[kKindNames[k]] = kj;
-      total_open += open;
-      total_refused += refused;
-      total_cut += cut;
-      total_none += none;
-      total_client += client;
-    }
-    j["open"] = total_open;
-    j["refused"] = total_refused;
-    j["cut"] = total_cut;
-    j["no_answer"] = total_none;
-    j["client_errors"] = total_client;
     if (!client_error_.empty()) j["first_client_error"] = client_error_;
     return j;
   }
