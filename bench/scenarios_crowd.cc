@@ -101,9 +101,10 @@ json cmdCrowd(const Args& a) {
   std::string repo = a.str("repo", "docker-local/bench/m"), tag = a.str("tag", "latest");
   LoadSpec s = manifestLoadSpec(a, "GET", "/v2/" + repo + "/manifests/" + tag);
 
-  // One descriptor per crowd connection, one per load connection, and a margin for the rest.
+  // One descriptor per crowd connection; a load connection takes its socket and its io_context's
+  // epoll, eventfd and timerfd; and a margin for the rest.
   long limit = raiseFileLimit();
-  long room = limit - s.conns - 64;
+  long room = limit - 5L * s.conns - 64;
   bool capped = requested > room;
   if (capped) capCrowd(cs, room);
   int size = cs.idle + cs.slow_headers + cs.slow_bodies;

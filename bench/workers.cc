@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -69,7 +70,15 @@ json runLoad(const Target& t, const LoadSpec& s, int pid) {
     ths.emplace_back([&, w] {
       auto& mine = lat[static_cast<size_t>(w)];
       mine.reserve(1 << 16);
-      Conn c(t);
+      std::optional<Conn> c;
+      try {
+        c.emplace(t);  // its io_context needs descriptors too
+      } catch (const std::exception& e) {
+        ++errors;
+        first_err.record(std::string("load connection: ") + e.what());
+        --active;
+        return;
+      }
       Req rq;
       std::string scratch;
       for (uint64_t iter = 0; phase.load(std::memory_order_relaxed) < 2; ++iter) {
@@ -78,7 +87,7 @@ json runLoad(const Target& t, const LoadSpec& s, int pid) {
         bool counted = phase.load(std::memory_order_relaxed) == 1;
         auto a = Clock::now();
         try {
-          Resp r = c.send(rq);
+          Resp r = c->send(rq);
           auto b = Clock::now();
           if (counted && phase.load(std::memory_order_relaxed) == 1) {
             bool good = r.status == s.expect;
@@ -88,7 +97,7 @@ json runLoad(const Target& t, const LoadSpec& s, int pid) {
         } catch (const std::exception& e) {
           ++errors;
           first_err.record(e.what());
-          c.close();
+          c->close();
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
       }
