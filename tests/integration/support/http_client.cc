@@ -34,6 +34,33 @@ std::string hex(std::size_t n) {
   return buf;
 }
 
+// Binds fd to a local address, port left to connect() so that thousands of
+// sockets from one address can share ephemeral ports.
+void bindTo(int fd, sa_family_t family, const std::string& address) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int ok = 0;
+  if (family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    ok = ::inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr);
+    len = sizeof *in6;
+  } else {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    ok = ::inet_pton(AF_INET, address.c_str(), &in->sin_addr);
+    len = sizeof *in;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  if (ok != 1 || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    ioFailure("bind to " + address);
+  }
+}
+
 }  // namespace
 
 // ---- Headers, Response ----
@@ -85,7 +112,7 @@ std::pair<std::string, uint16_t> splitHostPort(const std::string& address) {
 
 // ---- Socket ----
 
-Socket::Socket(const std::string& host, uint16_t port, int timeout_seconds) {
+Socket::Socket(const std::string& host, uint16_t port, int timeout_seconds, const SocketOptions& options) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (host.find(':') != std::string::npos) {
@@ -108,6 +135,9 @@ Socket::Socket(const std::string& host, uint16_t port, int timeout_seconds) {
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (options.receive_buffer > 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer, sizeof options.receive_buffer);
+  if (!options.bind_address.empty()) bindTo(fd_, ss.ss_family, options.bind_address);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     int err = errno;
     ::close(fd_);

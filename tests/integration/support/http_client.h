@@ -63,10 +63,18 @@ struct Request {
   bool chunked = false;  // send even a string body with Transfer-Encoding: chunked
 };
 
+// How a raw Socket connects: from which local address (another loopback
+// address is another client to the server), and with how small a receive
+// buffer (set before connect, so the window the server sees stays small).
+struct SocketOptions {
+  std::string bind_address;  // "" = the kernel's choice
+  int receive_buffer = 0;    // SO_RCVBUF in bytes; 0 = the default
+};
+
 // One connected TCP socket (SOCK_CLOEXEC, with send/receive timeouts).
 class Socket {
  public:
-  Socket(const std::string& host, uint16_t port, int timeout_seconds = 60);
+  Socket(const std::string& host, uint16_t port, int timeout_seconds = 60, const SocketOptions& options = {});
   ~Socket();
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
