@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -58,20 +59,40 @@ void capCrowd(CrowdSpec& cs, long room) {
 }
 
 // DELETEs the slow bodies' upload sessions, so that they hold no server limit or disk after the
-// scenario. Returns how many the server accepted.
-int cancelUploads(const Target& t, const std::vector<std::string>& paths) {
-  int n = 0;
+// scenario; a session whose cut PATCH the server is still winding up may refuse at first, so the
+// refused ones are asked again 2 s later. Returns the last answers by status ("204": 1000) and the
+// refusals at the first try ("first_try_409": 3).
+json cancelUploads(const Target& t, const std::vector<std::string>& paths) {
+  auto done = [](int status) { return status == 204 || status == 202 || status == 200 || status == 404; };
+  std::vector<int> last(paths.size(), 0);
   Conn c(t);
-  for (auto& p : paths) {
-    try {
-      Resp r = c.send({.method = "DELETE", .target = p});
-      if (r.status == 204 || r.status == 202 || r.status == 200) ++n;
-    } catch (const std::exception& e) {
-      logProgress("cancelling upload " + p + ": " + e.what());
-      c.close();
+  int retried = 0;
+  std::map<std::string, int> first_refusals;
+  for (int round = 0; round < 2; ++round) {
+    if (round) {
+      for (int v : last) {
+        if (done(v)) continue;
+        ++retried;
+        ++first_refusals[v < 0 ? "error" : std::to_string(v)];
+      }
+      if (!retried) break;
+      logProgress(std::to_string(retried) + " upload sessions not cancelled at once; once more in 2 s");
+      sleepFor(2);
+    }
+    for (size_t i = 0; i < paths.size(); ++i) {
+      if (round && done(last[i])) continue;
+      try {
+        last[i] = c.send({.method = "DELETE", .target = paths[i]}).status;
+      } catch (const std::exception&) {
+        last[i] = -1;
+        c.close();
+      }
     }
   }
-  return n;
+  std::map<std::string, int> by_status;
+  for (int v : last) ++by_status[v < 0 ? "error" : std::to_string(v)];
+  for (auto& [k, n] : first_refusals) by_status["first_try_" + k] = n;
+  return by_status;
 }
 
 }  // namespace
@@ -129,7 +150,7 @@ json cmdCrowd(const Args& a) {
   json with = runLoad(t, s, pid);
   json at_end = crowd.snapshot();
   crowd.close();
-  int cancelled = cancelUploads(t, crowd.uploadSessions());
+  json cancelled = cancelUploads(t, crowd.uploadSessions());
 
   // The crowd starts when its connections begin to misbehave: at once for idle ones, when they
   // start to trickle for slow ones (opening them, and their upload sessions, comes before).
@@ -153,7 +174,7 @@ json cmdCrowd(const Args& a) {
             {"crowd_at_load_start", at_load},
             {"crowd_at_end", at_end},
             {"server_alive", pid == 0 || kill(pid, 0) == 0},
-            {"uploads_cancelled", cancelled},
+            {"uploads_cancelled", cancelled},  // DELETE answers by status
             {"client_max_rss_mib", clientMaxRssMib()},
             {"client_cpu_s", clientCpuSeconds()},
             {"crowd_thread_cpu_s", at_end.value("thread_cpu_s", 0.0)}};
