@@ -68,6 +68,7 @@ json cancelUploads(const Target& t, const std::vector<std::string>& paths) {
   Conn c(t);
   int retried = 0;
   std::map<std::string, int> first_refusals;
+  std::string first_odd;  // the first answer other than 204, for the raw results
   for (int round = 0; round < 2; ++round) {
     if (round) {
       for (int v : last) {
@@ -82,7 +83,9 @@ json cancelUploads(const Target& t, const std::vector<std::string>& paths) {
     for (size_t i = 0; i < paths.size(); ++i) {
       if (round && done(last[i])) continue;
       try {
-        last[i] = c.send({.method = "DELETE", .target = paths[i]}).status;
+        Resp r = c.send({.method = "DELETE", .target = paths[i]});
+        last[i] = r.status;
+        if (r.status != 204 && first_odd.empty()) first_odd = "DELETE " + paths[i] + ": " + describe(r);
       } catch (const std::exception&) {
         last[i] = -1;
         c.close();
@@ -91,8 +94,10 @@ json cancelUploads(const Target& t, const std::vector<std::string>& paths) {
   }
   std::map<std::string, int> by_status;
   for (int v : last) ++by_status[v < 0 ? "error" : std::to_string(v)];
-  for (auto& [k, n] : first_refusals) by_status["first_try_" + k] = n;
-  return by_status;
+  json j = by_status;
+  for (auto& [k, n] : first_refusals) j["first_try_" + k] = n;
+  if (!first_odd.empty()) j["first_other_answer"] = first_odd;
+  return j;
 }
 
 }  // namespace
