@@ -23,6 +23,7 @@ class HeaderAddingExchange final : public http::Exchange {
     inner_.respondFile(decorate(std::move(head)), fd, offset, length);
   }
   bool responded() const override { return inner_.responded(); }
+  void pause(std::chrono::milliseconds d) override { inner_.pause(d); }
 
  private:
   static http::HttpResponse decorate(http::HttpResponse res) {

@@ -136,7 +136,7 @@ Status handleUpload(Context& c) {
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
   // BLOB_UPLOAD_UNKNOWN when it ended (committed, cancelled, purged) while we waited.
-  auto lock = s.acquire();
+  auto lock = s.acquire([&c](std::chrono::milliseconds d) { c.ex.pause(d); });
   if (!lock) return tl::unexpected(lock.error());
   if (m == "GET" || m == "PATCH") {
     if (m == "PATCH") {

@@ -6,6 +6,7 @@
 // Not thread-safe: used by the connection's own thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -35,6 +36,9 @@ class Exchange {
   // Sends `head` (its body ignored) then `length` bytes of `fd` from `offset`.
   virtual void respondFile(HttpResponse head, int fd, uint64_t offset, uint64_t length) = 0;
   virtual bool responded() const = 0;
+  // Suspends this request for about `d` without holding a worker thread: for
+  // a handler that waits on another request (an upload session in use).
+  virtual void pause(std::chrono::milliseconds d) = 0;
 };
 
 }  // namespace berth::http

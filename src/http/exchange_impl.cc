@@ -3,6 +3,7 @@
 // response suspend the coroutine while the client is slow (StreamIo); disk
 // work in the handler blocks this worker thread only.
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <chrono>
 #include <limits>
@@ -17,6 +18,13 @@ namespace berth::http {
 namespace {
 
 constexpr std::size_t kBodyChunk = 256 * 1024;
+// A chunk-size line (with its extensions) or the trailer section: a body
+// that sends more than this without ending one is refused, not buffered.
+constexpr std::size_t kMaxChunkLine = 64 * 1024;
+
+// Not zero-filled: pages are touched (and cost memory) only as data
+// arrives, so a slow upload holds a few KiB of its 256 KiB buffer, not all.
+std::unique_ptr<char[]> bodyBuffer(std::size_t n) { return std::unique_ptr<char[]>(new char[n]); }
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -45,6 +53,12 @@ class ExchangeImpl final : public Exchange {
   const HttpRequest& request() const override { return req_; }
   std::optional<uint64_t> contentLength() const override { return content_length_; }
   bool responded() const override { return responded_; }
+  void pause(std::chrono::milliseconds d) override {
+    asio::steady_timer timer(io_.yield().get_executor());
+    timer.expires_after(d);
+    boost::system::error_code ignored;
+    timer.async_wait(io_.yield()[ignored]);
+  }
   bool bodyDone() const { return body_done_; }
   bool failed() const { return failed_; }
   int status() const { return status_; }
@@ -103,9 +117,13 @@ class ExchangeImpl final : public Exchange {
     asio::const_buffer b = asio::buffer(top);
     io_.beginTransfer();
     bool ok = io_.writeAll(&b, 1);
-    if (ok && req_.method != "HEAD") ok = io_.sendFile(fd, offset, length);
+    uint64_t sent = 0;
+    if (ok && req_.method != "HEAD") {
+      sent = io_.sendFile(fd, offset, length);
+      ok = sent == length;
+    }
     io_.endTransfer();
-    finishWrite(ok, req_.method == "HEAD" ? 0 : length, res.close);
+    finishWrite(ok, sent, res.close);
   }
 
  private:
@@ -124,7 +142,9 @@ class ExchangeImpl final : public Exchange {
     failed_ = true;
     if (io_.timedOut())
       return fail(ErrorCode::RequestTimeout, std::string("the request body arrived too slowly (") + what + ")");
-    return fail(ErrorCode::Unknown, std::string("connection error while ") + what);
+    // The client went away or broke the connection: its fault, not ours
+    // (the access log and metrics must not count it as a server error).
+    return fail(ErrorCode::BadRequest, std::string("the connection ended while ") + what);
   }
 
   Status feed(const BodySink& sink, const char* data, std::size_t n) {
@@ -143,13 +163,14 @@ class ExchangeImpl final : public Exchange {
       buf_.consume(n);
       total += n;
     }
-    std::vector<char> chunk(static_cast<std::size_t>(std::min<uint64_t>(remaining_, kBodyChunk)));
+    const std::size_t chunk_size = static_cast<std::size_t>(std::min<uint64_t>(remaining_, kBodyChunk));
+    auto chunk = remaining_ > 0 ? bodyBuffer(chunk_size) : nullptr;
     while (remaining_ > 0) {
       boost::system::error_code ec;
-      std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(remaining_, chunk.size()));
-      std::size_t n = io_.readSome(asio::buffer(chunk.data(), want), ec);
+      std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(remaining_, chunk_size));
+      std::size_t n = io_.readSome(asio::buffer(chunk.get(), want), ec);
       if (ec || n == 0) return ioError("reading the request body");
-      if (auto st = feed(sink, chunk.data(), n); !st) return tl::unexpected(st.error());
+      if (auto st = feed(sink, chunk.get(), n); !st) return tl::unexpected(st.error());
       total += n;
     }
     body_done_ = true;
@@ -160,21 +181,27 @@ class ExchangeImpl final : public Exchange {
   Result<uint64_t> streamChunked(const BodySink& sink) {
     bhttp::request_parser<bhttp::buffer_body> bp(std::move(hp_));
     bp.body_limit(std::numeric_limits<std::uint64_t>::max());
-    std::vector<char> chunk(kBodyChunk);
+    auto chunk = bodyBuffer(kBodyChunk);
     uint64_t total = 0;
     while (!bp.is_done()) {
-      bp.get().body().data = chunk.data();
-      bp.get().body().size = chunk.size();
+      bp.get().body().data = chunk.get();
+      bp.get().body().size = kBodyChunk;
       beast::error_code ec = bhttp::error::need_more;
       std::size_t used = buf_.size() > 0 ? bp.put(buf_.data(), ec) : 0;
       buf_.consume(used);
-      std::size_t n = chunk.size() - bp.get().body().size;
+      std::size_t n = kBodyChunk - bp.get().body().size;
       if (n > 0) {
         bytes_in_ += n;
         total += n;
-        if (auto st = sink(chunk.data(), n); !st) return tl::unexpected(st.error());
+        if (auto st = sink(chunk.get(), n); !st) return tl::unexpected(st.error());
       }
       if (ec == bhttp::error::need_more) {
+        // Body bytes never stay in buf_ (the parser moves them to `chunk`):
+        // what is left is an unfinished chunk line or trailer.
+        if (buf_.size() >= kMaxChunkLine) {
+          failed_ = true;
+          return fail(ErrorCode::BadRequest, "a chunk-size line or trailer of the request body is too long");
+        }
         boost::system::error_code rec;
         std::size_t got = io_.readSome(buf_.prepare(64 * 1024), rec);
         if (rec || got == 0) return ioError("reading a chunked request body");
@@ -281,8 +308,9 @@ void Session::serveRequest(asio::yield_context yield) {
       server_.observer({&ex.request(), ex.status(), ex.bytesIn(), ex.bytesOut(), secs});
     }
     if (io.timedOut())
-      spdlog::warn("closed the connection from {}: {} {} moved slower than {} bytes/s over {} s", remote_,
-                   ex.request().method, ex.request().path, o.min_body_bytes_per_second, o.read_timeout_seconds);
+      server_.warnLimited(fmt::format("closed the connection from {}: {} {} moved slower than {} bytes/s over {} s",
+                                      remote_, ex.request().method, ex.request().path,
+                                      o.min_body_bytes_per_second, o.read_timeout_seconds));
     keep_open = !ex.failed() && ex.bodyDone() && keep_alive && !server_.stopping;
   }
   parser_.reset();

@@ -70,10 +70,12 @@ struct Server::Impl {
   std::condition_variable drained;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
 
-  // At most one warning per second for a condition that may repeat quickly.
+  // At most one warning per second for a condition that may repeat quickly
+  // (a crowd of slow clients); the next line says how many were left out.
   void warnLimited(const std::string& message);
   std::mutex log_mu;
   std::chrono::steady_clock::time_point last_warning{};
+  unsigned suppressed_warnings = 0;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -107,7 +109,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void awaitRequest();
   void readHeader();
   void dispatch();
-  void deadline(std::chrono::seconds after);
+  void deadline(std::chrono::steady_clock::time_point at);
+  // The deadline of the wait for the next request, and of its header: for
+  // a new connection both end header_timeout after it was accepted (TLS
+  // detection and handshake included); later ones get the idle timeout,
+  // then the header timeout from the first byte.
+  std::chrono::steady_clock::time_point idleDeadline() const;
+  std::chrono::steady_clock::time_point headerDeadline() const;
+  // A request header the front end refuses before any handler sees it.
+  std::optional<std::pair<int, const char*>> headerProblem() const;
   void disarm();
   void refuse(int status, const char* message);
   void close();  // loop thread
@@ -122,6 +132,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer timer_;  // the loop-side deadline
   unsigned deadline_generation_ = 0;  // a late timer handler from an older deadline does nothing
   bool timed_out_ = false;
+  bool first_request_ = true;
+  std::chrono::steady_clock::time_point accepted_at_ = std::chrono::steady_clock::now();
   beast::flat_buffer buffer_;
   std::optional<HeaderParser> parser_;
   std::atomic<Phase> phase_{Phase::Opening};

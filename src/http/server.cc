@@ -98,9 +98,16 @@ Server::Impl::Impl(ServerOptions o, RequestHandler h, ExchangeObserver obs)
 void Server::Impl::warnLimited(const std::string& message) {
   std::lock_guard lock(log_mu);
   auto now = std::chrono::steady_clock::now();
-  if (now - last_warning < std::chrono::seconds(1)) return;
+  if (now - last_warning < std::chrono::seconds(1)) {
+    ++suppressed_warnings;
+    return;
+  }
   last_warning = now;
-  spdlog::warn("{}", message);
+  if (suppressed_warnings > 0)
+    spdlog::warn("{} ({} similar events in the last second were not logged)", message, suppressed_warnings);
+  else
+    spdlog::warn("{}", message);
+  suppressed_warnings = 0;
 }
 
 // The accept loop: one pending accept at a time, on the loop thread. A

@@ -40,10 +40,10 @@ void Session::start() {
     awaitRequest();
 }
 
-void Session::deadline(std::chrono::seconds after) {
+void Session::deadline(std::chrono::steady_clock::time_point at) {
   timed_out_ = false;
   unsigned generation = ++deadline_generation_;
-  timer_.expires_after(after);
+  timer_.expires_at(at);
   timer_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
     if (ec || generation != self->deadline_generation_) return;
     self->timed_out_ = true;
@@ -52,13 +52,25 @@ void Session::deadline(std::chrono::seconds after) {
   });
 }
 
+std::chrono::steady_clock::time_point Session::idleDeadline() const {
+  const auto& o = server_.options.connection;
+  if (first_request_) return accepted_at_ + std::chrono::seconds(o.header_timeout_seconds);
+  return std::chrono::steady_clock::now() + std::chrono::seconds(o.idle_timeout_seconds);
+}
+
+std::chrono::steady_clock::time_point Session::headerDeadline() const {
+  const auto& o = server_.options.connection;
+  if (first_request_) return accepted_at_ + std::chrono::seconds(o.header_timeout_seconds);
+  return std::chrono::steady_clock::now() + std::chrono::seconds(o.header_timeout_seconds);
+}
+
 void Session::disarm() {
   ++deadline_generation_;
   timer_.cancel();
 }
 
 void Session::detectTls() {
-  deadline(std::chrono::seconds(server_.options.connection.header_timeout_seconds));
+  deadline(headerDeadline());
   stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     self->disarm();
     if (ec || self->server_.stopping) return self->close();
@@ -74,23 +86,47 @@ void Session::detectTls() {
   });
 }
 
+// The handshake's key exchange is CPU work: it runs in a coroutine on a
+// worker, so that a flood of handshakes cannot delay the loop (and every
+// other connection's headers). The loop leaves the session alone meanwhile.
 void Session::handshake() {
-  deadline(std::chrono::seconds(server_.options.connection.header_timeout_seconds));
-  stream_.tls()->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](boost::system::error_code ec) {
-    self->disarm();
-    if (ec) {
-      spdlog::debug("TLS handshake with {} failed: {}", self->remote_, ec.message());
-      return self->close();
-    }
-    self->awaitRequest();
-  });
+  if (!server_.stacks.ensureOne()) return close();
+  phase_ = Phase::Busy;
+  auto strand = asio::any_io_executor(asio::make_strand(server_.pool));
+  asio::spawn(
+      strand, std::allocator_arg, server_.stacks.allocator(),
+      [self = shared_from_this()](asio::yield_context yield) {
+        // The timer's handler and this coroutine share the strand; `done`
+        // keeps a handler that fired as the handshake ended from cancelling
+        // what the loop does next on the socket.
+        auto done = std::make_shared<bool>(false);
+        asio::steady_timer timer(yield.get_executor());
+        timer.expires_at(self->headerDeadline());
+        timer.async_wait([self, done](boost::system::error_code ec) {
+          if (ec || *done) return;
+          boost::system::error_code ignored;
+          self->stream_.socket().cancel(ignored);
+        });
+        boost::system::error_code ec;
+        self->stream_.tls()->async_handshake(asio::ssl::stream_base::server, yield[ec]);
+        *done = true;
+        timer.cancel();
+        if (ec) {
+          spdlog::debug("TLS handshake with {} failed: {}", self->remote_, ec.message());
+          return self->closeSocket();
+        }
+        asio::post(self->server_.loop, [self] { self->awaitRequest(); });
+      },
+      [](std::exception_ptr e) {
+        if (e) spdlog::error("TLS handshake coroutine failed");
+      });
 }
 
 void Session::awaitRequest() {
   phase_ = Phase::Idle;
   if (server_.stopping) return close();
   if (buffer_.size() > 0) return readHeader();  // the next request came with the last one
-  deadline(std::chrono::seconds(server_.options.connection.idle_timeout_seconds));
+  deadline(idleDeadline());
   auto on_first_bytes = [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
     self->disarm();
     if (ec) return self->close();  // idle too long, closed by the peer, or the server stopping
@@ -113,14 +149,17 @@ void Session::readHeader() {
   parser_->header_limit(static_cast<std::uint32_t>(o.header_limit));
   // A number, not boost::none: see the Boost floor in docs/design.md.
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-  deadline(std::chrono::seconds(o.header_timeout_seconds));
+  deadline(headerDeadline());
   bhttp::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     self->disarm();
-    if (!ec) return self->dispatch();
+    if (!ec) {
+      if (auto problem = self->headerProblem()) return self->refuse(problem->first, problem->second);
+      return self->dispatch();
+    }
     if (ec == bhttp::error::header_limit) return self->refuse(431, "request header too large");
     if (self->timed_out_) {
-      spdlog::warn("closed the connection from {}: request header incomplete after {} s", self->remote_,
-                   self->server_.options.connection.header_timeout_seconds);
+      self->server_.warnLimited("closed the connection from " + self->remote_ + ": request header incomplete after " +
+                                std::to_string(self->server_.options.connection.header_timeout_seconds) + " s");
       return self->refuse(408, "the request header did not arrive in time");
     }
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || !self->parser_->got_some() ||
@@ -130,7 +169,26 @@ void Session::readHeader() {
   });
 }
 
+std::optional<std::pair<int, const char*>> Session::headerProblem() const {
+  // Many tiny fields fit in the size limit and cost far more once parsed:
+  // each is a node, then a copy in the request, for the request's lifetime.
+  constexpr std::size_t kMaxFields = 100;
+  const auto& m = parser_->get();
+  std::size_t fields = 0;
+  for (auto it = m.begin(); it != m.end(); ++it)
+    if (++fields > kMaxFields) return std::pair{431, "too many request header fields"};
+  // RFC 9112 6.3: a Transfer-Encoding whose last coding is not chunked
+  // leaves the body's end unknown; guessing would let bytes of a body run as
+  // the next request.
+  if (m.find(bhttp::field::transfer_encoding) != m.end() && !parser_->chunked())
+    return std::pair{400, "unsupported Transfer-Encoding: only chunked is accepted"};
+  if (m.version() >= 11 && m.find(bhttp::field::host) == m.end())
+    return std::pair{400, "the request has no Host header"};
+  return std::nullopt;
+}
+
 void Session::dispatch() {
+  first_request_ = false;
   // The coroutine's stack is mapped here, on the loop: with no address space
   // left this client is told to retry and every other connection goes on.
   if (!server_.stacks.ensureOne()) {
@@ -162,7 +220,7 @@ void Session::refuse(int status, const char* message) {
                    : status == 503 ? ErrorCode::Unavailable
                                    : ErrorCode::BadRequest;
   auto text = std::make_shared<std::string>(rawErrorResponse(status, Error{code, message, {}}));
-  deadline(std::chrono::seconds(5));
+  deadline(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   asio::async_write(stream_, asio::buffer(*text), [self = shared_from_this(), text](boost::system::error_code, std::size_t) {
     self->disarm();
     self->close();

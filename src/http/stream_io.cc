@@ -147,19 +147,20 @@ bool StreamIo::waitWritable() {
   return !ec && !watch_->expired;
 }
 
-bool StreamIo::sendFile(int fd, uint64_t offset, uint64_t length) {
+uint64_t StreamIo::sendFile(int fd, uint64_t offset, uint64_t length) {
   if (stream_.secure()) {
+    uint64_t sent = 0;
     // TLS encrypts in user space: read a window, write it, repeat.
     std::vector<char> buf(static_cast<std::size_t>(std::min<uint64_t>(length, 256 * 1024)));
-    while (length > 0) {
-      ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), length), static_cast<off_t>(offset));
+    while (sent < length) {
+      ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), length - sent),
+                          static_cast<off_t>(offset + sent));
       if (n < 0 && errno == EINTR) continue;
       asio::const_buffer b(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-      if (n <= 0 || !writeAll(&b, 1)) return false;
-      offset += static_cast<uint64_t>(n);
-      length -= static_cast<uint64_t>(n);
+      if (n <= 0 || !writeAll(&b, 1)) return sent;
+      sent += static_cast<uint64_t>(n);
     }
-    return true;
+    return sent;
   }
   // The kernel copies page cache to socket: no user-space buffer at all. A
   // blob that is not cached is read ahead in large windows, so the disk
@@ -185,9 +186,9 @@ bool StreamIo::sendFile(int fd, uint64_t offset, uint64_t length) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN && waitWritable()) continue;
-    return false;
+    break;
   }
-  return true;
+  return static_cast<uint64_t>(off) - offset;
 }
 
 }  // namespace berth::http

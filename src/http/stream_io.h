@@ -42,7 +42,8 @@ class StreamIo {
   // Sends `length` bytes of `fd` from `offset`: sendfile(2) on plain
   // connections, read and encrypt on TLS ones. A disk read may block the
   // worker thread (that is what workers are for); the peer never does.
-  bool sendFile(int fd, uint64_t offset, uint64_t length);
+  // Returns the bytes sent: `length` unless the peer failed or was too slow.
+  uint64_t sendFile(int fd, uint64_t offset, uint64_t length);
 
   bool timedOut() const;
   uint64_t transferred() const;

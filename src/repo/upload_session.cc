@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 #include <vector>
 
 #include "berth/repo/upload.h"
@@ -36,10 +37,19 @@ UploadSession::UploadSession(std::string uuid, std::string repo, std::string nam
 
 UploadSession::~UploadSession() { closeFile(); }
 
-Result<UploadSession::Lease> UploadSession::acquire() {
-  std::unique_lock<std::timed_mutex> lock(busy_, std::chrono::seconds(10));
-  if (!lock.owns_lock())
-    return fail(ErrorCode::BlobUploadInvalid, "another request is writing to this upload", uuid_);
+Result<UploadSession::Lease> UploadSession::acquire(const Pause& pause) {
+  constexpr auto kStep = std::chrono::milliseconds(20);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::unique_lock<std::timed_mutex> lock(busy_, std::try_to_lock);
+  while (!lock.owns_lock()) {
+    if (std::chrono::steady_clock::now() >= until)
+      return fail(ErrorCode::BlobUploadInvalid, "another request is writing to this upload", uuid_);
+    if (pause)
+      pause(kStep);
+    else
+      std::this_thread::sleep_for(kStep);
+    lock.try_lock();
+  }
   if (ended_) return gone(uuid_);
   return Lease(this, std::move(lock));
 }

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,9 +65,12 @@ class UploadSession {
 
   // Clients send the next chunk as soon as they read our answer, which can be
   // a moment before the previous request's handler has returned: wait a
-  // little rather than refuse (BLOB_UPLOAD_INVALID after 10 s).
-  // BLOB_UPLOAD_UNKNOWN when the session has ended.
-  Result<Lease> acquire();
+  // little rather than refuse (BLOB_UPLOAD_INVALID after 10 s). `pause` is
+  // how the caller waits between attempts (an HTTP request suspends its
+  // coroutine, so that waiting holds no worker thread); by default the
+  // calling thread sleeps. BLOB_UPLOAD_UNKNOWN when the session has ended.
+  using Pause = std::function<void(std::chrono::milliseconds)>;
+  Result<Lease> acquire(const Pause& pause = {});
   // For the purger: no waiting; empty when busy.
   std::optional<Lease> tryAcquire();
 
