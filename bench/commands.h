@@ -6,6 +6,8 @@
 
 #include "args.h"
 #include "common.h"
+#include "registry_api.h"
+#include "workers.h"
 
 namespace berth_bench {
 
@@ -16,6 +18,9 @@ json cmdPull(const Args& a);
 json cmdSmallImages(const Args& a);
 json cmdManifestLoad(const Args& a);
 json cmdBlobHead(const Args& a);
+// scenarios_crowd.cc
+json cmdCrowd(const Args& a);
+json cmdPushLoad(const Args& a);
 // scenarios_listing.cc
 json cmdSeedTags(const Args& a);
 json cmdSeedRepos(const Args& a);
@@ -27,6 +32,11 @@ json cmdFreePort(const Args& a);
 json cmdWait(const Args& a);
 // report.cc
 json cmdReport(const Args& a);
+
+// The manifest-GET load's image (--seed, default 77), pushed to repo:tag and read back once.
+Image pushLoadImage(const Args& a, const Target& t, const std::string& repo, const std::string& tag);
+// The closed-loop load of `method` on `target` (--conns, --seconds, --warmup, --max-requests).
+LoadSpec manifestLoadSpec(const Args& a, const std::string& method, const std::string& target);
 
 // Options shared by the scenarios.
 inline int serverPid(const Args& a) { return static_cast<int>(a.num("pid", 0)); }  // 0: no server probe

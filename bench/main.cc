@@ -10,10 +10,13 @@
 //
 // See bench/README.md for the scenarios.
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -34,6 +37,11 @@ void usage() {
   small-images  --target H:P [--repo R] [--count 500] [--workers 16] [--layers 3] [--layer-size 4KiB] [--pid P]
   manifest-load --target H:P [--repo R] [--method GET|HEAD] [--by tag|digest] [--conns 64] [--seconds 10] [--warmup 1] [--pid P]
   blob-head     --target H:P [--repo R] [--present 1|0] [--conns 64] [--seconds 10] [--pid P]
+  crowd         --target H:P --kind idle|slow [--idle 10000] [--slow-headers 1000] [--slow-bodies 1000] [--per-source 250]
+                [--header-interval 5] [--body-interval 1] [--body-bytes 4] [--conns 64] [--seconds 10] [--pid P]
+                the manifest GET load alone, then with the crowd held open (one epoll thread)
+  push-load     --target H:P [--pushes 4] [--size 1GiB] [--conns 64] [--seconds 10] [--max-during 300] [--pid P]
+                the manifest GET load alone, then while N clients each push a blob (monolithic)
   seed-tags     --target H:P [--repo R] [--count 10000] [--workers 16]
   tags-list     --target H:P [--repo R] [--iterations 20] [--seconds 60] [--n N] [--expect-min K] [--pid P]
   seed-repos    --target H:P [--prefix docker-local/bench/cat/r] [--count 2000] [--workers 16]
@@ -47,10 +55,36 @@ Targets must be loopback addresses. Each command prints one JSON line.
 )";
 }
 
+// Says who sent SIGTERM/SIGINT (on a shared machine it is not always run.sh), then exits as the
+// signal would. Only async-signal-safe calls.
+void onTerminate(int sig, siginfo_t* info, void*) {
+  char pid[16], *d = pid + sizeof pid;
+  *--d = 0;
+  for (unsigned v = static_cast<unsigned>(info->si_pid); d == pid + sizeof pid - 1 || v; v /= 10)
+    *--d = static_cast<char>('0' + v % 10);
+  char path[40] = "/proc/", msg[300] = "[berth_bench] signal from pid ";
+  std::strcat(std::strcat(path, d), "/cmdline");
+  std::strcat(std::strcat(msg, d), ": ");
+  size_t n = std::strlen(msg);
+  int fd = open(path, O_RDONLY);
+  ssize_t r = fd < 0 ? 0 : read(fd, msg + n, sizeof msg - n - 1);
+  for (ssize_t i = 0; i < r; ++i, ++n)
+    if (!msg[n]) msg[n] = ' ';
+  msg[n++] = '\n';
+  ssize_t w = write(2, msg, n);
+  (void)w;
+  _exit(128 + sig);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_sigaction = onTerminate;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
   if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
     usage();
     return 2;
@@ -58,10 +92,10 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   static const std::map<std::string, std::function<json(const Args&)>> cmds = {
       {"push", cmdPush},           {"pull", cmdPull},         {"small-images", cmdSmallImages},
-      {"manifest-load", cmdManifestLoad}, {"blob-head", cmdBlobHead}, {"seed-tags", cmdSeedTags},
-      {"tags-list", cmdTagsList},  {"seed-repos", cmdSeedRepos}, {"catalog", cmdCatalog},
-      {"loopback", cmdLoopback},   {"free-port", cmdFreePort}, {"wait", cmdWait},
-      {"report", cmdReport}};
+      {"manifest-load", cmdManifestLoad}, {"blob-head", cmdBlobHead}, {"crowd", cmdCrowd},
+      {"push-load", cmdPushLoad},  {"seed-tags", cmdSeedTags}, {"tags-list", cmdTagsList},
+      {"seed-repos", cmdSeedRepos}, {"catalog", cmdCatalog},   {"loopback", cmdLoopback},
+      {"free-port", cmdFreePort},  {"wait", cmdWait},          {"report", cmdReport}};
   auto it = cmds.find(cmd);
   if (it == cmds.end()) {
     usage();

@@ -67,6 +67,17 @@ std::string startUpload(Conn& c, const std::string& repo) {
   return loc;
 }
 
+int pushMonolithic(Conn& c, const Target& t, const std::string& repo, const Pattern& pat, const std::string& digest) {
+  std::string loc = pathOf(startUpload(c, repo), t);
+  Resp r = c.send({.method = "PUT",
+                   .target = withQuery(loc, "digest=" + digest),
+                   .headers = {{"Content-Type", "application/octet-stream"}},
+                   .stream = &pat,
+                   .stream_len = pat.size()});
+  expectStatus(r, 201, "PUT monolithic");
+  return 2;
+}
+
 int pushSmallBlob(Conn& c, const Target& t, const std::string& repo, const Blob& b, bool head_first) {
   int n = 0;
   if (head_first) {

@@ -31,6 +31,9 @@ void expectRegistry(Conn& c);
 // POST an upload session; returns its Location.
 std::string startUpload(Conn& c, const std::string& repo);
 
+// POST, then one PUT ?digest= streaming the whole pattern; fails unless 201. Returns requests made.
+int pushMonolithic(Conn& c, const Target& t, const std::string& repo, const Pattern& pat, const std::string& digest);
+
 // HEAD (optional), POST, PUT ?digest= with the body. Returns the number of requests made.
 int pushSmallBlob(Conn& c, const Target& t, const std::string& repo, const Blob& b, bool head_first);
 

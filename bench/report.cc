@@ -12,12 +12,13 @@
 #include <vector>
 
 #include "commands.h"
+#include "report.h"
 
 namespace berth_bench {
 
-namespace {
-
 namespace fs = std::filesystem;
+
+namespace report {
 
 // The last non-empty line of a result file as JSON; null when absent or empty.
 json loadJson(const fs::path& p) {
@@ -69,22 +70,17 @@ std::string fmtNum(std::optional<double> v, int prec) {
 std::string fmtAuto(std::optional<double> v) {
   if (!v) return "—";
   double a = std::fabs(*v);
-  if (a >= 1 && *v == std::floor(*v)) return fmtNum(v, 0);
+  if ((a >= 1 || a == 0) && *v == std::floor(*v)) return fmtNum(v, 0);
   return fmtNum(v, a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : a >= 0.1 ? 3 : 4);
 }
 
-// One table row: the same value from both servers' results, and whether Berth met its target.
-struct Row {
-  enum Goal { kHigher, kLower, kInfo };  // higher better, lower better, informational
-  std::string label, file, key;
-  Goal goal;
-  double factor;  // target ratio berth / registry:2
-  std::string target;
-  bool push = false;          // also needs >= 70% of the machine's push limit
-  bool absolute_rss = false;  // target is berth < 64 MiB, not a ratio
-};
+}  // namespace report
 
-class Report {
+namespace {
+
+using namespace report;
+
+class Report : public Tables {
  public:
   explicit Report(fs::path dir)
       : dir_(std::move(dir)), meta_(loadJson(dir_ / "meta.json")), machine_(loadJson(dir_ / "machine.json")) {
@@ -105,8 +101,10 @@ class Report {
   int met = 0, missed = 0, unknown = 0;
 
  private:
+  std::ostream& md() override { return md_; }
+
   // side: "registry" or "berth"; name: a result file, or "rss" for the peak RSS summary.
-  json result(const std::string& side, const std::string& name) const {
+  json result(const std::string& side, const std::string& name) const override {
     return name == "rss" ? rssSummary(side) : loadJson(dir_ / side / (name + ".json"));
   }
 
@@ -141,7 +139,7 @@ class Report {
     return meta_.value("blob_size_label", std::string("1 GiB"));
   }
 
-  void row(const Row& r) {
+  void row(const Row& r) override {
     json rj = result("registry", r.file), bj = result("berth", r.file);
     auto rv = numberAt(rj, r.key), bv = numberAt(bj, r.key);
     std::optional<double> ratio;
@@ -149,7 +147,9 @@ class Report {
     std::string metStr = "—";
     if (r.goal != Row::kInfo) {
       std::optional<bool> ok;
-      if (r.absolute_rss) {
+      if (r.berth_min || r.berth_max) {
+        if (bv) ok = *bv >= r.berth_min.value_or(*bv) && *bv <= r.berth_max.value_or(*bv);
+      } else if (r.absolute_rss) {
         if (bv) ok = *bv < 64.0;
       } else if (ratio) {
         ok = r.goal == Row::kHigher ? *ratio >= r.factor : *ratio <= r.factor;
@@ -198,6 +198,11 @@ class Report {
           << ", small images " << metaValue("small_images", "?") << " (16 workers), request load "
           << metaValue("load_seconds", "?") << " s × " << metaValue("load_conns", "?") << " connections, "
           << metaValue("tags", "?") << " tags, " << metaValue("repos", "?") << " repositories\n";
+      if (!ran("suite")) {
+        std::string groups;
+        for (auto& g : meta_["groups"]) groups += (groups.empty() ? "" : " ") + g.get<std::string>();
+        md_ << "- **Partial run** (`bench/run.sh " << groups << "`): only those scenarios; the others read \"not run\"\n";
+      }
     }
   }
 
@@ -207,6 +212,7 @@ class Report {
     md_ << "| limit | value |\n| --- | --- |\n";
     md_ << "| CPU | " << (known ? machine_.value("cpu", std::string("?")) : "?") << ", "
         << (known ? machine_.value("cores", 0) : 0) << " cores |\n";
+    if (!ran("suite")) return;  // the other limits are measured with the suite only
     md_ << "| SHA-256, one core (`openssl speed -evp sha256`, 16 KiB blocks) | "
         << fmtAuto(numberAt(machine_, "sha256_mib_s")) << " MiB/s |\n";
     md_ << "| Disk write, fresh 1 GiB file (`dd bs=1M conv=fsync`) | " << fmtAuto(numberAt(machine_, "dd_fsync_mib_s"))
@@ -222,6 +228,21 @@ class Report {
     md_ << "Ratio is berth / registry:2. Throughput: higher is better; latency, CPU and memory: lower is better.\n\n";
     const std::string hdr =
         "| scenario | registry:2 | berth | ratio | target | met? |\n| --- | ---: | ---: | ---: | --- | --- |\n";
+    if (ran("suite")) writeSuiteTables(hdr);
+    if (hasCrowdResults(*this)) writeCrowdTables(*this, hdr);
+    md_ << "\nTargets met: " << met << ", missed: " << missed << ", unknown: " << unknown << ".\n";
+  }
+
+  // Whether the run included a group of scenarios (bench/run.sh's arguments); runs from before
+  // the groups existed ran everything.
+  bool ran(const std::string& group) const {
+    if (!meta_.is_object() || !meta_.contains("groups") || !meta_["groups"].is_array()) return true;
+    for (auto& g : meta_["groups"])
+      if (g.is_string() && g.get<std::string>() == group) return true;
+    return false;
+  }
+
+  void writeSuiteTables(const std::string& hdr) {
     const std::string blob = blobLabel();
     const std::string pl = push_limit_ > 0 ? fmtAuto(0.7 * push_limit_) : "?";
     using enum Row::Goal;
@@ -278,13 +299,12 @@ class Report {
     row({"During the request storm (small images + request load)", "rss", "storm_mib", kHigher, 0, "< 64 MiB", false,
          true});
     row({"Idle after start", "rss", "idle_mib", kInfo, 0, "—"});
-
-    md_ << "\nTargets met: " << met << ", missed: " << missed << ", unknown: " << unknown << ".\n";
   }
 
   // Observations drawn from the raw results, then the failures the tables pointed at.
   void writeNotes() {
     md_ << "\n## Notes\n\n";
+    writeCrowdNotes(*this);
     for (auto side : {std::string("registry"), std::string("berth")}) {
       std::string nm = side == "registry" ? "registry:2" : "berth";
       json tl = result(side, "tags_list"), cat = result(side, "catalog"), sr = result(side, "seed_repos"),

@@ -3,8 +3,16 @@
 # measures the machine's limits, runs every scenario against registry:2 and then
 # against Berth (never both at once), and writes docs/benchmarks.md.
 #
-#   bench/run.sh                 full run (1 GiB blobs; about 10 minutes)
-#   BENCH_QUICK=1 bench/run.sh   quick run (64 MiB blobs, fewer requests; about 2 minutes)
+#   bench/run.sh                 full run (1 GiB blobs; about 15 minutes)
+#   BENCH_QUICK=1 bench/run.sh   quick run (64 MiB blobs, fewer requests; about 4 minutes)
+#   bench/run.sh GROUP...        only these groups of scenarios, against both servers:
+#       suite      push, pull, storm, request loads, listing (and the machine's limits)
+#       idle       10,000 idle keep-alive connections, then the manifest GET load
+#       slow       1,000 trickling headers + 1,000 trickling upload bodies, then the load
+#       push-load  the manifest GET load while 4 clients each push a 1 GiB blob
+#       crowd      idle slow push-load
+#     (no GROUP: all of them). A partial run writes $BUILD_DIR/benchmarks-partial.md unless
+#     BENCH_OUT says otherwise, so that docs/benchmarks.md keeps the full run.
 #
 # Environment (all optional):
 #   BENCH_QUICK=1            reduced sizes
@@ -19,6 +27,8 @@
 #   BENCH_BLOB_SIZE, BENCH_CHUNK, BENCH_SMALL_IMAGES, BENCH_SMALL_WORKERS, BENCH_CONNS,
 #   BENCH_LOAD_SECONDS, BENCH_TAGS, BENCH_REPOS, BENCH_LIST_ITERATIONS, BENCH_DD_MIB,
 #   BENCH_LOOPBACK_SIZE      override single sizes
+#   BENCH_IDLE_CONNS, BENCH_SLOW_HEADERS, BENCH_SLOW_BODIES, BENCH_PUSHES, BENCH_PUSH_SIZE,
+#   BENCH_PER_SOURCE         crowd sizes, pushes beside the load, crowd connections per source address
 #
 # Only loopback addresses are used; every scenario is bounded in count and time
 # (berth_bench's own watchdog plus `timeout`).
@@ -30,11 +40,28 @@ cd "$ROOT"
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+GROUPS_RUN=()
+for g in "$@"; do
+  case $g in
+    suite | idle | slow | push-load) GROUPS_RUN+=("$g") ;;
+    crowd) GROUPS_RUN+=(idle slow push-load) ;;
+    all) GROUPS_RUN+=(suite idle slow push-load) ;;
+    -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown group $g (suite idle slow push-load crowd all)" ;;
+  esac
+done
+PARTIAL=1
+if [ ${#GROUPS_RUN[@]} = 0 ]; then GROUPS_RUN=(suite idle slow push-load); PARTIAL=0; fi
+[[ " ${GROUPS_RUN[*]} " == *" suite "* ]] && PARTIAL=0
+runs() { [[ " ${GROUPS_RUN[*]} " == *" $1 "* ]]; }
+
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   d_blob=64MiB d_chunk=16MiB d_small=100 d_secs=3 d_tags=1000 d_repos=1200 d_iter=10 d_loop=1GiB
+  d_idle=2000 d_slow=200
 else
   d_blob=1GiB d_chunk=64MiB d_small=500 d_secs=10 d_tags=10000 d_repos=2000 d_iter=20 d_loop=4GiB
+  d_idle=10000 d_slow=1000
 fi
 BLOB=${BENCH_BLOB_SIZE:-$d_blob}
 CHUNK=${BENCH_CHUNK:-$d_chunk}
@@ -47,9 +74,15 @@ REPOS=${BENCH_REPOS:-$d_repos}
 ITER=${BENCH_LIST_ITERATIONS:-$d_iter}
 DD_MIB=${BENCH_DD_MIB:-1024}
 LOOP=${BENCH_LOOPBACK_SIZE:-$d_loop}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-$d_idle}
+SLOW_HEADERS=${BENCH_SLOW_HEADERS:-$d_slow}
+SLOW_BODIES=${BENCH_SLOW_BODIES:-$d_slow}
+PUSHES=${BENCH_PUSHES:-4}
+PUSH_SIZE=${BENCH_PUSH_SIZE:-$BLOB}
+PER_SOURCE=${BENCH_PER_SOURCE:-250}
 SERVERS=${BENCH_SERVERS:-"registry berth"}
 BUILD_DIR=${BENCH_BUILD_DIR:-build/release}
-OUT=${BENCH_OUT:-docs/benchmarks.md}
+if [ $PARTIAL = 1 ]; then OUT=${BENCH_OUT:-$BUILD_DIR/benchmarks-partial.md}; else OUT=${BENCH_OUT:-docs/benchmarks.md}; fi
 MAXS=300  # per-scenario watchdog, seconds
 
 # ------------------------------------------------------------------ prerequisites
@@ -117,7 +150,8 @@ if [ -z "$BB" ]; then
     g++ -std=c++20 -O2 -DNDEBUG -DBOOST_ASIO_NO_DEPRECATED \
       bench/main.cc bench/args.cc bench/common.cc bench/data.cc bench/net.cc bench/measure.cc \
       bench/registry_api.cc bench/workers.cc bench/scenarios_blobs.cc bench/scenarios_requests.cc \
-      bench/scenarios_listing.cc bench/setup_commands.cc bench/report.cc \
+      bench/scenarios_listing.cc bench/scenarios_crowd.cc bench/crowd.cc bench/crowd_peers.cc \
+      bench/setup_commands.cc bench/report.cc bench/report_crowd.cc \
       -o "$BUILD_DIR/bench/berth_bench" -lcrypto -pthread || die "cannot build berth_bench"
     BB=$BUILD_DIR/bench/berth_bench
   fi
@@ -155,19 +189,22 @@ T_START=$(date +%s)
 
 # ------------------------------------------------------------------ machine limits
 
-log "measuring machine limits"
-SHA_KBS=$(openssl speed -evp sha256 -seconds 3 2>/dev/null | awk '/^(sha256|SHA256|SHA2-256)/ {v=$NF} END {sub(/k$/,"",v); print v}')
-SHA_MIBS=$(awk -v k="${SHA_KBS:-0}" 'BEGIN {printf "%.1f", k*1000/1048576}')
-DD_LINE=$(dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$DD_MIB" conv=fsync 2>&1 | tail -1)
-rm -f "$WORK/dd.bin"
-DD_MIBS=$(awk -v l="$DD_LINE" 'BEGIN {n=split(l,a," "); b=a[1]; for(i=1;i<=n;i++) if (a[i] ~ /^s,?$/) s=a[i-1]; printf "%.1f", (s>0 ? b/s/1048576 : 0)}')
-LOOP_MIBS=$("$BB" loopback --size "$LOOP" --max-seconds 120 | jq -r '(.mib_s // 0) * 10 | round / 10')
+SHA_MIBS=0 DD_MIBS=0 LOOP_MIBS=0 DD_LINE="not measured (partial run)"
+if runs suite; then
+  log "measuring machine limits"
+  SHA_KBS=$(openssl speed -evp sha256 -seconds 3 2>/dev/null | awk '/^(sha256|SHA256|SHA2-256)/ {v=$NF} END {sub(/k$/,"",v); print v}')
+  SHA_MIBS=$(awk -v k="${SHA_KBS:-0}" 'BEGIN {printf "%.1f", k*1000/1048576}')
+  DD_LINE=$(dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$DD_MIB" conv=fsync 2>&1 | tail -1)
+  rm -f "$WORK/dd.bin"
+  DD_MIBS=$(awk -v l="$DD_LINE" 'BEGIN {n=split(l,a," "); b=a[1]; for(i=1;i<=n;i++) if (a[i] ~ /^s,?$/) s=a[i-1]; printf "%.1f", (s>0 ? b/s/1048576 : 0)}')
+  LOOP_MIBS=$("$BB" loopback --size "$LOOP" --max-seconds 120 | jq -r '(.mib_s // 0) * 10 | round / 10')
+fi
 CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 jq -nc --arg cpu "$CPU" --argjson cores "$(nproc)" --argjson sha "$SHA_MIBS" --argjson dd "$DD_MIBS" \
   --argjson lo "${LOOP_MIBS:-0}" --arg ddline "$DD_LINE" --argjson ddmib "$DD_MIB" \
   '{cpu:$cpu, cores:$cores, sha256_mib_s:$sha, dd_fsync_mib_s:$dd, dd_mib:$ddmib, dd_output:$ddline, loopback_mib_s:$lo}' \
   >"$RES/machine.json"
-log "sha256 one core: $SHA_MIBS MiB/s; dd fsync: $DD_MIBS MiB/s; loopback: $LOOP_MIBS MiB/s"
+runs suite && log "sha256 one core: $SHA_MIBS MiB/s; dd fsync: $DD_MIBS MiB/s; loopback: $LOOP_MIBS MiB/s"
 
 # ------------------------------------------------------------------ servers
 
@@ -209,6 +246,10 @@ log:
   access_log: false
 storage:
   root: "$dir/data"
+  # No cap on unfinished uploads (default 100 per user, 1,000 per repository): each of the slow
+  # crowd's trickling bodies needs a session of its own, as registry:2 gives them.
+  max_uploads_per_user: 0
+  max_uploads_per_repository: 0
 repositories:
   - key: docker-local
     type: local
@@ -236,11 +277,21 @@ bench() {
     log "  $name: server not running"
     return
   fi
-  local t0=$SECONDS
-  timeout --kill-after=5 $((MAXS + 15)) "$BB" "$@" --target "$TARGET" --max-seconds "$MAXS" >"$R/$name.json" 2>"$R/$name.log"
+  local t0=$SECONDS try rc
+  for try in 1 2; do
+    timeout --kill-after=5 $((MAXS + 15)) "$BB" "$@" --target "$TARGET" --max-seconds "$MAXS" >"$R/$name.json" 2>"$R/$name.log"
+    rc=$?
+    # Killed by a signal that was not timeout's (on a shared machine, someone else's kill): once more.
+    if [ $try = 1 ] && [ ! -s "$R/$name.json" ] && [ $rc -gt 128 ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "  $name: killed (exit $rc; $(grep -h 'signal from' "$R/$name.log" | tail -1)); once more"
+      mv "$R/$name.log" "$R/$name.killed.log"
+      continue
+    fi
+    break
+  done
   [ -s "$R/$name.json" ] || jq -nc --arg s "$name" '{scenario:$s, ok:false, error:"no output (killed?)"}' >"$R/$name.json"
   local summary
-  summary=$(jq -rc 'if .ok then ([("mib_s","images_per_s","rps","p99_ms","items","seconds") as $k | select(has($k)) | "\($k)=\(.[$k] | if type=="number" then (.*100|round/100) else . end)"] | join(" ")) else "FAILED: \(.error)" end' "$R/$name.json" 2>/dev/null)
+  summary=$(jq -rc 'if .ok then ([("mib_s","images_per_s","rps","p99_ms","items","seconds","open_at_load_start","refused","cut_by_end","rps_pct_of_base","p99_ratio","errors","rss_with_crowd_mib","bytes_per_conn") as $k | select(has($k)) | "\($k)=\(.[$k] | if type=="number" then (.*100|round/100) else . end)"] | join(" ")) else "FAILED: \(.error)" end' "$R/$name.json" 2>/dev/null)
   log "  $name ($((SECONDS - t0))s): $summary"
 }
 
@@ -258,6 +309,53 @@ run_suite() {
   local P=(--pid "$SERVER_PID")
   sleep 1
   awk '/^VmRSS:/ {print "{\"ok\":true,\"rss_kib\":" $2 "}"}' "/proc/$SERVER_PID/status" >"$R/idle.json"
+
+  local fresh=1 g
+  if runs suite; then
+    run_main_scenarios
+    fresh=0
+  fi
+  # Each of these on a server process of its own, so that its RSS before the crowd is not what an
+  # earlier scenario left (Go returns memory lazily); the storage stays.
+  for g in idle slow push-load; do
+    runs "$g" || continue
+    if [ $fresh = 0 ]; then
+      stop_server
+      cat "$WORK/$side/server.log" >>"$R/server.log.txt" 2>/dev/null
+      "start_$side" || { log "$side did not restart"; break; }
+      P=(--pid "$SERVER_PID")
+      sleep 1
+    fi
+    fresh=0
+    run_beside "$g"
+  done
+
+  stop_server
+  cat "$WORK/$side/server.log" >>"$R/server.log.txt" 2>/dev/null
+  rm -rf "${WORK:?}/$side/data"
+}
+
+# The manifest GET load (as manifest_get_tag) alone and then beside a crowd or large pushes.
+run_beside() {
+  local L=(--repo docker-local/bench/m --conns "$CONNS" --seconds "$LOAD_SECS" --warmup 1 "${P[@]}")
+  case $1 in
+    idle) bench crowd_idle crowd --kind idle --idle "$IDLE_CONNS" --per-source "$PER_SOURCE" "${L[@]}" ;;
+    slow)
+      # One header line every 5 s, bodies at 4 B/s: Berth cuts headers at 30 s and slow bodies after
+      # its 60 s window, so the measured part ends well before (about 12 s after the first trickle).
+      bench crowd_slow crowd --kind slow --slow-headers "$SLOW_HEADERS" --slow-bodies "$SLOW_BODIES" \
+        --per-source "$PER_SOURCE" --header-interval 5 --body-interval 1 --body-bytes 4 "${L[@]}"
+      ;;
+    push-load)
+      local MAXS=600
+      bench push_load push-load --pushes "$PUSHES" --size "$PUSH_SIZE" --push-repo docker-local/bench/pushload \
+        --max-during 400 "${L[@]}"
+      ;;
+  esac
+}
+
+# The original scenarios: large blobs, the small-image storm, request loads, listing.
+run_main_scenarios() {
 
   bench push_mono push --repo docker-local/bench/big --size "$BLOB" --mode mono --seed 11 "${P[@]}"
   bench push_chunked push --repo docker-local/bench/big --size "$BLOB" --mode chunked --chunk "$CHUNK" --seed 12 "${P[@]}"
@@ -279,10 +377,6 @@ run_suite() {
   bench tags_list_paged tags-list --repo docker-local/bench/tags --n 100 --iterations 1 --seconds 60 --expect-min "$TAGS"
   bench seed_repos seed-repos --prefix docker-local/bench/cat/r --count "$REPOS" --workers 16
   bench catalog catalog --n 1000 --iterations "$ITER" --seconds 60 --expect-min "$REPOS" "${P[@]}"
-
-  stop_server
-  cp "$WORK/$side/server.log" "$R/server.log.txt" 2>/dev/null
-  rm -rf "${WORK:?}/$side/data"
 }
 
 for s in $SERVERS; do
@@ -303,9 +397,10 @@ BERTH_VERSION="git $BERTH_VERSION"
 jq -nc --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson quick "$([ "$QUICK" = 1 ] && echo true || echo false)" \
   --arg blob "$BLOB" --arg chunk "$CHUNK" --argjson small "$SMALL" --argjson secs "$LOAD_SECS" --argjson conns "$CONNS" \
   --argjson tags "$TAGS" --argjson repos "$REPOS" --arg rv "${REG_VERSION:-?}" --arg bv "$BERTH_VERSION" \
-  --argjson elapsed $(($(date +%s) - T_START)) \
+  --argjson elapsed $(($(date +%s) - T_START)) --arg groups "${GROUPS_RUN[*]}" \
   '{date:$date, quick:$quick, blob_size_label:$blob, chunk_label:$chunk, small_images:$small, load_seconds:$secs,
-    load_conns:$conns, tags:$tags, repos:$repos, registry_version:$rv, berth_version:$bv, elapsed_s:$elapsed}' \
+    load_conns:$conns, tags:$tags, repos:$repos, registry_version:$rv, berth_version:$bv, elapsed_s:$elapsed,
+    groups:($groups | split(" "))}' \
   >"$RES/meta.json"
 mkdir -p "$(dirname "$OUT")"
 "$BB" report --dir "$RES" --out "$OUT" | jq -c . >&2

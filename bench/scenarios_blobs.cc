@@ -73,15 +73,7 @@ json cmdPush(const Args& a) {
     ++requests;
     expectStatus(r, 201, "POST ?digest= (monolithic)");
   } else if (mode == "mono") {
-    std::string loc = pathOf(startUpload(c, repo), t);
-    ++requests;
-    Resp r = c.send({.method = "PUT",
-                     .target = withQuery(loc, "digest=" + digest),
-                     .headers = {{"Content-Type", "application/octet-stream"}},
-                     .stream = &pat,
-                     .stream_len = size});
-    ++requests;
-    expectStatus(r, 201, "PUT monolithic");
+    requests += pushMonolithic(c, t, repo, pat, digest);
   } else {
     requests += pushChunked(c, t, repo, pat, digest, chunk);
   }

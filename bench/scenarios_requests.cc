@@ -68,6 +68,27 @@ json cmdSmallImages(const Args& a) {
   return j;
 }
 
+Image pushLoadImage(const Args& a, const Target& t, const std::string& repo, const std::string& tag) {
+  Image img = makeImage(static_cast<uint64_t>(a.num("seed", 77)), 3, 4 * KiB, isOci(a));
+  Conn c(t);
+  pushImage(c, t, repo, tag, img, true);
+  Resp g = c.send(
+      {.method = "GET", .target = "/v2/" + repo + "/manifests/" + tag, .headers = {{"Accept", kAcceptManifests}}});
+  expectStatus(g, 200, "GET manifest");
+  if (sha256Of(g.body) != img.manifest_digest) fail("GET manifest: body digest mismatch");
+  return img;
+}
+
+LoadSpec manifestLoadSpec(const Args& a, const std::string& method, const std::string& target) {
+  LoadSpec s = loadSpecFrom(a);
+  s.make = [method, target](int, uint64_t, Req& rq, std::string&) {
+    rq.method = method;
+    rq.target = target;
+    if (rq.headers.empty()) rq.headers = {{"Accept", kAcceptManifests}};
+  };
+  return s;
+}
+
 json cmdManifestLoad(const Args& a) {
   Target t = parseTarget(a.need("target"));
   std::string repo = a.str("repo", "docker-local/bench/m");
@@ -77,24 +98,9 @@ json cmdManifestLoad(const Args& a) {
   if (method != "GET" && method != "HEAD") fail("--method GET|HEAD");
   if (by != "tag" && by != "digest") fail("--by tag|digest");
 
-  Image img = makeImage(static_cast<uint64_t>(a.num("seed", 77)), 3, 4 * KiB, isOci(a));
-  {
-    Conn c(t);
-    pushImage(c, t, repo, tag, img, true);
-    Resp g = c.send({.method = "GET",
-                     .target = "/v2/" + repo + "/manifests/" + tag,
-                     .headers = {{"Accept", kAcceptManifests}}});
-    expectStatus(g, 200, "GET manifest");
-    if (sha256Of(g.body) != img.manifest_digest) fail("GET manifest: body digest mismatch");
-  }
+  Image img = pushLoadImage(a, t, repo, tag);
   const std::string target = "/v2/" + repo + "/manifests/" + (by == "tag" ? tag : img.manifest_digest);
-  LoadSpec s = loadSpecFrom(a);
-  s.make = [&](int, uint64_t, Req& rq, std::string&) {
-    rq.method = method;
-    rq.target = target;
-    if (rq.headers.empty()) rq.headers = {{"Accept", kAcceptManifests}};
-  };
-  json j = runLoad(t, s, serverPid(a));
+  json j = runLoad(t, manifestLoadSpec(a, method, target), serverPid(a));
   j["scenario"] = "manifest-load";
   j["method"] = method;
   j["by"] = by;

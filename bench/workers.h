@@ -22,6 +22,11 @@ struct LoadSpec {
   double seconds = 10, warmup = 1;
   uint64_t max_requests = 5'000'000;
   int expect = 200;
+  // Ends the measured part early once it returns true (checked every 5 ms after the warm-up).
+  std::function<bool()> stop_when;
+  // Report instead of failing when requests fail or get another status; then only answers with the
+  // expected status count towards the latencies and `ok_rps`.
+  bool tolerate_failures = false;
   // Fills in the worker's next request; `rq` and `scratch` are the worker's own and persist between calls.
   std::function<void(int worker, uint64_t iter, Req& rq, std::string& scratch)> make;
 };

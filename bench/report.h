@@ -1,0 +1,53 @@
+// The parts of the `report` command that its sections share: reading result
+// files, formatting numbers, and one table row comparing both servers.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "common.h"
+
+namespace berth_bench::report {
+
+// The last non-empty line of a result file as JSON; null when absent or empty.
+json loadJson(const std::filesystem::path& p);
+// "not run", the error of a failed result, or "" for a good one.
+std::string errorOf(const json& j);
+// The number at a dotted path ("walk.p50_ms") of a good result.
+std::optional<double> numberAt(const json& j, const std::string& path);
+std::string fmtNum(std::optional<double> v, int prec);
+// Whole numbers as such, others with about three significant digits.
+std::string fmtAuto(std::optional<double> v);
+
+// One table row: the same value from both servers' results, and whether Berth met its target.
+struct Row {
+  enum Goal { kHigher, kLower, kInfo };  // higher better, lower better, informational
+  std::string label, file, key;
+  Goal goal;
+  double factor;  // target ratio berth / registry:2
+  std::string target;
+  bool push = false;          // also needs >= 70% of the machine's push limit
+  bool absolute_rss = false;  // target is berth < 64 MiB, not a ratio
+  // Targets on Berth's own value instead of the ratio (either or both).
+  std::optional<double> berth_min = std::nullopt, berth_max = std::nullopt;
+};
+
+// The report as its sections see it.
+class Tables {
+ public:
+  virtual ~Tables() = default;
+  virtual std::ostream& md() = 0;
+  // side: "registry" or "berth"; name: a result file without ".json".
+  virtual json result(const std::string& side, const std::string& name) const = 0;
+  virtual void row(const Row& r) = 0;
+};
+
+// report_crowd.cc: idle and slow crowds, the load during large pushes.
+bool hasCrowdResults(const Tables& t);
+void writeCrowdTables(Tables& t, const std::string& table_header);
+void writeCrowdNotes(Tables& t);
+
+}  // namespace berth_bench::report
