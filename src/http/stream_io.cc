@@ -86,6 +86,26 @@ std::size_t StreamIo::readSome(asio::mutable_buffer buffer, boost::system::error
     ec = asio::error::timed_out;
     return 0;
   }
+  if (!stream_.secure()) {
+    // Try the socket first: an Asio read completes through the event loop
+    // even when the data is already there (two thread hand-offs), which cost
+    // a quarter of a fast upload's throughput. Only an empty socket waits.
+    ssize_t got;
+    do got = ::recv(stream_.socket().native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    while (got < 0 && errno == EINTR);
+    if (got > 0) {
+      progress(static_cast<std::size_t>(got));
+      return static_cast<std::size_t>(got);
+    }
+    if (got == 0) {
+      ec = asio::error::eof;
+      return 0;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec = boost::system::error_code(errno, boost::system::system_category());
+      return 0;
+    }
+  }
   armWatch();
   std::size_t n = stream_.async_read_some(buffer, yield_[ec]);
   if (watch_->expired) {
