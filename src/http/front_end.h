@@ -40,7 +40,6 @@ class ConnectionLimits {
   enum class Verdict { Admitted, TooManyTotal, TooManyFromClient };
   Verdict admit(const std::string& client, bool exempt);
   void release(const std::string& client, bool exempt);
-  std::size_t total() const;
 
  private:
   unsigned max_total_, max_per_client_;

@@ -41,11 +41,6 @@ void ConnectionLimits::release(const std::string& client, bool exempt) {
   if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
 }
 
-std::size_t ConnectionLimits::total() const {
-  std::lock_guard lock(mu_);
-  return total_;
-}
-
 namespace {
 // Coroutine stacks: reserved address space, committed as touched (a request
 // uses a few dozen KiB); the guard page turns an overflow into a crash.

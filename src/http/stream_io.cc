@@ -53,7 +53,6 @@ void StreamIo::endTransfer() {
 }
 
 bool StreamIo::timedOut() const { return watch_->expired; }
-uint64_t StreamIo::transferred() const { return watch_->guard ? watch_->guard->total() : 0; }
 
 void StreamIo::progress(std::size_t n) {
   if (watch_->active && n > 0) watch_->guard->record(RateGuard::Clock::now(), n);

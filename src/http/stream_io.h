@@ -46,9 +46,7 @@ class StreamIo {
   uint64_t sendFile(int fd, uint64_t offset, uint64_t length);
 
   bool timedOut() const;
-  uint64_t transferred() const;
   asio::yield_context& yield() { return yield_; }
-  Stream& stream() { return stream_; }
 
  private:
   struct Watch;
