@@ -19,11 +19,13 @@ class HeaderAddingExchange final : public http::Exchange {
   Result<uint64_t> streamBody(const http::BodySink& sink) override { return inner_.streamBody(sink); }
   std::optional<uint64_t> contentLength() const override { return inner_.contentLength(); }
   void respond(http::HttpResponse res) override { inner_.respond(decorate(std::move(res))); }
-  void respondFile(http::HttpResponse head, int fd, uint64_t offset, uint64_t length) override {
-    inner_.respondFile(decorate(std::move(head)), fd, offset, length);
+  void respondFile(http::HttpResponse head, int fd, uint64_t offset, uint64_t length,
+                   const ReadyFn& ready) override {
+    inner_.respondFile(decorate(std::move(head)), fd, offset, length, ready);
   }
   bool responded() const override { return inner_.responded(); }
   void pause(std::chrono::milliseconds d) override { inner_.pause(d); }
+  http::Suspender* suspender() override { return inner_.suspender(); }
 
  private:
   static http::HttpResponse decorate(http::HttpResponse res) {
@@ -55,7 +57,7 @@ std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route
   if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
       route->kind == RouteKind::AuthConfig)
     return "Basic realm=\"Berth\"";
-  Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}};
+  Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}, {}};
   std::string out = bearerChallenge(c);
   if (e.message == auth::kInsufficientScope) out += ",error=\"insufficient_scope\"";
   return out;
@@ -92,7 +94,7 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   if (!route) return tl::unexpected(route.error());
   matched = *route;
   repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);
-  Context c{ex, *route, repo, *registry_, *access_, security_.get(), {}};
+  Context c{ex, *route, repo, *registry_, *access_, security_.get(), {}, {}};
   switch (route->kind) {
     case RouteKind::Base: return handleBase(c);
     case RouteKind::Catalog: return handleCatalog(c);

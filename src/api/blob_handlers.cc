@@ -10,7 +10,7 @@ Status handleBlob(Context& c) {
   if (!digest) return tl::unexpected(digest.error());
   if (m == "DELETE") {
     if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Delete}); !st) return st;
-    if (auto st = c.repo->deleteBlob(c.route.image, *digest); !st) return st;
+    if (auto st = c.repo->deleteBlob(c.call(), c.route.image, *digest); !st) return st;
     http::HttpResponse res;
     res.status = 202;
     res.set("Docker-Content-Digest", digest->str());
@@ -19,7 +19,7 @@ Status handleBlob(Context& c) {
   }
   if (m != "GET" && m != "HEAD") return unsupported(c);
   if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
-  auto reader = c.repo->openBlob(c.route.image, *digest);
+  auto reader = c.repo->openBlob(c.call(), c.route.image, *digest);
   if (!reader) return tl::unexpected(reader.error());
   uint64_t size = (*reader)->size();
   http::HttpResponse res;
@@ -43,7 +43,7 @@ Status handleBlob(Context& c) {
     res.set("Content-Range", "bytes " + std::to_string(r->first) + "-" + std::to_string(r->last) + "/" +
                                  std::to_string(size));
   }
-  c.ex.respondFile(std::move(res), (*reader)->fd(), offset, length);
+  c.ex.respondFile(std::move(res), (*reader)->fd(), offset, length, (*reader)->ready());
   return {};
 }
 

@@ -25,6 +25,11 @@ struct Context {
   auth::AccessController& access;
   auth::SecurityService* security;  // null when the registry is open (no security section)
   const http::HttpRequest& req() const { return ex.request(); }
+  // What travels with every repository call (berth/repo/call.h).
+  const repo::Call& call() {
+    if (!call_) call_ = repo::Call{ex.suspender(), req().request_id};
+    return *call_;
+  }
 
   // The caller, identified once per request (credentials are checked once,
   // and a failure is logged once, however many checks a handler makes).
@@ -39,6 +44,7 @@ struct Context {
   }
 
   std::optional<Result<auth::Principal>> who_;  // memo of who(); not set by callers
+  std::optional<repo::Call> call_;              // memo of call()
 };
 
 Status handleBase(Context& c);

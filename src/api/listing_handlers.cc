@@ -68,7 +68,7 @@ Status handleCatalog(Context& c) {
       else if (prefix < pr->last) continue;  // this repository comes before the cursor
     }
     while (names.size() <= n) {
-      auto page = r->listImages(last, std::min<std::size_t>(n + 1 - names.size(), 1000));
+      auto page = r->listImages(c.call(), last, std::min<std::size_t>(n + 1 - names.size(), 1000));
       if (!page) return tl::unexpected(page.error());
       for (const auto& image : page->items) {
         last = image;
@@ -95,7 +95,7 @@ Status handleRepoCatalog(Context& c) {
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
   if (!pr) return tl::unexpected(pr.error());
   std::size_t n = std::min(pr->n, kMaxPage);
-  auto page = c.repo->listImages(pr->last, n);
+  auto page = c.repo->listImages(c.call(), pr->last, n);
   if (!page) return tl::unexpected(page.error());
   nlohmann::json names = nlohmann::json::array();
   for (const auto& image : page->items)
@@ -111,7 +111,7 @@ Status handleTags(Context& c) {
   auto pr = pageRequest(c.req(), kMaxPage);
   if (!pr) return tl::unexpected(pr.error());
   std::size_t n = std::min(pr->n, kMaxPage);
-  auto page = c.repo->listTags(c.route.image, pr->last, n);
+  auto page = c.repo->listTags(c.call(), c.route.image, pr->last, n);
   if (!page) return tl::unexpected(page.error());
   std::string last = page->items.empty() ? std::string() : page->items.back();
   nlohmann::json body{{"name", c.route.clientName()}, {"tags", page->items}};
@@ -124,7 +124,7 @@ Status handleReferrers(Context& c) {
   if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
   auto digest = Digest::parse(c.route.tail);
   if (!digest) return tl::unexpected(digest.error());
-  auto result = c.repo->referrers(c.route.image, *digest, c.req().queryValue("artifactType"));
+  auto result = c.repo->referrers(c.call(), c.route.image, *digest, c.req().queryValue("artifactType"));
   if (!result) return tl::unexpected(result.error());
   http::HttpResponse res;
   res.set("Content-Type", std::string(media::kOciIndex));

@@ -19,7 +19,7 @@ Status handleManifest(Context& c) {
   }
   if (m == "GET" || m == "HEAD") {
     if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
-    auto man = c.repo->getManifest(c.route.image, *ref);
+    auto man = c.repo->getManifest(c.call(), c.route.image, *ref);
     if (!man) return tl::unexpected(man.error());
     http::HttpResponse res;
     res.set("Content-Type", man->media_type);
@@ -37,13 +37,13 @@ Status handleManifest(Context& c) {
     if (!body) return tl::unexpected(body.error());
     if (!ref->isDigest()) {
       // Moving an existing tag to other content is an overwrite: it needs delete too.
-      auto current = c.repo->resolveTag(c.route.image, ref->tag);
+      auto current = c.repo->resolveTag(c.call(), c.route.image, ref->tag);
       if (!current) return tl::unexpected(current.error());
       if (*current && **current != Sha256::of(*body))
         if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Delete}); !st)
           return st;
     }
-    auto put = c.repo->putManifest(c.route.image, *ref, std::string(c.req().header("content-type")), *body);
+    auto put = c.repo->putManifest(c.call(), c.route.image, *ref, std::string(c.req().header("content-type")), *body);
     if (!put) return tl::unexpected(put.error());
     http::HttpResponse res;
     res.status = 201;
@@ -55,7 +55,7 @@ Status handleManifest(Context& c) {
   }
   if (m == "DELETE") {
     if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Delete}); !st) return st;
-    if (auto st = c.repo->deleteManifest(c.route.image, *ref); !st) return st;
+    if (auto st = c.repo->deleteManifest(c.call(), c.route.image, *ref); !st) return st;
     http::HttpResponse res;
     res.status = 202;
     c.ex.respond(std::move(res));

@@ -75,7 +75,7 @@ Status tryMount(Context& c, bool& mounted) {
   if (!source || !isValidImageName(from_image)) return {};
   // Mounting reads the source: the caller must be allowed to.
   if (!c.authorize({source->key(), from_image, auth::Action::Read})) return {};
-  auto ok = c.repo->mountBlob(c.route.image, *digest, *source, from_image);
+  auto ok = c.repo->mountBlob(c.call(), c.route.image, *digest, *source, from_image);
   if (!ok) return tl::unexpected(ok.error());
   if (*ok) {
     mounted = true;
@@ -104,17 +104,17 @@ Status handleUploadStart(Context& c) {
   std::string user = who ? who->name : std::string(auth::kAnonymous);
   // A monolithic upload's id is never given out: it needs no session row, so
   // a crash leaves only a file that the next start removes.
-  auto session = c.repo->startUpload(c.route.image, user, /*resumable=*/!digest);
+  auto session = c.repo->startUpload(c.call(), c.route.image, user, /*resumable=*/!digest);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
   auto lock = s.acquire();
   if (!lock) return tl::unexpected(lock.error());
   if (digest) {  // monolithic upload: the body is the blob
     if (auto st = appendBody(c, s); !st) {
-      (void)c.repo->cancelUpload(*session);
+      (void)c.repo->cancelUpload(c.call(), *session);
       return st;
     }
-    if (auto st = c.repo->commitUpload(*session, *digest); !st) return st;
+    if (auto st = c.repo->commitUpload(c.call(), *session, *digest); !st) return st;
     lock->unlock();
     respondCreated(c, *digest);
     return {};
@@ -132,7 +132,7 @@ Status handleUpload(Context& c) {
   const auto& m = c.req().method;
   if (m != "GET" && m != "PATCH" && m != "PUT" && m != "DELETE") return unsupported(c);
   if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Deploy}); !st) return st;
-  auto session = c.repo->findUpload(c.route.image, c.route.tail);
+  auto session = c.repo->findUpload(c.call(), c.route.image, c.route.tail);
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
   // BLOB_UPLOAD_UNKNOWN when it ended (committed, cancelled, purged) while we waited.
@@ -149,7 +149,7 @@ Status handleUpload(Context& c) {
     return {};
   }
   if (m == "DELETE") {
-    if (auto st = c.repo->cancelUpload(*session); !st) return st;
+    if (auto st = c.repo->cancelUpload(c.call(), *session); !st) return st;
     lock->unlock();
     http::HttpResponse res;
     res.status = 204;
@@ -164,7 +164,7 @@ Status handleUpload(Context& c) {
     if (auto st = checkContentRange(c, s); !st) return st;
     if (auto st = appendBody(c, s); !st) return st;
   }
-  if (auto st = c.repo->commitUpload(*session, *digest); !st) return st;
+  if (auto st = c.repo->commitUpload(c.call(), *session, *digest); !st) return st;
   lock->unlock();
   respondCreated(c, *digest);
   return {};

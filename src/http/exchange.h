@@ -1,6 +1,6 @@
 // One request/response exchange as handlers see it: the parsed request, its
 // body (read whole with a limit, or streamed in chunks) and one response.
-// Implemented over a connection in http/connection.cc; handlers never see
+// Implemented over a request coroutine in http/exchange_impl.cc; handlers never see
 // sockets, TLS or Beast.
 //
 // Not thread-safe: used by the connection's own thread only.
@@ -16,6 +16,8 @@
 #include "http/message.h"
 
 namespace berth::http {
+
+class Suspender;
 
 using BodySink = std::function<Status(const char* data, std::size_t size)>;
 
@@ -34,11 +36,20 @@ class Exchange {
   // Content-Length is set from it unless a handler set one.
   virtual void respond(HttpResponse res) = 0;
   // Sends `head` (its body ignored) then `length` bytes of `fd` from `offset`.
-  virtual void respondFile(HttpResponse head, int fd, uint64_t offset, uint64_t length) = 0;
+  // `ready`, for a file still being written (a remote repository's fetch):
+  // ready(pos) waits until the file holds more than `pos` bytes and returns
+  // how many it holds; an error ends the response by closing the connection
+  // (the client sees a short body, never a wrong one).
+  using ReadyFn = std::function<Result<uint64_t>(uint64_t pos)>;
+  virtual void respondFile(HttpResponse head, int fd, uint64_t offset, uint64_t length,
+                           const ReadyFn& ready = {}) = 0;
   virtual bool responded() const = 0;
   // Suspends this request for about `d` without holding a worker thread: for
   // a handler that waits on another request (an upload session in use).
   virtual void pause(std::chrono::milliseconds d) = 0;
+  // The request's coroutine, for code that waits on other I/O (the outbound
+  // client) without holding a worker thread.
+  virtual Suspender* suspender() = 0;
 };
 
 }  // namespace berth::http

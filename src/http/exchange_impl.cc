@@ -13,6 +13,7 @@
 
 #include "http/front_end.h"
 #include "http/stream_io.h"
+#include "http/suspender.h"
 
 namespace berth::http {
 namespace {
@@ -53,12 +54,8 @@ class ExchangeImpl final : public Exchange {
   const HttpRequest& request() const override { return req_; }
   std::optional<uint64_t> contentLength() const override { return content_length_; }
   bool responded() const override { return responded_; }
-  void pause(std::chrono::milliseconds d) override {
-    asio::steady_timer timer(io_.yield().get_executor());
-    timer.expires_after(d);
-    boost::system::error_code ignored;
-    timer.async_wait(io_.yield()[ignored]);
-  }
+  void pause(std::chrono::milliseconds d) override { suspender_.pause(d); }
+  Suspender* suspender() override { return &suspender_; }
   bool bodyDone() const { return body_done_; }
   bool failed() const { return failed_; }
   int status() const { return status_; }
@@ -110,7 +107,7 @@ class ExchangeImpl final : public Exchange {
     finishWrite(ok, head ? 0 : res.body.size(), res.close);
   }
 
-  void respondFile(HttpResponse res, int fd, uint64_t offset, uint64_t length) override {
+  void respondFile(HttpResponse res, int fd, uint64_t offset, uint64_t length, const ReadyFn& ready) override {
     res.body.clear();
     res.set("Content-Length", std::to_string(length));
     std::string top = head_(res);
@@ -119,8 +116,12 @@ class ExchangeImpl final : public Exchange {
     bool ok = io_.writeAll(&b, 1);
     uint64_t sent = 0;
     if (ok && req_.method != "HEAD") {
-      sent = io_.sendFile(fd, offset, length);
-      ok = sent == length;
+      if (!ready) {
+        sent = io_.sendFile(fd, offset, length);
+        ok = sent == length;
+      } else {
+        ok = sendGrowing(fd, offset, length, ready, sent);
+      }
     }
     io_.endTransfer();
     finishWrite(ok, sent, res.close);
@@ -136,6 +137,23 @@ class ExchangeImpl final : public Exchange {
   static tl::unexpected<Error> overBudget() {
     // The detail is the Retry-After value (api.cc).
     return fail(ErrorCode::TooManyRequests, "the server is busy with other requests' bodies; retry shortly", "1");
+  }
+
+  // Sends what the file holds as it grows. Waiting for the writer is not the
+  // client's slowness: the rate rule judges each stretch of sending anew.
+  bool sendGrowing(int fd, uint64_t offset, uint64_t length, const ReadyFn& ready, uint64_t& sent) {
+    while (sent < length) {
+      uint64_t pos = offset + sent;
+      io_.endTransfer();
+      auto have = ready(pos);
+      io_.beginTransfer();
+      if (!have || *have <= pos) return false;
+      uint64_t n = std::min(*have - pos, length - sent);
+      uint64_t done = io_.sendFile(fd, pos, n);
+      sent += done;
+      if (done != n) return false;
+    }
+    return true;
   }
 
   tl::unexpected<Error> ioError(const char* what) {
@@ -242,6 +260,7 @@ class ExchangeImpl final : public Exchange {
   }
 
   StreamIo& io_;
+  Suspender suspender_{io_.yield()};
   beast::flat_buffer& buf_;
   HeaderParser& hp_;
   HttpRequest req_;

@@ -21,54 +21,60 @@ LocalRepository::LocalRepository(config::Repository settings, storage::BlobStore
                                  storage::MetadataStorePtr meta, std::shared_ptr<UploadStore> uploads)
     : settings_(std::move(settings)), blobs_(std::move(blobs)), meta_(std::move(meta)), uploads_(std::move(uploads)) {}
 
-Result<storage::BlobInfo> LocalRepository::statBlob(const std::string& name, const Digest& d) {
+Result<storage::BlobInfo> LocalRepository::statBlob(const Call&, const std::string& name, const Digest& d) {
   auto linked = meta_->linkedBlobSize(key(), name, d);
   if (!linked) return tl::unexpected(linked.error());
   if (!*linked) return blobUnknown(d);
   return blobs_->stat(d);
 }
 
-Result<storage::BlobReaderPtr> LocalRepository::openBlob(const std::string& name, const Digest& d) {
+Result<storage::BlobReaderPtr> LocalRepository::openBlob(const Call&, const std::string& name, const Digest& d) {
   auto linked = meta_->linkedBlobSize(key(), name, d);
   if (!linked) return tl::unexpected(linked.error());
   if (!*linked) return blobUnknown(d);
   return blobs_->open(d);
 }
 
-Status LocalRepository::deleteBlob(const std::string& name, const Digest& d) {
+Status LocalRepository::deleteBlob(const Call&, const std::string& name, const Digest& d) {
   auto removed = meta_->unlinkBlob(key(), name, d);
   if (!removed) return tl::unexpected(removed.error());
   if (!*removed) return blobUnknown(d);
   return {};
 }
 
-Result<bool> LocalRepository::mountBlob(const std::string& name, const Digest& d, Repository& source,
+Result<bool> LocalRepository::mountBlob(const Call& call, const std::string& name, const Digest& d, Repository& source,
                                         const std::string& source_name) {
-  auto info = source.statBlob(source_name, d);
+  auto info = source.statBlob(call, source_name, d);
   if (!info) {
     if (info.error().code == ErrorCode::BlobUnknown) return false;
     return tl::unexpected(info.error());
+  }
+  // A remote source answers statBlob from its upstream too: mount only what
+  // is stored here.
+  if (auto stored = blobs_->stat(d); !stored) {
+    if (stored.error().code == ErrorCode::BlobUnknown) return false;
+    return tl::unexpected(stored.error());
   }
   if (auto st = meta_->linkBlob(key(), name, d, info->size); !st) return tl::unexpected(st.error());
   return true;
 }
 
-Result<UploadSessionPtr> LocalRepository::startUpload(const std::string& name, const std::string& user,
+Result<UploadSessionPtr> LocalRepository::startUpload(const Call&, const std::string& name, const std::string& user,
                                                       bool resumable) {
   return uploads_->start(key(), name, user, resumable);
 }
 
-Result<UploadSessionPtr> LocalRepository::findUpload(const std::string& name, const std::string& uuid) {
+Result<UploadSessionPtr> LocalRepository::findUpload(const Call&, const std::string& name, const std::string& uuid) {
   return uploads_->find(key(), name, uuid);
 }
 
-Status LocalRepository::commitUpload(const UploadSessionPtr& upload, const Digest& expected) {
+Status LocalRepository::commitUpload(const Call&, const UploadSessionPtr& upload, const Digest& expected) {
   auto size = uploads_->commit(upload, expected);
   if (!size) return tl::unexpected(size.error());
   return {};
 }
 
-Status LocalRepository::cancelUpload(const UploadSessionPtr& upload) { return uploads_->cancel(upload); }
+Status LocalRepository::cancelUpload(const Call&, const UploadSessionPtr& upload) { return uploads_->cancel(upload); }
 
 Result<Digest> LocalRepository::resolve(const std::string& name, const Reference& ref) {
   if (ref.isDigest()) return ref.digest;
@@ -78,7 +84,7 @@ Result<Digest> LocalRepository::resolve(const std::string& name, const Reference
   return **d;
 }
 
-Result<StoredManifest> LocalRepository::getManifest(const std::string& name, const Reference& ref) {
+Result<StoredManifest> LocalRepository::getManifest(const Call&, const std::string& name, const Reference& ref) {
   auto digest = resolve(name, ref);
   if (!digest) return tl::unexpected(digest.error());
   auto rec = meta_->manifest(key(), name, *digest);
@@ -92,7 +98,7 @@ Result<StoredManifest> LocalRepository::getManifest(const std::string& name, con
   return StoredManifest{*digest, (*rec)->media_type, std::move(*bytes)};
 }
 
-Result<PutManifestResult> LocalRepository::putManifest(const std::string& name, const Reference& ref,
+Result<PutManifestResult> LocalRepository::putManifest(const Call&, const std::string& name, const Reference& ref,
                                                        const std::string& content_type, const std::string& bytes) {
   auto parsed = parseManifest(content_type, bytes);
   if (!parsed) return tl::unexpected(parsed.error());
@@ -121,11 +127,11 @@ Result<PutManifestResult> LocalRepository::putManifest(const std::string& name, 
   return PutManifestResult{digest, parsed->subject};
 }
 
-Result<std::optional<Digest>> LocalRepository::resolveTag(const std::string& name, const std::string& tag) {
+Result<std::optional<Digest>> LocalRepository::resolveTag(const Call&, const std::string& name, const std::string& tag) {
   return meta_->resolveTag(key(), name, tag);
 }
 
-Status LocalRepository::deleteManifest(const std::string& name, const Reference& ref) {
+Status LocalRepository::deleteManifest(const Call&, const std::string& name, const Reference& ref) {
   if (!ref.isDigest()) {
     auto removed = meta_->deleteTag(key(), name, ref.tag);
     if (!removed) return tl::unexpected(removed.error());
@@ -138,14 +144,14 @@ Status LocalRepository::deleteManifest(const std::string& name, const Reference&
   return {};
 }
 
-Result<storage::Page> LocalRepository::listTags(const std::string& name, const std::string& last, std::size_t n) {
+Result<storage::Page> LocalRepository::listTags(const Call&, const std::string& name, const std::string& last, std::size_t n) {
   auto exists = meta_->imageExists(key(), name);
   if (!exists) return tl::unexpected(exists.error());
   if (!*exists) return fail(ErrorCode::NameUnknown, "repository name not known to registry", key() + "/" + name);
   return meta_->listTags(key(), name, last, n);
 }
 
-Result<ReferrersResult> LocalRepository::referrers(const std::string& name, const Digest& subject,
+Result<ReferrersResult> LocalRepository::referrers(const Call&, const std::string& name, const Digest& subject,
                                                    const std::string& artifact_type) {
   auto recs = meta_->referrers(key(), name, subject);
   if (!recs) return tl::unexpected(recs.error());
@@ -163,7 +169,7 @@ Result<ReferrersResult> LocalRepository::referrers(const std::string& name, cons
   return ReferrersResult{index.dump(), !artifact_type.empty()};
 }
 
-Result<storage::Page> LocalRepository::listImages(const std::string& last, std::size_t n) {
+Result<storage::Page> LocalRepository::listImages(const Call&, const std::string& last, std::size_t n) {
   auto page = meta_->listImages(key(), last.empty() ? std::string() : key() + "/" + last, n);
   if (!page) return page;
   for (auto& item : page->items) item = item.substr(key().size() + 1);

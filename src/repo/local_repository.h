@@ -15,27 +15,27 @@ class LocalRepository final : public Repository {
 
   const config::Repository& settings() const override { return settings_; }
 
-  Result<storage::BlobInfo> statBlob(const std::string& name, const Digest& d) override;
-  Result<storage::BlobReaderPtr> openBlob(const std::string& name, const Digest& d) override;
-  Status deleteBlob(const std::string& name, const Digest& d) override;
-  Result<bool> mountBlob(const std::string& name, const Digest& d, Repository& source,
+  Result<storage::BlobInfo> statBlob(const Call& call, const std::string& name, const Digest& d) override;
+  Result<storage::BlobReaderPtr> openBlob(const Call& call, const std::string& name, const Digest& d) override;
+  Status deleteBlob(const Call& call, const std::string& name, const Digest& d) override;
+  Result<bool> mountBlob(const Call& call, const std::string& name, const Digest& d, Repository& source,
                          const std::string& source_name) override;
 
-  Result<UploadSessionPtr> startUpload(const std::string& name, const std::string& user,
+  Result<UploadSessionPtr> startUpload(const Call& call, const std::string& name, const std::string& user,
                                        bool resumable = true) override;
-  Result<UploadSessionPtr> findUpload(const std::string& name, const std::string& uuid) override;
-  Status commitUpload(const UploadSessionPtr& upload, const Digest& expected) override;
-  Status cancelUpload(const UploadSessionPtr& upload) override;
+  Result<UploadSessionPtr> findUpload(const Call& call, const std::string& name, const std::string& uuid) override;
+  Status commitUpload(const Call& call, const UploadSessionPtr& upload, const Digest& expected) override;
+  Status cancelUpload(const Call& call, const UploadSessionPtr& upload) override;
 
-  Result<StoredManifest> getManifest(const std::string& name, const Reference& ref) override;
-  Result<PutManifestResult> putManifest(const std::string& name, const Reference& ref,
+  Result<StoredManifest> getManifest(const Call& call, const std::string& name, const Reference& ref) override;
+  Result<PutManifestResult> putManifest(const Call& call, const std::string& name, const Reference& ref,
                                         const std::string& content_type, const std::string& bytes) override;
-  Result<std::optional<Digest>> resolveTag(const std::string& name, const std::string& tag) override;
-  Status deleteManifest(const std::string& name, const Reference& ref) override;
-  Result<storage::Page> listTags(const std::string& name, const std::string& last, std::size_t n) override;
-  Result<ReferrersResult> referrers(const std::string& name, const Digest& subject,
+  Result<std::optional<Digest>> resolveTag(const Call& call, const std::string& name, const std::string& tag) override;
+  Status deleteManifest(const Call& call, const std::string& name, const Reference& ref) override;
+  Result<storage::Page> listTags(const Call& call, const std::string& name, const std::string& last, std::size_t n) override;
+  Result<ReferrersResult> referrers(const Call& call, const std::string& name, const Digest& subject,
                                     const std::string& artifact_type) override;
-  Result<storage::Page> listImages(const std::string& last, std::size_t n) override;
+  Result<storage::Page> listImages(const Call& call, const std::string& last, std::size_t n) override;
 
  private:
   Result<Digest> resolve(const std::string& name, const Reference& ref);

@@ -233,6 +233,26 @@ Result<std::optional<Digest>> SqliteMetadataStore::resolveTag(const std::string&
   return std::optional<Digest>(Digest::fromHex(s.text(0).substr(7)));
 }
 
+Result<std::optional<TagRecord>> SqliteMetadataStore::tagRecord(const std::string& repo, const std::string& name,
+                                                                const std::string& tag) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT digest, updated FROM tags WHERE repo=?1 AND name=?2 AND tag=?3");
+  s.bind(1, repo).bind(2, name).bind(3, tag);
+  auto row = s.step();
+  if (!row) return err(row);
+  if (!*row) return std::optional<TagRecord>();
+  return std::optional<TagRecord>(TagRecord{Digest::fromHex(s.text(0).substr(7)), s.integer(1)});
+}
+
+Result<bool> SqliteMetadataStore::touchTag(const std::string& repo, const std::string& name, const std::string& tag) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("UPDATE tags SET updated=?4 WHERE repo=?1 AND name=?2 AND tag=?3");
+  s.bind(1, repo).bind(2, name).bind(3, tag).bind(4, now());
+  auto st = s.run();
+  if (!st) return tl::unexpected(st.error());
+  return db_.changes() > 0;
+}
+
 Result<bool> SqliteMetadataStore::deleteTag(const std::string& repo, const std::string& name, const std::string& tag) {
   return deleteAndForget("DELETE FROM tags WHERE repo=?1 AND name=?2 AND tag=?3", repo, name, tag);
 }

@@ -31,6 +31,9 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<std::optional<Digest>> resolveTag(const std::string& repo, const std::string& name,
                                            const std::string& tag) override;
+  Result<std::optional<TagRecord>> tagRecord(const std::string& repo, const std::string& name,
+                                             const std::string& tag) override;
+  Result<bool> touchTag(const std::string& repo, const std::string& name, const std::string& tag) override;
   Result<bool> deleteTag(const std::string& repo, const std::string& name, const std::string& tag) override;
   Result<Page> listTags(const std::string& repo, const std::string& name, const std::string& last,
                         std::size_t n) override;

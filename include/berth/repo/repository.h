@@ -14,6 +14,7 @@
 
 #include "berth/config.h"
 #include "berth/core/reference.h"
+#include "berth/repo/call.h"
 #include "berth/repo/upload.h"
 #include "berth/storage/blob_store.h"
 #include "berth/storage/metadata_store.h"
@@ -45,12 +46,12 @@ class Repository {
   const std::string& key() const { return settings().key; }
 
   // Blobs served only when this repository links them. BLOB_UNKNOWN otherwise.
-  virtual Result<storage::BlobInfo> statBlob(const std::string& name, const Digest& d) = 0;
-  virtual Result<storage::BlobReaderPtr> openBlob(const std::string& name, const Digest& d) = 0;
+  virtual Result<storage::BlobInfo> statBlob(const Call& call, const std::string& name, const Digest& d) = 0;
+  virtual Result<storage::BlobReaderPtr> openBlob(const Call& call, const std::string& name, const Digest& d) = 0;
   // Unlinks from this repository only. BLOB_UNKNOWN when not linked.
-  virtual Status deleteBlob(const std::string& name, const Digest& d) = 0;
+  virtual Status deleteBlob(const Call& call, const std::string& name, const Digest& d) = 0;
   // Links a blob that `source` links under `source_name`; false when it does not.
-  virtual Result<bool> mountBlob(const std::string& name, const Digest& d, Repository& source,
+  virtual Result<bool> mountBlob(const Call& call, const std::string& name, const Digest& d, Repository& source,
                                  const std::string& source_name) = 0;
 
   // Uploads. BLOB_UPLOAD_UNKNOWN for an unknown id, one of another image, or
@@ -58,29 +59,29 @@ class Repository {
   // resumable: the session is recorded, survives a restart and counts against
   // the caps (TOOMANYREQUESTS beyond them); false for a monolithic upload,
   // whose id the client never sees.
-  virtual Result<UploadSessionPtr> startUpload(const std::string& name, const std::string& user,
+  virtual Result<UploadSessionPtr> startUpload(const Call& call, const std::string& name, const std::string& user,
                                                bool resumable = true) = 0;
-  virtual Result<UploadSessionPtr> findUpload(const std::string& name, const std::string& uuid) = 0;
+  virtual Result<UploadSessionPtr> findUpload(const Call& call, const std::string& name, const std::string& uuid) = 0;
   // The caller holds the session's Lease for both.
   // Verifies the digest (DIGEST_INVALID, nothing stored, session ended),
   // installs the blob and links it. The session ends either way.
-  virtual Status commitUpload(const UploadSessionPtr& upload, const Digest& expected) = 0;
-  virtual Status cancelUpload(const UploadSessionPtr& upload) = 0;
+  virtual Status commitUpload(const Call& call, const UploadSessionPtr& upload, const Digest& expected) = 0;
+  virtual Status cancelUpload(const Call& call, const UploadSessionPtr& upload) = 0;
 
   // Manifests. MANIFEST_UNKNOWN when absent.
-  virtual Result<StoredManifest> getManifest(const std::string& name, const Reference& ref) = 0;
+  virtual Result<StoredManifest> getManifest(const Call& call, const std::string& name, const Reference& ref) = 0;
   // Validates (MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID) and stores.
-  virtual Result<PutManifestResult> putManifest(const std::string& name, const Reference& ref,
+  virtual Result<PutManifestResult> putManifest(const Call& call, const std::string& name, const Reference& ref,
                                                 const std::string& content_type, const std::string& bytes) = 0;
   // The digest a tag points to, if the tag exists.
-  virtual Result<std::optional<Digest>> resolveTag(const std::string& name, const std::string& tag) = 0;
+  virtual Result<std::optional<Digest>> resolveTag(const Call& call, const std::string& name, const std::string& tag) = 0;
   // By digest: the manifest and its tags; by tag: only the tag.
-  virtual Status deleteManifest(const std::string& name, const Reference& ref) = 0;
-  virtual Result<storage::Page> listTags(const std::string& name, const std::string& last, std::size_t n) = 0;
-  virtual Result<ReferrersResult> referrers(const std::string& name, const Digest& subject,
+  virtual Status deleteManifest(const Call& call, const std::string& name, const Reference& ref) = 0;
+  virtual Result<storage::Page> listTags(const Call& call, const std::string& name, const std::string& last, std::size_t n) = 0;
+  virtual Result<ReferrersResult> referrers(const Call& call, const std::string& name, const Digest& subject,
                                             const std::string& artifact_type) = 0;
   // Image names within this repository (without the key prefix).
-  virtual Result<storage::Page> listImages(const std::string& last, std::size_t n) = 0;
+  virtual Result<storage::Page> listImages(const Call& call, const std::string& last, std::size_t n) = 0;
 };
 using RepositoryPtr = std::shared_ptr<Repository>;
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,16 +24,24 @@ struct BlobInfo {
 // An open, read-only blob. Owns the file descriptor.
 class BlobReader {
  public:
-  BlobReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  // For a blob still arriving (a remote repository's fetch in flight):
+  // ready(pos) waits until the file holds more than `pos` bytes and returns
+  // how many it holds, or the error that ended the fetch.
+  using ReadyFn = std::function<Result<uint64_t>(uint64_t pos)>;
+
+  BlobReader(int fd, uint64_t size, ReadyFn ready = {}) : fd_(fd), size_(size), ready_(std::move(ready)) {}
   ~BlobReader();
   BlobReader(const BlobReader&) = delete;
   BlobReader& operator=(const BlobReader&) = delete;
   int fd() const { return fd_; }
   uint64_t size() const { return size_; }
+  // Empty when the whole blob is on disk.
+  const ReadyFn& ready() const { return ready_; }
 
  private:
   int fd_;
   uint64_t size_;
+  ReadyFn ready_;
 };
 using BlobReaderPtr = std::unique_ptr<BlobReader>;
 

@@ -36,6 +36,11 @@ struct ManifestWrite {
   std::optional<std::string> tag;
 };
 
+struct TagRecord {
+  Digest digest;
+  int64_t updated = 0;  // unix seconds: pushed, or (remote repositories) last confirmed upstream
+};
+
 struct UploadRecord {
   std::string uuid, repo, name;
   int64_t created = 0;
@@ -81,6 +86,10 @@ class MetadataStore {
   // Tags.
   virtual Result<std::optional<Digest>> resolveTag(const std::string& repo, const std::string& name,
                                                    const std::string& tag) = 0;
+  virtual Result<std::optional<TagRecord>> tagRecord(const std::string& repo, const std::string& name,
+                                                     const std::string& tag) = 0;
+  // Sets the tag's updated time to now; false when the tag does not exist.
+  virtual Result<bool> touchTag(const std::string& repo, const std::string& name, const std::string& tag) = 0;
   virtual Result<bool> deleteTag(const std::string& repo, const std::string& name, const std::string& tag) = 0;
   // Sorted; the tags after `last`, at most n.
   virtual Result<Page> listTags(const std::string& repo, const std::string& name, const std::string& last,
