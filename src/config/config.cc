@@ -17,7 +17,8 @@ namespace {
 
 RepoType parseRepoType(const std::string& t, const std::string& origin, const std::string& where) {
   if (t == "local") return RepoType::Local;
-  if (t == "remote" || t == "virtual") bad(origin, where + ".type '" + t + "' is not supported yet by this build");
+  if (t == "remote") return RepoType::Remote;
+  if (t == "virtual") bad(origin, where + ".type '" + t + "' is not supported yet by this build");
   bad(origin, where + ".type must be local, remote or virtual (got '" + t + "')");
 }
 
@@ -126,13 +127,19 @@ Config loadFromString(const std::string& text, const std::string& origin) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");
       for (std::size_t i = 0; i < repos.size(); ++i) {
         std::string where = "repositories[" + std::to_string(i) + "]";
-        checkKnownKeys(repos[i], {"key", "type", "description"}, origin, where);
+        checkKnownKeys(repos[i], {"key", "type", "description", "url", "offline", "metadata_ttl_seconds",
+                                  "timeout_seconds"}, origin, where);
         Repository r;
         read(repos[i], "key", r.key, origin, where);
         std::string type = "local";
         read(repos[i], "type", type, origin, where);
         r.type = parseRepoType(type, origin, where);
         read(repos[i], "description", r.description, origin, where);
+        // Provisional: the full remote section (h-listener) replaces this.
+        read(repos[i], "url", r.remote.url, origin, where);
+        read(repos[i], "offline", r.remote.offline, origin, where);
+        read(repos[i], "metadata_ttl_seconds", r.remote.metadata_ttl_seconds, origin, where);
+        read(repos[i], "timeout_seconds", r.remote.timeout_seconds, origin, where);
         c.repositories.push_back(std::move(r));
       }
     }

@@ -17,6 +17,24 @@ tl::unexpected<Error> manifestUnknown(const std::string& ref) {
 }
 }  // namespace
 
+Result<ReferrersResult> referrersIndex(storage::MetadataStore& meta, const std::string& key, const std::string& name,
+                                       const Digest& subject, const std::string& artifact_type) {
+  auto recs = meta.referrers(key, name, subject);
+  if (!recs) return tl::unexpected(recs.error());
+  nlohmann::json manifests = nlohmann::json::array();
+  for (const auto& r : *recs) {
+    if (!artifact_type.empty() && r.artifact_type != artifact_type) continue;
+    nlohmann::json d{{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
+    if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
+    // Stored by parseManifest as a flat string map; re-checked, never trusted.
+    if (auto a = json_input::parse(r.annotations, ErrorCode::Unknown); !r.annotations.empty() && a && a->is_object())
+      d["annotations"] = *a;
+    manifests.push_back(std::move(d));
+  }
+  nlohmann::json index{{"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", std::move(manifests)}};
+  return ReferrersResult{index.dump(), !artifact_type.empty()};
+}
+
 LocalRepository::LocalRepository(config::Repository settings, storage::BlobStorePtr blobs,
                                  storage::MetadataStorePtr meta, std::shared_ptr<UploadStore> uploads)
     : settings_(std::move(settings)), blobs_(std::move(blobs)), meta_(std::move(meta)), uploads_(std::move(uploads)) {}
@@ -153,20 +171,7 @@ Result<storage::Page> LocalRepository::listTags(const Call&, const std::string& 
 
 Result<ReferrersResult> LocalRepository::referrers(const Call&, const std::string& name, const Digest& subject,
                                                    const std::string& artifact_type) {
-  auto recs = meta_->referrers(key(), name, subject);
-  if (!recs) return tl::unexpected(recs.error());
-  nlohmann::json manifests = nlohmann::json::array();
-  for (const auto& r : *recs) {
-    if (!artifact_type.empty() && r.artifact_type != artifact_type) continue;
-    nlohmann::json d{{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
-    if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
-    // Stored by parseManifest as a flat string map; re-checked, never trusted.
-    if (auto a = json_input::parse(r.annotations, ErrorCode::Unknown); !r.annotations.empty() && a && a->is_object())
-      d["annotations"] = *a;
-    manifests.push_back(std::move(d));
-  }
-  nlohmann::json index{{"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", std::move(manifests)}};
-  return ReferrersResult{index.dump(), !artifact_type.empty()};
+  return referrersIndex(*meta_, key(), name, subject, artifact_type);
 }
 
 Result<storage::Page> LocalRepository::listImages(const Call&, const std::string& last, std::size_t n) {

@@ -8,6 +8,11 @@
 
 namespace berth::repo {
 
+// The OCI referrers index of `subject` from what the metadata store knows
+// (every repository type answers referrers from its stored manifests).
+Result<ReferrersResult> referrersIndex(storage::MetadataStore& meta, const std::string& key, const std::string& name,
+                                       const Digest& subject, const std::string& artifact_type);
+
 class LocalRepository final : public Repository {
  public:
   LocalRepository(config::Repository settings, storage::BlobStorePtr blobs, storage::MetadataStorePtr meta,

@@ -14,7 +14,9 @@
 #include "auth/security_service.h"
 #include "http/server.h"
 #include "observe/logging.h"
+#include "http/client.h"
 #include "repo/local_repository.h"
+#include "repo/remote/remote_repository.h"
 #include "repo/upload_store.h"
 #include "storage/fs_blob_store.h"
 #include "storage/sqlite_metadata_store.h"
@@ -79,8 +81,20 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     spdlog::info("removed {} upload files without a session", orphans);
 
   p.registry = std::make_shared<repo::RepositoryRegistry>();
-  for (const auto& r : p.cfg.repositories)
-    p.registry->add(std::make_shared<repo::LocalRepository>(r, p.blobs, p.meta, p.uploads));
+  for (const auto& r : p.cfg.repositories) {
+    if (r.type == config::RepoType::Remote) {
+      // One client per remote: each has its own timeout, CA bundle and pool.
+      http::ClientOptions co;
+      co.timeout = std::chrono::seconds(r.remote.timeout_seconds);
+      co.ca_file = r.remote.ca_file;
+      co.proxy = http::ProxyConfig::fromEnvironment();
+      auto client = std::make_shared<http::HttpClient>(co);
+      p.registry->add(std::make_shared<repo::remote::RemoteRepository>(r, p.blobs, p.meta, p.uploads, client));
+      spdlog::info("repository {}: remote, upstream {}{}", r.key, r.remote.url, r.remote.offline ? " (offline)" : "");
+    } else {
+      p.registry->add(std::make_shared<repo::LocalRepository>(r, p.blobs, p.meta, p.uploads));
+    }
+  }
   auth::AccessControllerPtr access;
   if (p.cfg.security.enabled) {
     auto store = std::make_shared<auth::SecurityStore>(paths.metadataDb());

@@ -1,0 +1,99 @@
+// One blob on its way from the upstream into a remote repository's cache,
+// shared by every request that wants it meanwhile.
+//
+// The fetch runs in a coroutine of the outbound client's own (not in any
+// request's), so a client that disconnects cancels nothing: the others keep
+// reading, and the cache is completed. The bytes go to a non-resumable upload
+// session (hashed as they arrive); readers follow the session's file as it
+// grows (a descriptor each, dup'ed from the fetch's own), so a second client
+// gets bytes as they arrive, not after the whole blob, and memory stays flat.
+//
+// Nothing wrong is ever served whole: the last byte is held back until the
+// digest is verified; on a mismatch the readers' connections are cut and
+// nothing is linked. Completed, the blob is installed and linked for every
+// image name that asked for it.
+//
+// Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "berth/core/digest.h"
+#include "berth/core/error.h"
+#include "berth/repo/call.h"
+#include "berth/storage/blob_store.h"
+#include "berth/storage/metadata_store.h"
+#include "repo/upload_store.h"
+
+namespace berth::http {
+class ClientResponse;
+class Suspender;
+}  // namespace berth::http
+
+namespace berth::repo::remote {
+
+class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
+ public:
+  struct Deps {
+    std::string repo_key;
+    std::string upstream_host;  // for messages
+    storage::BlobStorePtr blobs;
+    storage::MetadataStorePtr meta;
+    std::shared_ptr<UploadStore> uploads;
+  };
+  // Opens the upstream response (GET, auth and redirects done); runs inside
+  // the fetch's coroutine.
+  using Open = std::function<Result<std::unique_ptr<http::ClientResponse>>(http::Suspender&)>;
+
+  BlobFetch(Deps deps, std::string name, Digest digest);
+  ~BlobFetch();
+
+  const Digest& digest() const { return digest_; }
+  // Links the blob for `name` as well when the fetch completes (or now, if it has).
+  void addName(const std::string& name);
+
+  // The fetch's body, run once in a coroutine of the client's: `open` gets
+  // the upstream response; `finished` is called at the end either way.
+  void run(http::Suspender& self, const Open& open);
+
+  // Waits until the upstream has answered (the size is known) or the fetch
+  // failed; the error is the client's answer (BLOB_UNKNOWN, TOOMANYREQUESTS...).
+  Status waitStarted(const Call& call);
+  // The blob's size once known (waitStarted()).
+  std::optional<uint64_t> size() const;
+  // A reader for a started fetch: the growing file, or the installed blob
+  // once complete.
+  Result<storage::BlobReaderPtr> reader(const Call& call);
+  // Done (verified and linked) or failed.
+  bool finished() const;
+  // Tells a running fetch to stop at its next read (shutdown).
+  void cancel();
+
+ private:
+  enum class State { Starting, Streaming, Done, Failed };
+  Result<uint64_t> waitReady(uint64_t pos, const Call& call);
+  void failWith(Error e);
+  Status stream(http::ClientResponse& res, const UploadSessionPtr& session);
+  Status complete(const UploadSessionPtr& session);
+
+  Deps deps_;
+  const std::string first_name_;
+  const Digest digest_;
+  mutable std::mutex mu_;
+  State state_ = State::Starting;
+  std::optional<Error> error_;
+  std::optional<uint64_t> size_;  // from Content-Length; else known at the end
+  uint64_t written_ = 0;
+  int read_fd_ = -1;  // the session file, read-only, for readers to dup
+  std::set<std::string> names_;
+  bool cancelled_ = false;
+};
+using BlobFetchPtr = std::shared_ptr<BlobFetch>;
+
+}  // namespace berth::repo::remote

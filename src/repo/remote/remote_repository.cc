@@ -1,0 +1,337 @@
+#include "repo/remote/remote_repository.h"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "berth/core/media_types.h"
+#include "berth/core/sha256.h"
+#include "http/client.h"
+#include "repo/local_repository.h"
+#include "repo/manifest_parser.h"
+
+namespace berth::repo::remote {
+namespace {
+
+tl::unexpected<Error> blobUnknown(const Digest& d) {
+  return fail(ErrorCode::BlobUnknown, "blob unknown to registry", d.str());
+}
+tl::unexpected<Error> manifestUnknown(const std::string& ref) {
+  return fail(ErrorCode::ManifestUnknown, "manifest unknown to registry", ref);
+}
+
+// Every manifest type Berth stores, so the cache holds what any client may want.
+const Headers& manifestAccept() {
+  static const Headers h{{"Accept", std::string(media::kOciIndex) + ", " + std::string(media::kOciManifest) + ", " +
+                                        std::string(media::kDockerList) + ", " + std::string(media::kDockerManifest)}};
+  return h;
+}
+
+std::string mediaTypeOf(const http::ClientResponse& res) {
+  std::string ct = res.header("Content-Type");
+  if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
+  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  return ct;
+}
+
+int64_t nowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+RemoteRepository::RemoteRepository(config::Repository settings, storage::BlobStorePtr blobs,
+                                   storage::MetadataStorePtr meta, std::shared_ptr<UploadStore> uploads,
+                                   std::shared_ptr<http::HttpClient> client)
+    : settings_(std::move(settings)),
+      blobs_(std::move(blobs)),
+      meta_(std::move(meta)),
+      uploads_(std::move(uploads)),
+      client_(std::move(client)),
+      upstream_(settings_.remote, client_) {}
+
+RemoteRepository::~RemoteRepository() {
+  stopping_ = true;
+  {
+    std::lock_guard lock(fetch_mu_);
+    for (auto& [d, f] : fetches_) f->cancel();
+  }
+  // A fetch stops at its next read: within the upstream timeout at worst.
+  while (running_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+tl::unexpected<Error> RemoteRepository::readOnly() const {
+  return fail(ErrorCode::Unsupported,
+              "repository " + key() + " is a remote (pull-through cache) repository: push to a local repository");
+}
+
+// --- blobs -------------------------------------------------------------------
+
+Result<storage::BlobInfo> RemoteRepository::statBlob(const Call& call, const std::string& name, const Digest& d) {
+  auto linked = meta_->linkedBlobSize(key(), name, d);
+  if (!linked) return tl::unexpected(linked.error());
+  if (*linked) return storage::BlobInfo{**linked};
+  if (settings_.remote.offline) return blobUnknown(d);
+  {
+    std::lock_guard lock(fetch_mu_);
+    if (auto it = fetches_.find(d.str()); it != fetches_.end())
+      if (auto size = it->second->size()) return storage::BlobInfo{*size};
+  }
+  auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
+  if (!res) return tl::unexpected(res.error());
+  if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
+  if (!(*res)->content_length)
+    return fail(ErrorCode::Unavailable, "upstream " + upstream_.host() + " did not say the size of blob " + d.str());
+  return storage::BlobInfo{*(*res)->content_length};
+}
+
+Result<bool> RemoteRepository::linkIfUpstreamHas(const Call& call, const std::string& name, const Digest& d) {
+  if (!blobs_->stat(d)) return false;
+  auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
+  if (!res || (*res)->status != 200) return false;
+  auto info = blobs_->stat(d);
+  if (!info) return false;
+  if (auto st = meta_->linkBlob(key(), name, d, info->size); !st) return tl::unexpected(st.error());
+  return true;
+}
+
+Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, const std::string& name,
+                                                          const Digest& d) {
+  auto linked = meta_->linkedBlobSize(key(), name, d);
+  if (!linked) return tl::unexpected(linked.error());
+  if (*linked) return blobs_->open(d);
+  if (settings_.remote.offline) return blobUnknown(d);
+  if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);
+  auto fetch = joinOrStartFetch(name, d);
+  if (!fetch) return fail(ErrorCode::Unavailable, "the server is shutting down");
+  if (auto st = fetch->waitStarted(call); !st) return tl::unexpected(st.error());
+  return fetch->reader(call);
+}
+
+BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const Digest& d) {
+  std::lock_guard lock(fetch_mu_);
+  if (stopping_) return nullptr;
+  if (auto it = fetches_.find(d.str()); it != fetches_.end()) {
+    it->second->addName(name);
+    return it->second;
+  }
+  auto fetch = std::make_shared<BlobFetch>(BlobFetch::Deps{key(), upstream_.host(), blobs_, meta_, uploads_}, name, d);
+  fetches_[d.str()] = fetch;
+  ++running_;
+  client_->spawn([this, fetch, name, d](http::Suspender& self) {
+    fetch->run(self, [&](http::Suspender& s) { return openUpstreamBlob(s, name, d); });
+    {
+      std::lock_guard lock(fetch_mu_);
+      if (auto it = fetches_.find(d.str()); it != fetches_.end() && it->second == fetch) fetches_.erase(it);
+    }
+    --running_;
+  });
+  return fetch;
+}
+
+Result<std::unique_ptr<http::ClientResponse>> RemoteRepository::openUpstreamBlob(http::Suspender& self,
+                                                                                  const std::string& name,
+                                                                                  const Digest& d) {
+  auto res = upstream_.request("GET", name, "blobs/" + d.str(), {}, &self);
+  if (!res) return tl::unexpected(res.error());
+  if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
+  return res;
+}
+
+Status RemoteRepository::deleteBlob(const Call&, const std::string& name, const Digest& d) {
+  auto removed = meta_->unlinkBlob(key(), name, d);
+  if (!removed) return tl::unexpected(removed.error());
+  if (!*removed) return blobUnknown(d);
+  return {};
+}
+
+Result<bool> RemoteRepository::mountBlob(const Call&, const std::string&, const Digest&, Repository&,
+                                         const std::string&) {
+  return readOnly();
+}
+
+Result<UploadSessionPtr> RemoteRepository::startUpload(const Call&, const std::string&, const std::string&, bool) {
+  return readOnly();
+}
+Result<UploadSessionPtr> RemoteRepository::findUpload(const Call&, const std::string&, const std::string&) {
+  return readOnly();
+}
+Status RemoteRepository::commitUpload(const Call&, const UploadSessionPtr&, const Digest&) { return readOnly(); }
+Status RemoteRepository::cancelUpload(const Call&, const UploadSessionPtr&) { return readOnly(); }
+
+// --- manifests ---------------------------------------------------------------
+
+Result<StoredManifest> RemoteRepository::cached(const std::string& name, const Digest& d) {
+  auto rec = meta_->manifest(key(), name, d);
+  if (!rec) return tl::unexpected(rec.error());
+  if (!*rec) return manifestUnknown(d.str());
+  auto bytes = blobs_->readBytes(d, kMaxManifestBytes);
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::BlobUnknown) return manifestUnknown(d.str());
+    return tl::unexpected(bytes.error());
+  }
+  return StoredManifest{d, (*rec)->media_type, std::move(*bytes)};
+}
+
+Result<StoredManifest> RemoteRepository::getManifest(const Call& call, const std::string& name, const Reference& ref) {
+  if (!ref.isDigest()) return byTag(call, name, ref.tag);
+  auto have = cached(name, ref.digest);
+  if (have || have.error().code != ErrorCode::ManifestUnknown) return have;
+  if (settings_.remote.offline) return have;
+  return manifest_flights_.run(name + "@" + ref.digest.str(), call,
+                               [&] { return fetchManifest(call, name, ref); });
+}
+
+Result<StoredManifest> RemoteRepository::byTag(const Call& call, const std::string& name, const std::string& tag) {
+  auto rec = meta_->tagRecord(key(), name, tag);
+  if (!rec) return tl::unexpected(rec.error());
+  if (*rec && (settings_.remote.offline || nowSeconds() - (*rec)->updated < int64_t(settings_.remote.metadata_ttl_seconds)))
+    if (auto have = cached(name, (*rec)->digest); have) return have;
+  if (settings_.remote.offline) return manifestUnknown(tag);
+  auto stale = [&](const Error& why) -> Result<StoredManifest> {
+    if (*rec)
+      if (auto have = cached(name, (*rec)->digest); have) {
+        spdlog::warn("remote {}: serving stale {}:{} ({}): {}", key(), name, tag, (*rec)->digest.str(), why.message);
+        return have;
+      }
+    return tl::unexpected(why);
+  };
+  return manifest_flights_.run(name + ":" + tag, call, [&]() -> Result<StoredManifest> {
+    if (*rec) {
+      auto head = headManifest(call, name, tag);
+      if (!head) return stale(head.error());
+      if (*head && **head == (*rec)->digest) {
+        (void)meta_->touchTag(key(), name, tag);
+        if (auto have = cached(name, (*rec)->digest); have) return have;
+      }
+    }
+    auto got = fetchManifest(call, name, Reference{tag, {}});
+    if (!got && got.error().code != ErrorCode::ManifestUnknown) return stale(got.error());
+    if (!got && *rec) (void)meta_->deleteTag(key(), name, tag);  // gone upstream
+    return got;
+  });
+}
+
+// The digest the upstream's tag points to now; none when the upstream does
+// not know the tag, or did not say (then a GET tells).
+Result<std::optional<Digest>> RemoteRepository::headManifest(const Call& call, const std::string& name,
+                                                             const std::string& tag) {
+  auto res = upstream_.request("HEAD", name, "manifests/" + tag, manifestAccept(), call.suspender);
+  if (!res) return tl::unexpected(res.error());
+  int s = (*res)->status;
+  if (s == 404 || s == 401 || s == 403) return std::optional<Digest>();
+  if (s != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::ManifestUnknown, "manifest " + tag));
+  auto d = Digest::parse((*res)->header("Docker-Content-Digest"));
+  if (!d) return std::optional<Digest>();
+  return std::optional<Digest>(*d);
+}
+
+Result<StoredManifest> RemoteRepository::fetchManifest(const Call& call, const std::string& name,
+                                                       const Reference& ref) {
+  auto res = upstream_.request("GET", name, "manifests/" + ref.str(), manifestAccept(), call.suspender);
+  if (!res) return tl::unexpected(res.error());
+  if ((*res)->status != 200)
+    return tl::unexpected(upstream_.errorFor(**res, ErrorCode::ManifestUnknown, "manifest " + ref.str()));
+  auto bytes = (*res)->readAll(kMaxManifestBytes);
+  if (!bytes) return tl::unexpected(bytes.error());
+  Digest digest = Sha256::of(*bytes);
+  auto mismatch = [&] {
+    return fail(ErrorCode::Unavailable, "upstream " + upstream_.host() + " sent a manifest that does not match its digest",
+                ref.str());
+  };
+  if (ref.isDigest() && ref.digest != digest) return mismatch();
+  if (auto said = Digest::parse((*res)->header("Docker-Content-Digest")); said && said->str().rfind("sha256:", 0) == 0 &&
+                                                                             *said != digest)
+    return mismatch();
+  std::string media_type = mediaTypeOf(**res);
+  auto parsed = parseManifest(media_type, *bytes);
+  if (!parsed) {
+    // Served as the upstream sent it, but not cached: Berth could not
+    // account for what it references (schema 1, say).
+    spdlog::warn("remote {}: not caching {}:{} from {}: {}", key(), name, ref.str(), upstream_.host(),
+                 parsed.error().detail.empty() ? parsed.error().message : parsed.error().detail);
+    return StoredManifest{digest, media_type, std::move(*bytes)};
+  }
+  if (auto stored = blobs_->putBytes(*bytes); !stored) return tl::unexpected(stored.error());
+  storage::ManifestWrite w;
+  w.record = {key(), name, digest, parsed->media_type, bytes->size(), parsed->subject, parsed->artifact_type,
+              parsed->annotations, 0};
+  w.blobs = parsed->blobs;
+  w.manifests = parsed->manifests;
+  if (!ref.isDigest()) w.tag = ref.tag;
+  if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  return StoredManifest{digest, parsed->media_type, std::move(*bytes)};
+}
+
+Result<PutManifestResult> RemoteRepository::putManifest(const Call&, const std::string&, const Reference&,
+                                                        const std::string&, const std::string&) {
+  return readOnly();
+}
+
+Result<std::optional<Digest>> RemoteRepository::resolveTag(const Call&, const std::string& name,
+                                                           const std::string& tag) {
+  return meta_->resolveTag(key(), name, tag);
+}
+
+Status RemoteRepository::deleteManifest(const Call&, const std::string& name, const Reference& ref) {
+  if (!ref.isDigest()) {
+    auto removed = meta_->deleteTag(key(), name, ref.tag);
+    if (!removed) return tl::unexpected(removed.error());
+    if (!*removed) return manifestUnknown(ref.tag);
+    return {};
+  }
+  auto removed = meta_->deleteManifest(key(), name, ref.digest);
+  if (!removed) return tl::unexpected(removed.error());
+  if (!*removed) return manifestUnknown(ref.str());
+  return {};
+}
+
+// --- listings ----------------------------------------------------------------
+
+Result<storage::Page> RemoteRepository::listTags(const Call& call, const std::string& name, const std::string& last,
+                                                 std::size_t n) {
+  std::optional<Error> upstream_error;
+  if (!settings_.remote.offline) {
+    std::string suffix = "tags/list?n=" + std::to_string(n);
+    if (!last.empty()) suffix += "&last=" + last;  // a valid tag needs no escaping
+    auto res = upstream_.request("GET", name, suffix, {}, call.suspender);
+    if (res && (*res)->status == 200) {
+      auto body = (*res)->readAll(16 * 1024 * 1024);
+      auto json = body ? nlohmann::json::parse(*body, nullptr, false) : nlohmann::json();
+      if (json.is_object() && json.contains("tags")) {
+        storage::Page page;
+        if (json["tags"].is_array())
+          for (const auto& t : json["tags"])
+            if (t.is_string() && isValidTag(t.get<std::string>())) page.items.push_back(t.get<std::string>());
+        page.more = !(*res)->header("Link").empty();
+        return page;
+      }
+      upstream_error = Error{ErrorCode::Unavailable, "upstream " + upstream_.host() + " sent an unreadable tag list", {}};
+    } else if (!res) {
+      upstream_error = res.error();
+    } else {
+      upstream_error = upstream_.errorFor(**res, ErrorCode::NameUnknown, "repository " + name);
+    }
+  }
+  auto exists = meta_->imageExists(key(), name);
+  if (!exists) return tl::unexpected(exists.error());
+  if (!*exists) {
+    if (upstream_error) return tl::unexpected(*upstream_error);
+    return fail(ErrorCode::NameUnknown, "repository name not known to registry", key() + "/" + name);
+  }
+  return meta_->listTags(key(), name, last, n);
+}
+
+Result<ReferrersResult> RemoteRepository::referrers(const Call&, const std::string& name, const Digest& subject,
+                                                    const std::string& artifact_type) {
+  return referrersIndex(*meta_, key(), name, subject, artifact_type);
+}
+
+Result<storage::Page> RemoteRepository::listImages(const Call&, const std::string& last, std::size_t n) {
+  auto page = meta_->listImages(key(), last.empty() ? std::string() : key() + "/" + last, n);
+  if (!page) return page;
+  for (auto& item : page->items) item = item.substr(key().size() + 1);
+  return page;
+}
+
+}  // namespace berth::repo::remote

@@ -1,0 +1,94 @@
+// A remote repository: a caching pull-through proxy of another registry
+// (docs/remote-repositories.md). What it fetched is ordinary content in the
+// metadata and blob stores, under this repository's key, so it survives a
+// restart and takes part in search, GC and promotion like pushed content.
+//
+// - Manifests by digest are immutable: cached once, never fetched again.
+// - Manifests by tag: within metadata_ttl_seconds the cached answer; after it
+//   a HEAD upstream (Docker Hub does not count HEADs against its pull limit)
+//   keeps the cached bytes when the digest is unchanged, else a GET.
+// - Blobs: from the cache when linked; else one shared fetch (BlobFetch).
+// - Upstream down, slow, 429 or 5xx: the cached copy if any (a stale tag is
+//   logged as stale), else the spec's error naming the upstream.
+// - Pushes are refused (405 UNSUPPORTED); deletes evict from the cache.
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "berth/repo/repository.h"
+#include "repo/remote/blob_fetch.h"
+#include "repo/remote/single_flight.h"
+#include "repo/remote/upstream.h"
+#include "repo/upload_store.h"
+
+namespace berth::http {
+class HttpClient;
+}
+
+namespace berth::repo::remote {
+
+class RemoteRepository final : public Repository {
+ public:
+  RemoteRepository(config::Repository settings, storage::BlobStorePtr blobs, storage::MetadataStorePtr meta,
+                   std::shared_ptr<UploadStore> uploads, std::shared_ptr<http::HttpClient> client);
+  // Stops fetches in flight and waits for them (they use this object).
+  ~RemoteRepository() override;
+
+  const config::Repository& settings() const override { return settings_; }
+
+  Result<storage::BlobInfo> statBlob(const Call& call, const std::string& name, const Digest& d) override;
+  Result<storage::BlobReaderPtr> openBlob(const Call& call, const std::string& name, const Digest& d) override;
+  Status deleteBlob(const Call& call, const std::string& name, const Digest& d) override;
+  Result<bool> mountBlob(const Call& call, const std::string& name, const Digest& d, Repository& source,
+                         const std::string& source_name) override;
+
+  Result<UploadSessionPtr> startUpload(const Call& call, const std::string& name, const std::string& user,
+                                       bool resumable = true) override;
+  Result<UploadSessionPtr> findUpload(const Call& call, const std::string& name, const std::string& uuid) override;
+  Status commitUpload(const Call& call, const UploadSessionPtr& upload, const Digest& expected) override;
+  Status cancelUpload(const Call& call, const UploadSessionPtr& upload) override;
+
+  Result<StoredManifest> getManifest(const Call& call, const std::string& name, const Reference& ref) override;
+  Result<PutManifestResult> putManifest(const Call& call, const std::string& name, const Reference& ref,
+                                        const std::string& content_type, const std::string& bytes) override;
+  Result<std::optional<Digest>> resolveTag(const Call& call, const std::string& name, const std::string& tag) override;
+  Status deleteManifest(const Call& call, const std::string& name, const Reference& ref) override;
+  Result<storage::Page> listTags(const Call& call, const std::string& name, const std::string& last,
+                                 std::size_t n) override;
+  Result<ReferrersResult> referrers(const Call& call, const std::string& name, const Digest& subject,
+                                    const std::string& artifact_type) override;
+  Result<storage::Page> listImages(const Call& call, const std::string& last, std::size_t n) override;
+
+ private:
+  Result<StoredManifest> cached(const std::string& name, const Digest& d);
+  Result<StoredManifest> byTag(const Call& call, const std::string& name, const std::string& tag);
+  // GET upstream, verify, cache (with the tag when by tag).
+  Result<StoredManifest> fetchManifest(const Call& call, const std::string& name, const Reference& ref);
+  Result<std::optional<Digest>> headManifest(const Call& call, const std::string& name, const std::string& tag);
+  // The blob is stored here (another repository has it): link it once the
+  // upstream confirms it has it too, without downloading it again.
+  Result<bool> linkIfUpstreamHas(const Call& call, const std::string& name, const Digest& d);
+  BlobFetchPtr joinOrStartFetch(const std::string& name, const Digest& d);
+  Result<std::unique_ptr<http::ClientResponse>> openUpstreamBlob(http::Suspender& self, const std::string& name,
+                                                                 const Digest& d);
+  tl::unexpected<Error> readOnly() const;
+
+  config::Repository settings_;
+  storage::BlobStorePtr blobs_;
+  storage::MetadataStorePtr meta_;
+  std::shared_ptr<UploadStore> uploads_;
+  std::shared_ptr<http::HttpClient> client_;
+  Upstream upstream_;
+  SingleFlight<StoredManifest> manifest_flights_;
+  std::mutex fetch_mu_;
+  std::map<std::string, BlobFetchPtr> fetches_;  // by digest, while in flight
+  std::atomic<int> running_{0};                  // fetch coroutines not yet returned
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace berth::repo::remote
