@@ -87,7 +87,16 @@ Result<ParsedManifest> parseManifest(const std::string& content_type, const std:
       if (!d) return tl::unexpected(d.error());
       // Foreign layers (with urls) live elsewhere and are never pushed.
       bool foreign = l.contains("urls") && l["urls"].is_array() && !l["urls"].empty();
-      if (!foreign) out.blobs.push_back(*d);
+      if (!foreign) {
+        out.blobs.push_back(*d);
+        continue;
+      }
+      ForeignLayer f{*d, 0, {}};
+      if (l.contains("size") && l["size"].is_number_unsigned()) f.size = l["size"].get<uint64_t>();
+      for (const auto& u : l["urls"])
+        if (u.is_string() && (u.get<std::string>().rfind("http://", 0) == 0 || u.get<std::string>().rfind("https://", 0) == 0))
+          f.urls.push_back(u.get<std::string>());
+      out.foreign.push_back(std::move(f));
     }
   }
   if (doc.contains("artifactType")) {

@@ -3,6 +3,7 @@
 // refused. Pure function: no storage access, unit-testable.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,13 @@
 
 namespace berth::repo {
 
+// A layer that lives elsewhere (a descriptor with `urls`; Windows base images).
+struct ForeignLayer {
+  Digest digest;
+  uint64_t size = 0;
+  std::vector<std::string> urls;  // http(s) URLs only
+};
+
 struct ParsedManifest {
   std::string media_type;
   std::vector<Digest> blobs;      // config and layers that must be present (foreign layers skipped)
@@ -18,6 +26,7 @@ struct ParsedManifest {
   std::string subject;            // subject digest string, or empty
   std::string artifact_type;      // artifactType, else config.mediaType
   std::string annotations;        // JSON object text or empty
+  std::vector<ForeignLayer> foreign;  // layers with urls (not in blobs)
 };
 
 // content_type: the request's Content-Type (may be empty or generic).

@@ -11,6 +11,7 @@
 #include "http/client.h"
 #include "repo/local_repository.h"
 #include "repo/manifest_parser.h"
+#include "repo/remote/foreign_layers.h"
 
 namespace berth::repo::remote {
 namespace {
@@ -77,6 +78,7 @@ Result<storage::BlobInfo> RemoteRepository::statBlob(const Call& call, const std
     if (auto it = fetches_.find(d.str()); it != fetches_.end())
       if (auto size = it->second->size()) return storage::BlobInfo{*size};
   }
+  if (auto f = foreignLayer(d); f && f->size > 0) return storage::BlobInfo{f->size};
   auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
   if (!res) return tl::unexpected(res.error());
   if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
@@ -132,10 +134,44 @@ BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const D
 Result<std::unique_ptr<http::ClientResponse>> RemoteRepository::openUpstreamBlob(http::Suspender& self,
                                                                                   const std::string& name,
                                                                                   const Digest& d) {
+  if (auto f = foreignLayer(d)) {
+    auto res = upstream_.fetchUrl(f->url, &self);
+    if (!res) return tl::unexpected(res.error());
+    if ((*res)->status != 200)
+      return fail(ErrorCode::Unavailable, "the foreign layer " + d.str() + " could not be fetched from its URL",
+                  "status " + std::to_string((*res)->status));
+    return res;
+  }
   auto res = upstream_.request("GET", name, "blobs/" + d.str(), {}, &self);
   if (!res) return tl::unexpected(res.error());
   if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
   return res;
+}
+
+void RemoteRepository::noteForeignLayers(const std::string& name, const std::string& media_type,
+                                         const std::string& bytes, bool prefetch) {
+  const auto& fl = settings_.remote.foreign_layers;
+  if (!fl.enabled || !media::isImageManifest(media_type)) return;
+  auto parsed = parseManifest(media_type, bytes);
+  if (!parsed) return;
+  for (const auto& f : parsed->foreign) {
+    std::string url = firstAllowedUrl(f.urls, fl.include);
+    if (url.empty()) continue;  // left to the client, which fetches it from its URL
+    {
+      std::lock_guard lock(foreign_mu_);
+      foreign_[f.digest.str()] = Foreign{url, f.size};
+    }
+    if (prefetch) {
+      auto linked = meta_->linkedBlobSize(key(), name, f.digest);
+      if (linked && !*linked) joinOrStartFetch(name, f.digest);
+    }
+  }
+}
+
+std::optional<RemoteRepository::Foreign> RemoteRepository::foreignLayer(const Digest& d) {
+  std::lock_guard lock(foreign_mu_);
+  if (auto it = foreign_.find(d.str()); it != foreign_.end()) return it->second;
+  return std::nullopt;
 }
 
 Status RemoteRepository::deleteBlob(const Call&, const std::string& name, const Digest& d) {
@@ -170,6 +206,7 @@ Result<StoredManifest> RemoteRepository::cached(const std::string& name, const D
     if (bytes.error().code == ErrorCode::BlobUnknown) return manifestUnknown(d.str());
     return tl::unexpected(bytes.error());
   }
+  noteForeignLayers(name, (*rec)->media_type, *bytes, /*prefetch=*/false);
   return StoredManifest{d, (*rec)->media_type, std::move(*bytes)};
 }
 
@@ -260,6 +297,7 @@ Result<StoredManifest> RemoteRepository::fetchManifest(const Call& call, const s
   w.manifests = parsed->manifests;
   if (!ref.isDigest()) w.tag = ref.tag;
   if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  noteForeignLayers(name, parsed->media_type, *bytes, /*prefetch=*/true);
   return StoredManifest{digest, parsed->media_type, std::move(*bytes)};
 }
 

@@ -77,6 +77,15 @@ class RemoteRepository final : public Repository {
   Result<std::unique_ptr<http::ClientResponse>> openUpstreamBlob(http::Suspender& self, const std::string& name,
                                                                  const Digest& d);
   tl::unexpected<Error> readOnly() const;
+  // foreign_layers: notes the allowed URL of each foreign layer of a manifest
+  // (prefetch: and starts caching it).
+  void noteForeignLayers(const std::string& name, const std::string& media_type, const std::string& bytes,
+                         bool prefetch);
+  struct Foreign {
+    std::string url;
+    uint64_t size = 0;
+  };
+  std::optional<Foreign> foreignLayer(const Digest& d);
 
   config::Repository settings_;
   storage::BlobStorePtr blobs_;
@@ -87,6 +96,8 @@ class RemoteRepository final : public Repository {
   SingleFlight<StoredManifest> manifest_flights_;
   std::mutex fetch_mu_;
   std::map<std::string, BlobFetchPtr> fetches_;  // by digest, while in flight
+  std::mutex foreign_mu_;
+  std::map<std::string, Foreign> foreign_;  // by digest: layers cached from their own URL
   std::atomic<int> running_{0};                  // fetch coroutines not yet returned
   std::atomic<bool> stopping_{false};
 };
