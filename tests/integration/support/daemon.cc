@@ -108,6 +108,7 @@ void Daemon::writeConfig() const {
                      "log: {level: " + options_.log_level + ", format: text}\n"
                      "repositories:\n";
   for (const auto& key : options_.repositories) yaml += "  - {key: " + key + ", type: local}\n";
+  for (const auto& entry : options_.repository_yaml) yaml += "  - " + entry + "\n";
   writeFile(configPath(), yaml);
 }
 

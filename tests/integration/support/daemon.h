@@ -16,6 +16,8 @@ namespace berth::it {
 
 struct DaemonOptions {
   std::vector<std::string> repositories{"docker-local", "docker-dev"};
+  // More repositories, each a YAML flow mapping: "{key: r, type: remote, url: ...}".
+  std::vector<std::string> repository_yaml;
   std::string log_level = "warn";
   // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304".
   std::string server_extra = "";
