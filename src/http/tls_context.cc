@@ -30,6 +30,23 @@ TlsContext::TlsContext(const std::string& cert_file, const std::string& key_file
     throw std::runtime_error("cannot load TLS key " + key_file + ": " + sslError());
 }
 
+TlsContext::TlsContext(std::unique_ptr<ssl::context> ctx) : ctx_(std::move(ctx)) {}
+
+std::unique_ptr<TlsContext> TlsContext::client(const std::string& ca_file) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // Pooled idle connections give their TLS record buffers back.
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  boost::system::error_code ec;
+  ctx->set_default_verify_paths(ec);  // a system without a CA store still trusts ca_file
+  if (!ca_file.empty() && SSL_CTX_load_verify_locations(native, ca_file.c_str(), nullptr) != 1)
+    throw std::runtime_error("cannot load the CA file " + ca_file + ": " + sslError());
+  ctx->set_verify_mode(ssl::verify_peer);
+  return std::unique_ptr<TlsContext>(new TlsContext(std::move(ctx)));
+}
+
 TlsContext::~TlsContext() = default;
 
 }  // namespace berth::http

@@ -7,8 +7,10 @@
 namespace berth::repo {
 
 void pauseCall(const Call& call, std::chrono::milliseconds d) {
-  if (call.suspender) call.suspender->pause(d);
-  else std::this_thread::sleep_for(d);
+  if (call.suspender)
+    call.suspender->pause(d);
+  else
+    std::this_thread::sleep_for(d);
 }
 
 }  // namespace berth::repo

@@ -23,7 +23,7 @@ class SecurityServiceTest : public ::testing::Test {
     cfg_.storage.root = dir_.path();
     cfg_.security.enabled = true;
     cfg_.security.failed_logins_before_delay = 2;
-    cfg_.repositories.push_back({"docker-dev", config::RepoType::Local, ""});
+    cfg_.repositories.push_back({"docker-dev", config::RepoType::Local, "", {}});
     cfg_.security.users.push_back(User{"root", fake("root-pw"), {}, true, {}});
     cfg_.security.users.push_back(User{"alice", fake("alice-pw"), {}, false, {}});
     cfg_.security.users.push_back(User{"bob", fake("bob-pw"), {}, false, {}});
