@@ -6,13 +6,14 @@
 #include <string>
 
 #include "berth/core/error.h"
+#include "core/base64.h"
 
 namespace berth::auth {
 
-std::string base64UrlEncode(const std::string& bytes);
-bool base64UrlDecode(const std::string& text, std::string& out);
-std::string base64Encode(const std::string& bytes);
-bool base64Decode(const std::string& text, std::string& out);
+using berth::base64Decode;
+using berth::base64Encode;
+using berth::base64UrlDecode;
+using berth::base64UrlEncode;
 
 std::string signJwt(const nlohmann::json& claims, const std::string& key);
 // Checks structure, alg, signature (constant time), exp and nbf against `now`.

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "http/client_conn.h"
+#include "core/base64.h"
+#include "http/message.h"
 
 namespace berth::http::outbound {
 
@@ -223,7 +225,7 @@ std::string Route::describe() const {
 
 std::string Route::proxyAuthorization() const {
   if (!proxy || proxy->userinfo.empty()) return {};
-  return "Basic " + base64(percentDecode(proxy->userinfo));
+  return "Basic " + base64Encode(percentDecode(proxy->userinfo, /*plus_is_space=*/false));
 }
 
 std::string describe(const error_code& ec) {

@@ -48,9 +48,4 @@ std::optional<Url> resolveLocation(const Url& base, std::string_view location);
 // and its subdomains; "host:port" only that port. Case-insensitive.
 bool noProxyMatches(std::string_view no_proxy, std::string_view host, uint16_t port);
 
-// Standard base64 (Proxy-Authorization: Basic).
-std::string base64(std::string_view bytes);
-// %XX sequences decoded (user information in a proxy URL).
-std::string percentDecode(std::string_view text);
-
 }  // namespace berth::http

@@ -2,7 +2,7 @@
 
 namespace berth::http {
 
-std::string percentDecode(std::string_view s) {
+std::string percentDecode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   auto hex = [](char c) -> int {
@@ -15,7 +15,7 @@ std::string percentDecode(std::string_view s) {
     if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
       out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
       i += 2;
-    } else if (s[i] == '+') {
+    } else if (s[i] == '+' && plus_is_space) {
       out += ' ';
     } else {
       out += s[i];

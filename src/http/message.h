@@ -59,7 +59,7 @@ struct HttpResponse {
 
 // Splits "a=1&b=x%2Fy" into decoded pairs; '+' is a space in forms.
 std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view q);
-std::string percentDecode(std::string_view s);
+std::string percentDecode(std::string_view s, bool plus_is_space = true);
 std::string_view reasonPhrase(int status);
 // A whole HTTP/1.1 response carrying the spec's JSON error body, ending the
 // connection: the front end's own answers (limits, timeouts, bad framing).

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "core/base64.h"
+#include "http/message.h"
+
 #include "http/client.h"
 
 namespace berth::http {
@@ -95,13 +98,15 @@ TEST(ClientUrl, NoProxyMatchesHostsDomainsPortsAndStar) {
   EXPECT_FALSE(noProxyMatches(",,", "example.com", 1));
 }
 
-TEST(ClientUrl, Base64AndPercentDecoding) {
-  EXPECT_EQ(base64(""), "");
-  EXPECT_EQ(base64("f"), "Zg==");
-  EXPECT_EQ(base64("fo"), "Zm8=");
-  EXPECT_EQ(base64("foo"), "Zm9v");
-  EXPECT_EQ(base64("user:pass"), "dXNlcjpwYXNz");
-  EXPECT_EQ(percentDecode("p%40ss%3a%zz%4"), "p@ss:%zz%4");
+TEST(ClientUrl, Base64AndPercentDecodingOfProxyCredentials) {
+  EXPECT_EQ(berth::base64Encode(""), "");
+  EXPECT_EQ(berth::base64Encode("f"), "Zg==");
+  EXPECT_EQ(berth::base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(berth::base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(berth::base64Encode("user:pass"), "dXNlcjpwYXNz");
+  // In user-info a '+' is a plus, not a space (that is only for queries).
+  EXPECT_EQ(percentDecode("p%40ss%3a%zz%4+", false), "p@ss:%zz%4+");
+  EXPECT_EQ(percentDecode("a+b"), "a b");
 }
 
 TEST(ClientUrl, ProxyConfigFromTheEnvironment) {
