@@ -24,7 +24,8 @@
 // certificate check, a malformed response; the message names the host.
 //
 // Thread safety: HttpClient may be used from any thread at once. A
-// ClientResponse belongs to the coroutine (or thread) that sent its request.
+// ClientResponse belongs to the coroutine (or thread) that sent its request,
+// and must be destroyed before the client.
 #pragma once
 
 #include <chrono>

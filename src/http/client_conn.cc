@@ -77,6 +77,7 @@ void ConnectionPool::give(ConnectionPtr c) {
   std::lock_guard lock(mu_);
   if (closed_ || max_per_key_ == 0) return;  // `c` closes here
   c->idle_since = Clock::now();
+  c->buffer.shrink_to_fit();  // empty now: an idle connection holds no read buffer
   auto& list = idle_[c->key];
   if (list.size() >= max_per_key_) {
     dropped = std::move(list.front());

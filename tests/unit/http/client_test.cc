@@ -171,6 +171,32 @@ TEST(HttpClient, ConnectionsAreReusedOnlyAfterTheBodyWasReadToItsEnd) {
   EXPECT_EQ(server.connections(), 2);
 }
 
+TEST(HttpClient, ThePoolKeepsAtMostMaxIdlePerHostForIdleKeep) {
+  TestServer server([&](TestConn& c, int) {
+    SeenRequest req;
+    while (c.readRequest(req)) c.send(okResponse("x"));
+  });
+  ClientOptions o = options();
+  o.max_idle_per_host = 1;
+  o.idle_keep = std::chrono::seconds(1);
+  HttpClient client(o);
+  auto both = [&] {
+    auto a = client.send(get(server.url("/a")), nullptr);
+    auto b = client.send(get(server.url("/b")), nullptr);  // while `a` holds its connection
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(*(*a)->readAll(10), "x");
+    EXPECT_EQ(*(*b)->readAll(10), "x");
+  };
+  both();
+  EXPECT_EQ(server.connections(), 2);
+  both();  // one of the two was kept
+  EXPECT_EQ(server.connections(), 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto c = client.send(get(server.url("/c")), nullptr);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(server.connections(), 4) << "a connection idle longer than idle_keep is not used";
+}
+
 TEST(HttpClient, APooledConnectionTheServerDroppedIsRetriedOnAFreshOne) {
   TestServer server([&](TestConn& c, int index) {
     SeenRequest req;
