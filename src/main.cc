@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     berth::server::App app(cfg);
     spdlog::info("berth {} listening on {} (storage {}, {} repositories)", BERTH_VERSION, app.address(),
                  cfg.storage.root, cfg.repositories.size());
+    for (const auto& [key, address] : app.repositoryAddresses())
+      spdlog::info("repository '{}' listening on {}: /v2/<image>/... there addresses it", key, address);
     if (!ready_file.empty()) {
       std::string tmp = ready_file + ".tmp";
       std::ofstream(tmp) << app.address() << "\n";
