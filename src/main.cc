@@ -11,6 +11,7 @@
 #include "berth/config.h"
 #include "observe/logging.h"
 #include "server/app.h"
+#include "server/port_check.h"
 
 namespace {
 
@@ -61,6 +62,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (command == "check-config") {
+    // Loading checked the ports against each other; binding tells whether
+    // something else holds one. The main port is not tried: checking the
+    // config of a berth that is running must not fail for its own port.
+    auto taken = berth::server::unavailableRepositoryPorts(cfg);
+    for (const auto& problem : taken) std::cerr << "berth: invalid configuration: " << problem << "\n";
+    if (!taken.empty()) return 1;
     std::cout << "configuration OK (" << (config_path.empty() ? "embedded default" : config_path) << ", "
               << cfg.repositories.size() << " repositories)\n";
     return 0;
