@@ -156,5 +156,28 @@ TEST_F(RepositoryPortTest, GracefulStopClosesEveryListenerAndRestartReopensThem)
   EXPECT_EQ(onPort("app").getBlob(b.digest).body, b.bytes);
 }
 
+// The App opens the port of a remote repository too. Offline, so that no
+// upstream is ever contacted, whatever serves the remote.
+TEST(RepositoryPortRemote, ARemoteRepositoryGetsItsListener) {
+  Daemon daemon;
+  const uint16_t port = freeLoopbackPort();
+  writeFile(daemon.configPath(), "server: {listen: \"127.0.0.1:0\", shutdown_grace_seconds: 5}\n"
+                                 "storage: {root: \"" + daemon.storageRoot() + "\"}\n"
+                                 "log: {level: info, format: text}\n"
+                                 "repositories:\n"
+                                 "  - {key: docker-local, type: local}\n"
+                                 "  - {key: docker-remote, type: remote, url: \"http://127.0.0.1:9/\", offline: true, port: " +
+                                     std::to_string(port) + "}\n");
+  daemon.start();
+  HttpClient http("127.0.0.1", port);
+  auto base = http.get("/v2/?ns=docker.io");
+  EXPECT_EQ(base.status, 200) << base.describe();
+  EXPECT_NE(daemon.log().find("repository 'docker-remote' listening on 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << daemon.log();
+  finishDaemon(daemon, http, ::testing::Test::HasFailure());
+  EXPECT_FALSE(accepting(port));
+}
+
 }  // namespace
 }  // namespace berth::it
