@@ -11,6 +11,7 @@
 #include "berth/config.h"
 #include "observe/logging.h"
 #include "server/app.h"
+#include "server/port_check.h"
 
 namespace {
 
@@ -61,6 +62,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (command == "check-config") {
+    // Loading checked the ports against each other; binding tells whether
+    // something else holds one. The main port is not tried: checking the
+    // config of a berth that is running must not fail for its own port.
+    auto taken = berth::server::unavailableRepositoryPorts(cfg);
+    for (const auto& problem : taken) std::cerr << "berth: invalid configuration: " << problem << "\n";
+    if (!taken.empty()) return 1;
     std::cout << "configuration OK (" << (config_path.empty() ? "embedded default" : config_path) << ", "
               << cfg.repositories.size() << " repositories)\n";
     return 0;
@@ -79,6 +86,8 @@ int main(int argc, char** argv) {
     berth::server::App app(cfg);
     spdlog::info("berth {} listening on {} (storage {}, {} repositories)", BERTH_VERSION, app.address(),
                  cfg.storage.root, cfg.repositories.size());
+    for (const auto& [key, address] : app.repositoryAddresses())
+      spdlog::info("repository '{}' listening on {}: /v2/<image>/... there addresses it", key, address);
     if (!ready_file.empty()) {
       std::string tmp = ready_file + ".tmp";
       std::ofstream(tmp) << app.address() << "\n";

@@ -59,14 +59,13 @@ enum class RepoType { Local, Remote, Virtual };
 
 // A remote repository: a caching pull-through proxy of another registry.
 struct Remote {
-  std::string url = "https://registry-1.docker.io";
+  std::string url = "https://registry-1.docker.io";  // no trailing '/'; may carry a path prefix
   std::string username;  // upstream credentials; ${ENV_VAR} references are expanded at load
   std::string password;
   unsigned metadata_ttl_seconds = 21600;  // how long a tag -> digest answer is trusted
   bool offline = false;                   // serve only what is cached
   unsigned timeout_seconds = 60;          // connect and idle-read timeout towards the upstream
   std::string ca_file;                    // extra PEM CA bundle for the upstream
-  unsigned port = 0;                      // a listener where /v2/<image>/... addresses this repository
   struct ForeignLayers {
     bool enabled = false;                     // fetch and cache layers whose descriptors carry `urls`
     std::vector<std::string> include{"**"};   // Ant-style patterns the URL must match
@@ -77,6 +76,11 @@ struct Repository {
   std::string key;
   RepoType type = RepoType::Local;
   std::string description;
+  // A listener of its own (server.listen's host, same TLS) where
+  // /v2/<image>/... addresses this repository: what docker's registry-mirrors
+  // and containerd's hosts.toml point at. 0: none. Any repository type may
+  // have one, as with Artifactory's "port" access method.
+  unsigned port = 0;
   Remote remote;  // type == Remote only
 };
 

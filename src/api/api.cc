@@ -90,7 +90,7 @@ void Api::handle(http::Exchange& raw) {
 }
 
 Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
-  auto route = matchRoute(ex.request().path);
+  auto route = matchRoute(ex.request().path, ex.request().port_repository);
   if (!route) return tl::unexpected(route.error());
   matched = *route;
   repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);

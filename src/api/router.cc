@@ -41,20 +41,37 @@ Result<Route> matchImageRoute(std::string_view rest_no_slash, Route route, const
   return noRoute(path);
 }
 
+// /v2/... on a repository's own port: the key is the port's, the whole
+// name is the image (`docker pull alpine` through a mirror asks for
+// /v2/library/alpine/manifests/latest).
+Result<Route> matchPortRoute(std::string_view rest, Route route, const std::string& path) {
+  route.base = "/v2";
+  if (rest == "_catalog") {
+    route.kind = RouteKind::RepoCatalog;
+    return route;
+  }
+  return matchImageRoute(rest, std::move(route), path);
+}
+
 }  // namespace
 
 std::string Route::clientName() const {
   return base.starts_with("/v2/") ? repo_key + "/" + image : image;
 }
 
-Result<Route> matchRoute(const std::string& path) {
+Result<Route> matchRoute(const std::string& path, const std::string& port_repository) {
   std::string_view p = path;
   Route route;
   route.family = "/v2";
   if (p == "/v2" || p == "/v2/") return route;
   if (p == "/v2/token" || p == "/v2/auth") {
     route.kind = p == "/v2/token" ? RouteKind::Token : RouteKind::AuthConfig;
+    route.repo_key = port_repository;  // a token's scopes name images of the port's repository
     return route;
+  }
+  if (!port_repository.empty() && p.starts_with("/v2/")) {
+    route.repo_key = port_repository;
+    return matchPortRoute(p.substr(4), std::move(route), path);
   }
   if (p.starts_with("/api/security/") || p.starts_with("/artifactory/api/security/")) {
     route.kind = RouteKind::Security;

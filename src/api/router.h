@@ -2,6 +2,8 @@
 //   /v2/<repoKey>/<image>/...                       (repoKey = first name component)
 //   /artifactory/api/docker/<repoKey>/v2/<image>/...
 //   /api/docker/<repoKey>/v2/<image>/...
+// and, on a repository's own port (config `port:`, a registry mirror):
+//   /v2/<image>/...                                 (repoKey = the port's repository)
 // Pure function; the grammar of names and references is checked here too.
 #pragma once
 
@@ -23,16 +25,23 @@ struct Route {
   std::string repo_key;  // empty for Base and Catalog of the /v2 family
   std::string image;     // image name inside the repository
   std::string tail;      // digest, reference or upload id (unparsed)
-  std::string base;      // URL prefix of this repository in this family: "/v2/<key>" or "/api/docker/<key>/v2"
+  // URL prefix of this repository in this family: "/v2/<key>", "/api/docker/<key>/v2",
+  // or "/v2" on the repository's own port.
+  std::string base;
   std::string family;    // "/v2" or "/api/docker/<key>/v2" (with "/artifactory" when used): where /token lives
 
   std::string imageUrl() const { return base + "/" + image; }
-  // The name clients use in this family ("<key>/<image>" under /v2).
+  // The name clients use in this family ("<key>/<image>" under /v2 on the
+  // main port, "<image>" on a repository's port and under the Artifactory routes).
   std::string clientName() const;
 };
 
 // NAME_INVALID for a malformed name, NAME_UNKNOWN-free: repository existence
-// is checked by the caller. An unknown path shape is UNSUPPORTED (404 body).
-Result<Route> matchRoute(const std::string& path);
+// is checked by the caller. An unknown path shape is NAME_UNKNOWN (404 body).
+// `port_repository` is the key of the repository whose port the request came
+// in on (empty on the main listener): there the whole name after /v2/ is the
+// image, /v2/_catalog lists that repository and /v2/token grants names in it.
+// /v2/ and the other families answer as on the main listener.
+Result<Route> matchRoute(const std::string& path, const std::string& port_repository = {});
 
 }  // namespace berth::api

@@ -1,6 +1,5 @@
 #include "berth/config.h"
 
-
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -8,19 +7,12 @@
 #include <stdexcept>
 
 #include "berth/core/ip_address.h"
-#include "berth/core/reference.h"
+#include "config/repository_config.h"
 #include "config/security_config.h"
 #include "config/yaml_util.h"
 
 namespace berth::config {
 namespace {
-
-RepoType parseRepoType(const std::string& t, const std::string& origin, const std::string& where) {
-  if (t == "local") return RepoType::Local;
-  if (t == "remote") return RepoType::Remote;
-  if (t == "virtual") bad(origin, where + ".type '" + t + "' is not supported yet by this build");
-  bad(origin, where + ".type must be local, remote or virtual (got '" + t + "')");
-}
 
 void applyEnv(Config& c) {
   if (const char* v = std::getenv("BERTH_LISTEN"); v && *v) c.server.listen = v;
@@ -50,11 +42,7 @@ void validate(const Config& c, const std::string& origin) {
   for (std::size_t i = 0; i < c.server.trusted_proxies.size(); ++i)
     if (auto cidr = Cidr::parse(c.server.trusted_proxies[i]); !cidr)
       bad(origin, "server.trusted_proxies[" + std::to_string(i) + "]: " + cidr.error().message);
-  std::set<std::string> keys;
-  for (const auto& r : c.repositories) {
-    if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
-    if (!keys.insert(r.key).second) bad(origin, "repository key '" + r.key + "' is defined twice");
-  }
+  validateRepositories(c, origin);
   validateSecurity(c, origin);
 }
 
@@ -126,21 +114,7 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");
       for (std::size_t i = 0; i < repos.size(); ++i) {
-        std::string where = "repositories[" + std::to_string(i) + "]";
-        checkKnownKeys(repos[i], {"key", "type", "description", "url", "offline", "metadata_ttl_seconds",
-                                  "timeout_seconds"}, origin, where);
-        Repository r;
-        read(repos[i], "key", r.key, origin, where);
-        std::string type = "local";
-        read(repos[i], "type", type, origin, where);
-        r.type = parseRepoType(type, origin, where);
-        read(repos[i], "description", r.description, origin, where);
-        // Provisional: the full remote section (h-listener) replaces this.
-        read(repos[i], "url", r.remote.url, origin, where);
-        read(repos[i], "offline", r.remote.offline, origin, where);
-        read(repos[i], "metadata_ttl_seconds", r.remote.metadata_ttl_seconds, origin, where);
-        read(repos[i], "timeout_seconds", r.remote.timeout_seconds, origin, where);
-        c.repositories.push_back(std::move(r));
+        c.repositories.push_back(readRepository(repos[i], origin, "repositories[" + std::to_string(i) + "]"));
       }
     }
   }

@@ -275,7 +275,8 @@ class ExchangeImpl final : public Exchange {
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 
-HttpRequest toRequest(const HeaderParser& hp, const std::string& remote, bool secure, const TrustedProxies& trusted) {
+HttpRequest toRequest(const HeaderParser& hp, const std::string& remote, bool secure, const TrustedProxies& trusted,
+                      const std::string& port_repository) {
   const auto& m = hp.get();
   HttpRequest r;
   r.method = std::string(m.method_string());
@@ -286,6 +287,7 @@ HttpRequest toRequest(const HeaderParser& hp, const std::string& remote, bool se
   for (const auto& f : m) r.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
   r.remote = remote;
   r.secure = secure;
+  r.port_repository = port_repository;
   std::vector<std::string_view> forwarded_for, forwarded_proto;
   for (const auto& [k, v] : r.headers) {
     if (k == "x-forwarded-for") forwarded_for.push_back(v);
@@ -307,7 +309,7 @@ void Session::serveRequest(asio::yield_context yield) {
   {
     const bool keep_alive = parser_->keep_alive();  // read now: a chunked body moves the parser
     auto start = std::chrono::steady_clock::now();
-    ExchangeImpl ex(io, buffer_, *parser_, toRequest(*parser_, remote_, stream_.secure(), o.trusted_proxies),
+    ExchangeImpl ex(io, buffer_, *parser_, toRequest(*parser_, remote_, stream_.secure(), o.trusted_proxies, port_repository_),
                     o.body_budget.get(), server_.stopping);
     try {
       (plain_on_tls_ ? server_.plain_on_tls_handler : server_.handler)(ex);

@@ -51,6 +51,13 @@ class ConnectionLimits {
 struct Server::Impl {
   Impl(ServerOptions options, RequestHandler handler, ExchangeObserver observer);
 
+  struct Listener {
+    std::string repository;  // empty: the main listener
+    uint16_t port = 0;       // as configured (0: ephemeral)
+    std::optional<tcp::acceptor> acceptor;
+    uint16_t bound_port = 0;
+  };
+
   ServerOptions options;
   RequestHandler handler;
   RequestHandler plain_on_tls_handler;
@@ -59,8 +66,9 @@ struct Server::Impl {
   asio::thread_pool pool;
   CoroutineStacks stacks;
   ConnectionLimits limits;
-  std::optional<tcp::acceptor> acceptor;
-  uint16_t bound_port = 0;
+  // The main listener first, then one per repository with a port. Fixed at
+  // construction: sessions keep a reference to their listener's repository.
+  std::vector<Listener> listeners;
   std::atomic<bool> stopping{false};
   std::atomic<bool> serving{false};
 
@@ -79,7 +87,9 @@ struct Server::Impl {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& server, tcp::socket socket, std::string remote, std::string client, bool exempt);
+  // `port_repository` outlives the session (it is its listener's).
+  Session(Server::Impl& server, tcp::socket socket, std::string remote, std::string client, bool exempt,
+          const std::string& port_repository);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -128,6 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Server::Impl& server_;
   Stream stream_;
   std::string remote_, client_;
+  const std::string& port_repository_;
   asio::steady_timer timer_;  // the loop-side deadline
   unsigned deadline_generation_ = 0;  // a late timer handler from an older deadline does nothing
   bool timed_out_ = false;

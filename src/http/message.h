@@ -25,6 +25,9 @@ struct HttpRequest {
   std::string forwarded_proto;  // "http"/"https" from a trusted proxy's X-Forwarded-Proto, else empty
   bool has_body = false;  // Content-Length > 0 or chunked
   bool secure = false;    // arrived over TLS
+  // The key of the repository whose own listener (config `port:`) took the
+  // request; empty on the main listener. /v2/<image>/... there addresses it.
+  std::string port_repository;
   std::string request_id;
 
   // First header value with this lower-case name, or empty.

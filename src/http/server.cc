@@ -85,6 +85,9 @@ Server::Impl::Impl(ServerOptions o, RequestHandler h, ExchangeObserver obs)
       pool(std::max(1u, options.workers)),
       stacks(kStackBytes, 4 * std::max(1u, options.workers)),
       limits(options.max_connections, options.max_connections_per_client) {
+  listeners.reserve(1 + options.repository_listeners.size());
+  listeners.push_back(Listener{{}, options.port, std::nullopt, 0});
+  for (const auto& r : options.repository_listeners) listeners.push_back(Listener{r.repository, r.port, std::nullopt, 0});
   plain_on_tls_handler = [redirect = options.redirect_plain_http](Exchange& ex) {
     ex.respond(plainOnTlsPort(ex, redirect));
   };
@@ -105,11 +108,13 @@ void Server::Impl::warnLimited(const std::string& message) {
   suppressed_warnings = 0;
 }
 
-// The accept loop: one pending accept at a time, on the loop thread. A
-// refusal is a non-blocking send and a close, so no client can stall it.
+// The accept loop of one listener: one pending accept at a time, on the
+// loop thread. A refusal is a non-blocking send and a close, so no client
+// can stall it.
 class Acceptor {
  public:
-  explicit Acceptor(Server::Impl& s) : s_(s), backoff_(s.loop), reserve_fd_(openReserveFd()) {}
+  Acceptor(Server::Impl& s, Server::Impl::Listener& l)
+      : s_(s), listener_(l), acceptor_(*l.acceptor), backoff_(s.loop), reserve_fd_(openReserveFd()) {}
   ~Acceptor() {
     if (reserve_fd_ >= 0) ::close(reserve_fd_);
   }
@@ -121,13 +126,15 @@ class Acceptor {
   void refuse(int fd, const char* message);
 
   Server::Impl& s_;
+  Server::Impl::Listener& listener_;
+  tcp::acceptor& acceptor_;
   asio::steady_timer backoff_;
   int reserve_fd_;  // a spare descriptor, freed to shed a connection when out of them
 };
 
 void Acceptor::next() {
-  if (s_.stopping || !s_.acceptor->is_open()) return;
-  s_.acceptor->async_accept(s_.loop, [this](boost::system::error_code ec, tcp::socket socket) {
+  if (s_.stopping || !acceptor_.is_open()) return;
+  acceptor_.async_accept(s_.loop, [this](boost::system::error_code ec, tcp::socket socket) {
     if (ec) return failed(ec);
     accepted(std::move(socket));
     next();
@@ -166,7 +173,8 @@ void Acceptor::accepted(tcp::socket socket) {
   }
   std::shared_ptr<Session> session;
   try {
-    session = std::make_shared<Session>(s_, std::move(socket), endpointText(peer), client, exempt);
+    session = std::make_shared<Session>(s_, std::move(socket), endpointText(peer), client, exempt,
+                                        listener_.repository);
     std::lock_guard lock(s_.mu);
     s_.sessions.emplace(session.get(), session);
   } catch (const std::bad_alloc&) {
@@ -191,7 +199,7 @@ void Acceptor::failed(const boost::system::error_code& ec) {
     // reserve again, then wait until the listener is readable: a new
     // connection, not the next accept, ends the wait (no busy loop).
     ::close(reserve_fd_);
-    int fd = ::accept4(s_.acceptor->native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
       refuse(fd, "the server is out of resources; retry later");
       ::close(fd);
@@ -199,7 +207,7 @@ void Acceptor::failed(const boost::system::error_code& ec) {
     reserve_fd_ = openReserveFd();
     s_.warnLimited(std::string("out of file descriptors (") + ec.message() +
                    "); refusing new connections until some close");
-    s_.acceptor->async_wait(tcp::acceptor::wait_read, [this](boost::system::error_code wait_ec) {
+    acceptor_.async_wait(tcp::acceptor::wait_read, [this](boost::system::error_code wait_ec) {
       if (wait_ec) return failed(wait_ec);
       next();
     });
@@ -217,37 +225,45 @@ Server::Server(ServerOptions options, RequestHandler handler, ExchangeObserver o
 
 void Server::listen() {
   auto& s = *impl_;
-  boost::system::error_code ec;
-  tcp::resolver resolver(s.loop);
-  auto found = resolver.resolve(s.options.host, std::to_string(s.options.port),
-                                tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || found.empty())
-    throw std::runtime_error("cannot resolve listen address " + s.options.host + ": " + ec.message());
-  tcp::endpoint ep = found.begin()->endpoint();
-  tcp::acceptor acceptor(s.loop);
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(ep, ec);
-  if (!ec) acceptor.listen(4096, ec);
-  if (ec)
-    throw std::runtime_error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
-                             ec.message());
-  s.bound_port = acceptor.local_endpoint().port();
-  s.acceptor.emplace(std::move(acceptor));
+  for (auto& l : s.listeners) {
+    const std::string where = s.options.host + ":" + std::to_string(l.port) +
+                              (l.repository.empty() ? "" : " (the port of repository '" + l.repository + "')");
+    boost::system::error_code ec;
+    tcp::resolver resolver(s.loop);
+    auto found = resolver.resolve(s.options.host, std::to_string(l.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec || found.empty()) throw std::runtime_error("cannot resolve listen address " + where + ": " + ec.message());
+    tcp::endpoint ep = found.begin()->endpoint();
+    tcp::acceptor acceptor(s.loop);
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(4096, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+    l.bound_port = acceptor.local_endpoint().port();
+    l.acceptor.emplace(std::move(acceptor));
+  }
 }
 
-std::string Server::boundAddress() const {
+std::string Server::boundAddress() const { return boundListeners().front().address; }
+
+uint16_t Server::boundPort() const { return impl_->listeners.front().bound_port; }
+
+std::vector<BoundListener> Server::boundListeners() const {
   const auto& host = impl_->options.host;
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return h + ":" + std::to_string(impl_->bound_port);
+  std::vector<BoundListener> out;
+  for (const auto& l : impl_->listeners)
+    out.push_back({l.repository, h + ":" + std::to_string(l.bound_port), l.bound_port});
+  return out;
 }
-
-uint16_t Server::boundPort() const { return impl_->bound_port; }
 
 void Server::serve() {
   auto& s = *impl_;
-  Acceptor acceptor(s);
-  asio::post(s.loop, [&acceptor] { acceptor.next(); });
+  std::vector<std::unique_ptr<Acceptor>> acceptors;
+  for (auto& l : s.listeners)
+    if (l.acceptor) acceptors.push_back(std::make_unique<Acceptor>(s, l));
+  for (auto& a : acceptors) asio::post(s.loop, [a = a.get()] { a->next(); });
   // Runs until stop() releases it: sessions come and go in between.
   auto guard = asio::make_work_guard(s.loop);
   // A stop() that came before serving began (SIGTERM right after the ready
@@ -273,15 +289,18 @@ std::size_t Server::stop(unsigned grace_seconds) {
   s.stopping = true;
   // On the loop: no more accepting, idle connections closed at once. Busy
   // ones close after their response (stopping_ makes it Connection: close).
-  if (!s.serving) {  // never served: no sessions, nothing to drain
+  auto close_listeners = [&s] {
     boost::system::error_code ignored;
-    if (s.acceptor) s.acceptor->close(ignored);
+    for (auto& l : s.listeners)
+      if (l.acceptor) l.acceptor->close(ignored);
+  };
+  if (!s.serving) {  // never served: no sessions, nothing to drain
+    close_listeners();
     return 0;
   }
   auto closed = std::make_shared<std::promise<void>>();
-  asio::post(s.loop, [&s, closed] {
-    boost::system::error_code ignored;
-    if (s.acceptor) s.acceptor->close(ignored);
+  asio::post(s.loop, [&s, closed, close_listeners] {
+    close_listeners();
     std::vector<std::shared_ptr<Session>> live;
     {
       std::lock_guard lock(s.mu);

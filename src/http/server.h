@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/body_budget.h"
 #include "http/exchange.h"
@@ -42,6 +43,14 @@ struct ExchangeSummary {
 };
 using ExchangeObserver = std::function<void(const ExchangeSummary&)>;
 
+// One more listener on the same host, same TLS setting, limits and workers,
+// for one repository: its requests carry the key in
+// HttpRequest::port_repository (config `port:`, a registry mirror).
+struct RepositoryListener {
+  std::string repository;
+  uint16_t port = 0;  // 0: an ephemeral port
+};
+
 struct ServerOptions {
   std::shared_ptr<TlsContext> tls;   // null: plain HTTP only
   bool redirect_plain_http = false;  // with TLS: plain requests get 301 to https (else 400)
@@ -51,6 +60,14 @@ struct ServerOptions {
   unsigned max_connections = 16384;  // all clients
   unsigned max_connections_per_client = 512;  // one address (a trusted proxy is exempt)
   ConnectionOptions connection;
+  std::vector<RepositoryListener> repository_listeners;
+};
+
+// A bound listener: the main one has an empty repository.
+struct BoundListener {
+  std::string repository;
+  std::string address;  // "host:port"
+  uint16_t port = 0;
 };
 
 class Server {
@@ -60,14 +77,17 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens; throws std::runtime_error on failure (startup).
+  // Binds and listens on every listener; throws std::runtime_error on a
+  // failure, naming the address and, for a repository's, the repository.
   void listen();
-  // The bound address "host:port" (after listen()).
+  // The main listener's bound address "host:port" (after listen()).
   std::string boundAddress() const;
   uint16_t boundPort() const;
+  // Every listener, the main one first (after listen()).
+  std::vector<BoundListener> boundListeners() const;
   // Runs the event loop on the calling thread until stop() has finished.
   void serve();
-  // Thread-safe. Stops accepting, closes idle connections at once, lets
+  // Thread-safe. Stops accepting on every listener, closes idle connections at once, lets
   // requests in flight finish for up to `grace` seconds, then fails the
   // sockets of those left and waits 2 s more. Returns how many are still
   // running at the end: if not 0, the caller must exit without destroying the

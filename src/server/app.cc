@@ -124,6 +124,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.connection.min_body_bytes_per_second = p.cfg.server.min_body_bytes_per_second;
   opts.connection.body_budget = std::make_shared<http::BodyBudget>(p.cfg.server.max_buffered_body_bytes);
   opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
+  for (const auto& r : p.cfg.repositories)
+    if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port)});
   http::ExchangeObserver observer;
   if (p.cfg.log.access_log) observer = observe::logAccess;
   api::Api* api = p.api.get();
@@ -141,6 +143,13 @@ App::~App() {
 }
 
 std::string App::address() const { return parts_->server->boundAddress(); }
+
+std::vector<std::pair<std::string, std::string>> App::repositoryAddresses() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& l : parts_->server->boundListeners())
+    if (!l.repository.empty()) out.emplace_back(l.repository, l.address);
+  return out;
+}
 
 void App::serve() {
   auto& p = *parts_;

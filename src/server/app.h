@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "berth/config.h"
 
@@ -16,6 +18,8 @@ class App {
   ~App();
   // The bound address, e.g. "127.0.0.1:5000".
   std::string address() const;
+  // The listeners of repositories with a `port:`, as (key, bound address).
+  std::vector<std::pair<std::string, std::string>> repositoryAddresses() const;
   // Serves until stop(); returns after the listener closed.
   void serve();
   // Thread-safe; graceful. Returns connections still running after the grace period.

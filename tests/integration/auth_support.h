@@ -140,6 +140,7 @@ struct SecurityOptions {
   std::string tls_cert, tls_key;
   bool redirect_plain_http = false;
   std::string trusted_proxies;  // YAML list for server.trusted_proxies; empty: the key is left out
+  std::map<std::string, std::string> repository_extra;  // more "key: value, ..." by repository key
 };
 
 inline std::string userYaml(const std::string& name, const std::string& groups = "[]", bool admin = false) {
@@ -159,7 +160,10 @@ inline std::string configYaml(const SecurityOptions& o, const std::string& stora
     y += "  tls: {cert: \"" + o.tls_cert + "\", key: \"" + o.tls_key +
          "\", redirect_plain_http: " + (o.redirect_plain_http ? "true" : "false") + "}\n";
   y += "storage: {root: \"" + storage_root + "\"}\nlog: {level: warn, format: text}\nrepositories:\n";
-  for (const auto& r : o.repositories) y += "  - {key: " + r + ", type: local}\n";
+  for (const auto& r : o.repositories) {
+    auto extra = o.repository_extra.find(r);
+    y += "  - {key: " + r + ", type: local" + (extra == o.repository_extra.end() ? "" : ", " + extra->second) + "}\n";
+  }
   y += "security:\n  anonymous_access: " + std::string(o.anonymous_access ? "true" : "false") +
        "\n  force_authentication: " + o.force_authentication +
        "\n  token: {expiry_seconds: " + std::to_string(o.token_expiry_seconds) +

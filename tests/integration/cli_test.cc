@@ -1,4 +1,9 @@
 // The command line: check-config, --version, startup failures and SIGTERM.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "integration/support/fixture.h"
@@ -75,6 +80,85 @@ TEST_F(CliTest, BadRepositoryTypeAndYamlAreRejected) {
   expectRejected(checkConfig("server: [unclosed\n"), "YAML");
   auto missing = runBerth({"check-config", "--config", dir_ + "/does-not-exist.yml"});
   expectRejected(missing, "does-not-exist.yml");
+}
+
+// A socket listening on 127.0.0.1:<port()> for as long as it lives.
+class Listening {
+ public:
+  Listening() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 1) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1:0");
+    port_ = ntohs(addr.sin_port);
+  }
+  ~Listening() { ::close(fd_); }
+  std::string port() const { return std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+TEST_F(CliTest, RemoteRepositoriesAreAccepted) {
+  std::string port = std::to_string(freeLoopbackPort());
+  auto r = checkConfig(config("127.0.0.1:0", "[{key: docker-local, type: local}, {key: hub, type: remote, port: " +
+                                                 port + "}, {key: mirror, type: remote, url: \"http://127.0.0.1:5999/\"}]"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 repositories"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, ARemoteWithoutAUsableUrlIsRejected) {
+  for (const char* url : {"ftp://registry.example", "registry.example", "https://", "https://a.example/?x=1", ""}) {
+    SCOPED_TRACE(url);
+    expectRejected(checkConfig(config("127.0.0.1:0", std::string("[{key: hub, type: remote, url: \"") + url + "\"}]")),
+                   "repositories[0].url");
+  }
+  auto with_password = checkConfig(config("127.0.0.1:0", "[{key: hub, type: remote, url: \"https://u:hunter2@a.example\"}]"));
+  expectRejected(with_password, "credentials");
+  EXPECT_EQ(with_password.err.find("hunter2"), std::string::npos) << with_password.err;
+  expectRejected(checkConfig(config("127.0.0.1:0", "[{key: hub, type: remote, username: u, password: \"${BERTH_CLI_UNSET}\"}]")),
+                 "BERTH_CLI_UNSET");
+  expectRejected(checkConfig(config("127.0.0.1:0", "[{key: docker-local, url: \"https://a.example\"}]")),
+                 "only to a remote repository");
+  expectRejected(checkConfig(config("127.0.0.1:0", "[{key: v, type: virtual}]")), "not supported yet");
+}
+
+TEST_F(CliTest, ACaFileThatCannotBeReadIsRejected) {
+  expectRejected(checkConfig(config("127.0.0.1:0", "[{key: hub, type: remote, ca_file: " + dir_ + "/missing.pem}]")),
+                 "repositories[0].ca_file '" + dir_ + "/missing.pem'");
+  writeFile(dir_ + "/unreadable.pem", "-----BEGIN CERTIFICATE-----\n");
+  std::filesystem::permissions(dir_ + "/unreadable.pem", std::filesystem::perms::none);
+  if (::access((dir_ + "/unreadable.pem").c_str(), R_OK) != 0)  // root reads it anyway
+    expectRejected(checkConfig(config("127.0.0.1:0", "[{key: hub, type: remote, ca_file: " + dir_ + "/unreadable.pem}]")),
+                   "repositories[0].ca_file");
+  writeFile(dir_ + "/ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  auto ok = checkConfig(config("127.0.0.1:0", "[{key: hub, type: remote, ca_file: " + dir_ + "/ca.pem}]"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST_F(CliTest, APortAlreadyUsedIsRejected) {
+  expectRejected(checkConfig(config("127.0.0.1:5000", "[{key: hub, type: remote, port: 5000}]")),
+                 "repositories[0].port 5000 of 'hub' is server.listen's port");
+  expectRejected(checkConfig(config("127.0.0.1:0", "[{key: a, port: 5001}, {key: hub, type: remote, port: 5001}]")),
+                 "also the port of repository 'a'");
+  Listening taken;  // something else listens there
+  auto r = checkConfig(config("127.0.0.1:0", "[{key: docker-local}, {key: hub, type: remote, port: " + taken.port() + "}]"));
+  expectRejected(r, "repositories[1].port " + taken.port() + " of 'hub' cannot be bound on 127.0.0.1");
+  expectRejected(r, "listening there already");
+}
+
+TEST_F(CliTest, ServeRefusesARepositoryPortInUse) {
+  Listening taken;
+  writeFile(dir_ + "/berth.yml", config("127.0.0.1:0", "[{key: docker-local, port: " + taken.port() + "}]"));
+  auto r = runBerth({"--config", dir_ + "/berth.yml", "--ready-file", dir_ + "/ready"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ready"));
+  EXPECT_NE((r.out + r.err).find("the port of repository 'docker-local'"), std::string::npos) << r.out << r.err;
 }
 
 TEST_F(CliTest, VersionIsPrinted) {

@@ -1,6 +1,9 @@
 #include "integration/support/daemon.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -71,6 +74,22 @@ std::string makeTempDir() {
   return tmpl;
 }
 
+uint16_t freeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind 127.0.0.1:0");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -107,7 +126,11 @@ void Daemon::writeConfig() const {
                      (options_.storage.empty() ? "" : ", " + options_.storage) + "}\n"
                      "log: {level: " + options_.log_level + ", format: text}\n"
                      "repositories:\n";
-  for (const auto& key : options_.repositories) yaml += "  - {key: " + key + ", type: local}\n";
+  for (const auto& key : options_.repositories) {
+    auto extra = options_.repository_extra.find(key);
+    yaml += "  - {key: " + key + ", type: local" +
+            (extra == options_.repository_extra.end() ? "" : ", " + extra->second) + "}\n";
+  }
   for (const auto& entry : options_.repository_yaml) yaml += "  - " + entry + "\n";
   writeFile(configPath(), yaml);
 }

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,13 +17,23 @@ namespace berth::it {
 
 struct DaemonOptions {
   std::vector<std::string> repositories{"docker-local", "docker-dev"};
-  // More repositories, each a YAML flow mapping: "{key: r, type: remote, url: ...}".
-  std::vector<std::string> repository_yaml;
   std::string log_level = "warn";
   // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304".
   std::string server_extra = "";
   std::string storage = {};     // more "key: value, ..." for the storage section
   unsigned max_open_files = 0;  // the child's soft RLIMIT_NOFILE; 0 = inherited
+  // More "key: value, ..." for a repository, by key, e.g. {"docker-dev", "port: 41234"}.
+  std::map<std::string, std::string> repository_extra = {};
+  // More repositories, each a YAML flow mapping: "{key: r, type: remote, url: ...}".
+  std::vector<std::string> repository_yaml = {};
+};
+  std::string log_level = "warn";
+  // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304".
+  std::string server_extra = "";
+  std::string storage = {};     // more "key: value, ..." for the storage section
+  unsigned max_open_files = 0;  // the child's soft RLIMIT_NOFILE; 0 = inherited
+  // More "key: value, ..." for a repository, by key, e.g. {"docker-dev", "port: 41234"}.
+  std::map<std::string, std::string> repository_extra = {};
 };
 
 class Daemon {
@@ -83,5 +94,8 @@ std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content);
 // A fresh directory under /tmp (mkdtemp).
 std::string makeTempDir();
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then
+// closed), for a listener whose port the config must name (`port:`).
+uint16_t freeLoopbackPort();
 
 }  // namespace berth::it

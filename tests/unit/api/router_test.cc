@@ -45,6 +45,54 @@ TEST(Router, AllKinds) {
   EXPECT_EQ(r->image, "manifests");
 }
 
+TEST(Router, OnARepositoryPortTheWholeNameIsTheImage) {
+  auto r = matchRoute("/v2/library/alpine/manifests/latest", "docker-remote");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, RouteKind::Manifest);
+  EXPECT_EQ(r->repo_key, "docker-remote");
+  EXPECT_EQ(r->image, "library/alpine");
+  EXPECT_EQ(r->tail, "latest");
+  EXPECT_EQ(r->imageUrl(), "/v2/library/alpine") << "Location headers stay on the port's layout";
+  EXPECT_EQ(r->clientName(), "library/alpine") << "token scopes and tags/list name the image as the client does";
+  EXPECT_EQ(r->family, "/v2");
+  // A single-segment name, and a first segment that is another repository's key: both images of the port's.
+  EXPECT_EQ(matchRoute("/v2/alpine/blobs/sha256:00", "docker-remote")->image, "alpine");
+  auto other = matchRoute("/v2/docker-local/app/tags/list", "docker-remote");
+  EXPECT_EQ(other->repo_key, "docker-remote");
+  EXPECT_EQ(other->image, "docker-local/app");
+  EXPECT_EQ(matchRoute("/v2/a/blobs/uploads/", "p")->kind, RouteKind::UploadStart);
+  EXPECT_EQ(matchRoute("/v2/a/blobs/uploads/id-1", "p")->imageUrl(), "/v2/a");
+}
+
+TEST(Router, OnARepositoryPortBaseTokenAndCatalog) {
+  auto base = matchRoute("/v2/", "p");
+  EXPECT_EQ(base->kind, RouteKind::Base);
+  EXPECT_EQ(base->repo_key, "") << "/v2/ answers as on the main port";
+  auto token = matchRoute("/v2/token", "p");
+  EXPECT_EQ(token->kind, RouteKind::Token);
+  EXPECT_EQ(token->repo_key, "p") << "scopes name images of the port's repository";
+  EXPECT_EQ(token->family, "/v2");
+  EXPECT_EQ(matchRoute("/v2/auth", "p")->kind, RouteKind::AuthConfig);
+  auto catalog = matchRoute("/v2/_catalog", "p");
+  EXPECT_EQ(catalog->kind, RouteKind::RepoCatalog);
+  EXPECT_EQ(catalog->repo_key, "p");
+  EXPECT_EQ(catalog->base + "/_catalog", "/v2/_catalog");
+  // The other families work there as on the main port.
+  auto art = matchRoute("/api/docker/docker-dev/v2/app/manifests/1", "p");
+  EXPECT_EQ(art->repo_key, "docker-dev");
+  EXPECT_EQ(matchRoute("/api/security/users", "p")->kind, RouteKind::Security);
+  EXPECT_EQ(matchRoute("/v2/token")->repo_key, "") << "the main port's token endpoint is unchanged";
+}
+
+TEST(Router, OnARepositoryPortUnknownShapesAndBadNamesAreRefused) {
+  EXPECT_EQ(matchRoute("/v2/alpine", "p").error().code, ErrorCode::NameUnknown);
+  EXPECT_EQ(matchRoute("/v2/a/unknown/x", "p").error().code, ErrorCode::NameUnknown);
+  EXPECT_EQ(matchRoute("/v2/Alpine/tags/list", "p").error().code, ErrorCode::NameInvalid);
+  EXPECT_EQ(matchRoute("/v2/tags/list", "p").error().code, ErrorCode::NameInvalid);
+  EXPECT_EQ(matchRoute("/v2//manifests/x", "p").error().code, ErrorCode::NameInvalid);
+  EXPECT_EQ(matchRoute("/other", "p").error().code, ErrorCode::NameUnknown);
+}
+
 TEST(Router, RefusesBadNamesAndUnknownShapes) {
   EXPECT_EQ(matchRoute("/v2/k/UPPER/tags/list").error().code, ErrorCode::NameInvalid);
   EXPECT_EQ(matchRoute("/v2/k/a/../b/tags/list").error().code, ErrorCode::NameInvalid);

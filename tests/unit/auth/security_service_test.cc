@@ -23,7 +23,9 @@ class SecurityServiceTest : public ::testing::Test {
     cfg_.storage.root = dir_.path();
     cfg_.security.enabled = true;
     cfg_.security.failed_logins_before_delay = 2;
-    cfg_.repositories.push_back({"docker-dev", config::RepoType::Local, "", {}});
+    config::Repository dev;
+    dev.key = "docker-dev";
+    cfg_.repositories.push_back(dev);
     cfg_.security.users.push_back(User{"root", fake("root-pw"), {}, true, {}});
     cfg_.security.users.push_back(User{"alice", fake("alice-pw"), {}, false, {}});
     cfg_.security.users.push_back(User{"bob", fake("bob-pw"), {}, false, {}});

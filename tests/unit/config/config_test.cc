@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 namespace berth::config {
 namespace {
@@ -87,6 +88,167 @@ TEST(Config, TrustedProxiesAreCidrBlocksCheckedAtLoad) {
   expectError("server: {trusted_proxies: [proxy.example.com]}", "server.trusted_proxies[0]");
   expectError("server: {trusted_proxies: [10.1.2.3/8]}", "10.0.0.0/8");
   expectError("server: {trusted_proxies: {a: 1}}", "server.trusted_proxies");
+}
+
+// Writes `text` to a fresh file under /tmp and removes it when destroyed.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    char tmpl[] = "/tmp/berth-config-test-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    path_ = tmpl;
+    if (fd >= 0) {
+      [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
+      ::close(fd);
+    }
+  }
+  ~TempFile() { ::unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string remote(const std::string& extra) { return "repositories: [{key: hub, type: remote" + extra + "}]"; }
+
+TEST(RemoteConfig, DefaultsAndEveryKey) {
+  auto d = loadFromString(remote(""), "t").repositories.at(0);
+  EXPECT_EQ(d.type, RepoType::Remote);
+  EXPECT_EQ(d.remote.url, "https://registry-1.docker.io");
+  EXPECT_EQ(d.remote.metadata_ttl_seconds, 21600u);
+  EXPECT_EQ(d.remote.timeout_seconds, 60u);
+  EXPECT_FALSE(d.remote.offline);
+  EXPECT_FALSE(d.remote.foreign_layers.enabled);
+  EXPECT_EQ(d.remote.foreign_layers.include, std::vector<std::string>{"**"});
+  EXPECT_EQ(d.port, 0u);
+  TempFile ca("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  auto r = loadFromString(remote(", url: \"HTTPS://ghcr.io:8443/\", username: u, password: p, metadata_ttl_seconds: 0,"
+                                 " offline: true, timeout_seconds: 5, ca_file: \"" + ca.path() + "\", port: 5001,"
+                                 " foreign_layers: {enabled: true, include: [\"**/mcr.microsoft.com/**\"]}"),
+                          "t")
+               .repositories.at(0);
+  EXPECT_EQ(r.remote.url, "https://ghcr.io:8443") << "scheme lower-cased, trailing '/' dropped";
+  EXPECT_EQ(r.remote.username, "u");
+  EXPECT_EQ(r.remote.password, "p");
+  EXPECT_EQ(r.remote.metadata_ttl_seconds, 0u);
+  EXPECT_TRUE(r.remote.offline);
+  EXPECT_EQ(r.remote.timeout_seconds, 5u);
+  EXPECT_EQ(r.remote.ca_file, ca.path());
+  EXPECT_EQ(r.port, 5001u);
+  EXPECT_TRUE(r.remote.foreign_layers.enabled);
+  EXPECT_EQ(r.remote.foreign_layers.include, std::vector<std::string>{"**/mcr.microsoft.com/**"});
+}
+
+TEST(RemoteConfig, UrlsWithAPathPrefixPortOrIpv6AreKept) {
+  auto url = [](const std::string& u) { return loadFromString(remote(", url: \"" + u + "\""), "t").repositories[0].remote.url; };
+  EXPECT_EQ(url("http://127.0.0.1:5000"), "http://127.0.0.1:5000");
+  EXPECT_EQ(url("https://example.com/artifactory/api/docker/hub//"), "https://example.com/artifactory/api/docker/hub");
+  EXPECT_EQ(url("http://[::1]:8080/"), "http://[::1]:8080");
+  EXPECT_EQ(url("https://registry-1.docker.io"), "https://registry-1.docker.io");
+}
+
+TEST(RemoteConfig, RefusesUnusableUrls) {
+  auto bad_url = [](const std::string& u, const std::string& fragment) {
+    SCOPED_TRACE(u);
+    expectError(remote(", url: \"" + u + "\""), fragment);
+  };
+  bad_url("", "repositories[0].url must not be empty");
+  bad_url("ftp://example.com", "http:// or https://");
+  bad_url("example.com", "http:// or https://");
+  bad_url("https://", "host is missing");
+  bad_url("https:///v2", "host is missing");
+  bad_url("https://:5000", "host is missing");
+  bad_url("https://example.com:", "port");
+  bad_url("https://example.com:0", "port");
+  bad_url("https://example.com:65536", "port");
+  bad_url("https://example.com:http", "port");
+  bad_url("https://exa mple.com", "spaces");
+  bad_url("https://ex!ample.com", "host");
+  bad_url("https://[::1", "IPv6");
+  bad_url("https://example.com/v2?x=1", "query");
+  bad_url("https://example.com/#top", "fragment");
+  bad_url("https://user:secret@example.com", "credentials");
+  try {
+    loadFromString(remote(", url: \"https://user:s3cr3t@example.com\""), "t");
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).find("s3cr3t"), std::string::npos) << "a password in a URL is never echoed";
+  }
+}
+
+TEST(RemoteConfig, CredentialsExpandEnvironmentVariables) {
+  ::setenv("BERTH_TEST_USER", "robot", 1);
+  ::setenv("BERTH_TEST_PASS", "pa$$word", 1);
+  ::unsetenv("BERTH_TEST_UNSET");
+  auto r = loadFromString(remote(", username: \"${BERTH_TEST_USER}\", password: \"x-${BERTH_TEST_PASS}-${BERTH_TEST_USER}\""), "t")
+               .repositories[0];
+  EXPECT_EQ(r.remote.username, "robot");
+  EXPECT_EQ(r.remote.password, "x-pa$$word-robot") << "a '$' in a value is not expanded again";
+  EXPECT_EQ(loadFromString(remote(", username: u, password: \"a$b\""), "t").repositories[0].remote.password, "a$b");
+  expectError(remote(", username: u, password: \"${BERTH_TEST_UNSET}\""),
+              "repositories[0].password refers to the environment variable BERTH_TEST_UNSET, which is not set");
+  expectError(remote(", username: \"${BERTH_TEST_UNSET}\", password: p"), "repositories[0].username");
+  expectError(remote(", username: u, password: \"${BERTH_TEST_PASS\""), "closing '}'");
+  expectError(remote(", username: u, password: \"${}\""), "malformed");
+  expectError(remote(", username: u"), "username and password go together");
+  try {
+    loadFromString(remote(", username: \"${BERTH_TEST_USER}\", password: \"${BERTH_TEST_UNSET}\""), "t");
+    ADD_FAILURE() << "accepted an unset variable";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).find("robot"), std::string::npos) << "values never appear in errors: " << e.what();
+  }
+  ::unsetenv("BERTH_TEST_USER");
+  ::unsetenv("BERTH_TEST_PASS");
+}
+
+TEST(RemoteConfig, RefusesBadValuesAndUnknownKeys) {
+  expectError(remote(", timeout_seconds: 0"), "repositories[0].timeout_seconds must be at least 1");
+  expectError(remote(", ca_file: /nonexistent/ca.pem"), "repositories[0].ca_file '/nonexistent/ca.pem'");
+  expectError(remote(", ca_file: /tmp"), "repositories[0].ca_file");
+  TempFile not_pem("hello");
+  expectError(remote(", ca_file: \"" + not_pem.path() + "\""), "no PEM certificate");
+  expectError(remote(", upstream: x"), "unknown key repositories[0].upstream");
+  expectError(remote(", foreign_layers: {enabled: true, exclude: [a]}"), "repositories[0].foreign_layers.exclude");
+  expectError(remote(", foreign_layers: true"), "repositories[0].foreign_layers must be a mapping");
+  expectError(remote(", foreign_layers: {include: [\"\"]}"), "include[0] is empty");
+  expectError(remote(", offline: maybe"), "repositories[0].offline");
+  expectError("repositories: [{key: v, type: virtual}]", "not supported yet");
+}
+
+TEST(RemoteConfig, RemoteKeysAreRefusedOnALocalRepository) {
+  for (const char* k : {"url: \"http://a\"", "username: u", "password: p", "metadata_ttl_seconds: 1", "offline: true",
+                        "timeout_seconds: 1", "ca_file: x", "foreign_layers: {}"}) {
+    SCOPED_TRACE(k);
+    std::string key(k, std::string_view(k).find(':'));
+    expectError(std::string("repositories: [{key: l, type: local, ") + k + "}]",
+                "repositories[0]." + key + " applies only to a remote repository");
+    expectError(std::string("repositories: [{key: l, ") + k + "}]", "only to a remote");  // local by default
+  }
+}
+
+TEST(RepositoryPort, AnyRepositoryMayHaveOneUniquePort) {
+  auto c = loadFromString("server: {listen: \"127.0.0.1:5000\"}\n"
+                          "repositories: [{key: l, port: 5001}, {key: r, type: remote, port: 5002}, {key: x}]",
+                          "t");
+  EXPECT_EQ(c.repositories[0].port, 5001u);
+  EXPECT_EQ(c.repositories[1].port, 5002u);
+  EXPECT_EQ(c.repositories[2].port, 0u);
+  EXPECT_EQ(loadFromString("repositories: [{key: a, port: 0}, {key: b, port: 0}]", "t").repositories[1].port, 0u)
+      << "0 means no listener, so it may repeat";
+  expectError("repositories: [{key: a, port: 65536}]", "repositories[0].port must be 1..65535");
+  expectError("repositories: [{key: a, port: -1}]", "repositories[0].port must be 1..65535");
+  expectError("repositories: [{key: a, port: many}]", "repositories[0].port has the wrong type");
+  expectError("server: {listen: \"0.0.0.0:5000\"}\nrepositories: [{key: a, port: 5000}]",
+              "repositories[0].port 5000 of 'a' is server.listen's port");
+  expectError("repositories: [{key: a, port: 5001}, {key: b, type: remote, port: 5001}]",
+              "repositories[1].port 5001 of 'b' is also the port of repository 'a'");
+  ::setenv("BERTH_LISTEN", "127.0.0.1:5003", 1);  // the override is what will be bound
+  try {
+    loadFromString("repositories: [{key: a, port: 5003}]", "t");
+    ADD_FAILURE() << "accepted the port BERTH_LISTEN names";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("server.listen"), std::string::npos) << e.what();
+  }
+  ::unsetenv("BERTH_LISTEN");
 }
 
 TEST(Config, ParseListen) {
