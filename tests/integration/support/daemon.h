@@ -27,14 +27,6 @@ struct DaemonOptions {
   // More repositories, each a YAML flow mapping: "{key: r, type: remote, url: ...}".
   std::vector<std::string> repository_yaml = {};
 };
-  std::string log_level = "warn";
-  // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304".
-  std::string server_extra = "";
-  std::string storage = {};     // more "key: value, ..." for the storage section
-  unsigned max_open_files = 0;  // the child's soft RLIMIT_NOFILE; 0 = inherited
-  // More "key: value, ..." for a repository, by key, e.g. {"docker-dev", "port: 41234"}.
-  std::map<std::string, std::string> repository_extra = {};
-};
 
 class Daemon {
  public:
