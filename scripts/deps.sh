@@ -4,8 +4,9 @@
 # when everything is there).
 #   build: compiler, CMake, libraries
 #   test:  build + GoogleTest + clang and libFuzzer (scripts/fuzz.sh) + the real
-#          registry clients the end-to-end tests drive
-#   all:   test + the reference registry and tools for bench/
+#          registry clients the end-to-end tests drive + docker-registry
+#          (distribution 2.8.2), the upstream the remote-repository tests pull through
+#   all:   test + the tools for bench/
 set -euo pipefail
 
 what=${1:-build}
@@ -13,8 +14,9 @@ what=${1:-build}
 # because Beast 1.74 drops every request that has a Content-Length (docs/design.md).
 build_pkgs=(g++ cmake ninja-build ccache pkg-config libboost1.81-dev libboost-context1.81-dev libssl-dev nlohmann-json3-dev
   libspdlog-dev libyaml-cpp-dev libsqlite3-dev libexpected-dev openssl curl)
-test_pkgs=(libgtest-dev clang-14 libclang-rt-14-dev skopeo podman buildah docker.io containerd apache2-utils)
-bench_pkgs=(docker-registry)
+test_pkgs=(libgtest-dev clang-14 libclang-rt-14-dev skopeo podman buildah docker.io containerd apache2-utils
+  docker-registry)
+bench_pkgs=()
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in

@@ -144,13 +144,24 @@ Socket::Socket(const std::string& host, uint16_t port, int timeout_seconds, cons
     errno = err;
     ioFailure("connect to " + host + ":" + std::to_string(port));
   }
+  if (!options.tls_ca_file.empty()) {
+    try {
+      startTls(host, options);
+    } catch (...) {
+      endTls();
+      ::close(fd_);
+      throw;
+    }
+  }
 }
 
 Socket::~Socket() {
+  endTls();
   if (fd_ >= 0) ::close(fd_);
 }
 
 bool Socket::writeAll(std::string_view data) {
+  if (tls_) return tlsWrite(data);
   while (!data.empty()) {
     ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
@@ -162,6 +173,7 @@ bool Socket::writeAll(std::string_view data) {
 }
 
 std::size_t Socket::readSome(char* buf, std::size_t size) {
+  if (tls_) return tlsRead(buf, size);
   while (true) {
     ssize_t n = ::recv(fd_, buf, size, 0);
     if (n >= 0) return static_cast<std::size_t>(n);
@@ -178,8 +190,8 @@ bool Socket::idleConnectionBroken() const {
 
 // ---- HttpClient ----
 
-HttpClient::HttpClient(std::string host, uint16_t port, bool keep_alive)
-    : host_(std::move(host)), port_(port), keep_alive_(keep_alive) {}
+HttpClient::HttpClient(std::string host, uint16_t port, bool keep_alive, SocketOptions options)
+    : host_(std::move(host)), port_(port), keep_alive_(keep_alive), options_(std::move(options)) {}
 
 HttpClient::~HttpClient() = default;
 
@@ -197,7 +209,7 @@ void HttpClient::close() {
 
 Response HttpClient::send(const Request& req, const BodySink& sink) {
   if (socket_ && socket_->idleConnectionBroken()) close();
-  if (!socket_) socket_ = std::make_unique<Socket>(host_, port_);
+  if (!socket_) socket_ = std::make_unique<Socket>(host_, port_, 60, options_);
   try {
     writeRequest(req);
     Response res = readResponse(req.method, sink);
@@ -212,6 +224,8 @@ Response HttpClient::send(const Request& req, const BodySink& sink) {
 void HttpClient::writeRequest(const Request& req) {
   std::string head = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + host_ + ":" + std::to_string(port_) + "\r\n";
   for (const auto& [k, v] : req.headers.items()) head += k + ": " + v + "\r\n";
+  for (const auto& [k, v] : defaults_.items())
+    if (!req.headers.has(k)) head += k + ": " + v + "\r\n";
   if (!keep_alive_) head += "Connection: close\r\n";
   const bool explicit_framing = req.headers.has("Content-Length") || req.headers.has("Transfer-Encoding");
   const bool chunked = !explicit_framing && (req.chunked || (req.source && !req.content_length));

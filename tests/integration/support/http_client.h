@@ -1,5 +1,5 @@
-// A small blocking HTTP/1.1 client over POSIX sockets, for tests that talk to
-// a daemon on the loopback interface. Request bodies are a string or are
+// A small blocking HTTP/1.1 client over POSIX sockets (optionally TLS), for
+// tests that talk to a daemon or an upstream on the loopback interface. Request bodies are a string or are
 // streamed from a callback (with Content-Length or chunked); response bodies
 // are collected into a string or streamed to a callback.
 //
@@ -16,6 +16,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace berth::it {
 
@@ -64,11 +67,16 @@ struct Request {
 };
 
 // How a raw Socket connects: from which local address (another loopback
-// address is another client to the server), and with how small a receive
-// buffer (set before connect, so the window the server sees stays small).
+// address is another client to the server), with how small a receive
+// buffer (set before connect, so the window the server sees stays small),
+// and whether it speaks TLS.
 struct SocketOptions {
-  std::string bind_address;  // "" = the kernel's choice
+  std::string bind_address = {};  // "" = the kernel's choice
   int receive_buffer = 0;    // SO_RCVBUF in bytes; 0 = the default
+  // Non-empty: TLS, verifying the server's chain against this PEM bundle and
+  // its name against tls_server_name (an IP address or DNS name; "" = host).
+  std::string tls_ca_file = {};
+  std::string tls_server_name = {};
 };
 
 // One connected TCP socket (SOCK_CLOEXEC, with send/receive timeouts).
@@ -88,18 +96,32 @@ class Socket {
   int fd() const { return fd_; }
 
  private:
+  // TLS (tls_socket.cc): handshake and verification; throws on failure.
+  void startTls(const std::string& host, const SocketOptions& options);
+  bool tlsWrite(std::string_view data);
+  std::size_t tlsRead(char* buf, std::size_t size);
+  void endTls();
+
   int fd_ = -1;
+  ssl_ctx_st* tls_ctx_ = nullptr;
+  ssl_st* tls_ = nullptr;
 };
 
 class HttpClient {
  public:
-  HttpClient(std::string host, uint16_t port, bool keep_alive = true);
+  HttpClient(std::string host, uint16_t port, bool keep_alive = true, SocketOptions options = {});
   ~HttpClient();
   HttpClient(HttpClient&&) = default;
 
   // Points the client at another address (a restarted daemon); drops the connection.
   void retarget(std::string host, uint16_t port);
   void close();
+  // Header fields sent with every request that does not set them itself
+  // (e.g. Authorization for an upstream that needs credentials).
+  void setDefaultHeaders(Headers headers) { defaults_ = std::move(headers); }
+  const Headers& defaultHeaders() const { return defaults_; }
+  const std::string& host() const { return host_; }
+  uint16_t port() const { return port_; }
 
   // Sends a request and reads the response. With a sink, the body is passed to
   // it in pieces and Response::body stays empty.
@@ -122,6 +144,8 @@ class HttpClient {
   std::string host_;
   uint16_t port_;
   bool keep_alive_;
+  SocketOptions options_;
+  Headers defaults_;
   std::unique_ptr<Socket> socket_;
   std::string buf_;  // received, not yet consumed
   std::size_t pos_ = 0;
