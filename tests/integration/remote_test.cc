@@ -113,7 +113,7 @@ TEST_F(RemoteTest, PushesAreRefusedAndDeletesEvict) {
   EXPECT_TRUE(isApiError(img.putManifest("x", image.manifest), 405, "UNSUPPORTED"));
   expectPulls(img, image, "1");
   // Catalog: what is cached.
-  auto cat = http_->get("/v2/docker-remote/_catalog");
+  auto cat = http_->get("/api/docker/docker-remote/v2/_catalog");
   ASSERT_EQ(cat.status, 200) << cat.describe();
   EXPECT_NE(cat.body.find("docker-local/app"), std::string::npos) << cat.body;
   EXPECT_EQ(img.deleteManifest(image.manifest.digest).status, 202);
