@@ -19,7 +19,7 @@ step "start the upstream (docker-registry) and put library/e2e-mirror-$E2E_RUN:1
 E2E_REFERENCE=1 e2e_start_registry
 UP=$REG UP_PID=$E2E_SERVER_PID
 E2E_SERVER_PID=""   # stopped by this script, mid-test
-stop_upstream() { [ -n "$UP_PID" ] && { stop_pid "$UP_PID" docker-registry || true; wait "$UP_PID" 2>/dev/null; UP_PID=""; }; return 0; }
+stop_upstream() { [ -n "$UP_PID" ] && { stop_pid "$UP_PID" docker-registry || true; wait "$UP_PID" 2>/dev/null || true; UP_PID=""; }; return 0; }
 e2e_on_exit stop_upstream
 NAME=e2e-mirror-$E2E_RUN
 LAY=$E2E_TMP/layout
@@ -46,7 +46,7 @@ repositories:
 EOF
 "$BERTH_BIN" --config "$B/config.yml" --ready-file "$B/ready" </dev/null 2>"$B/berth.log" >&2 &
 BERTH_PID=$!
-stop_berth() { [ -n "$BERTH_PID" ] && { stop_pid "$BERTH_PID" berth || true; wait "$BERTH_PID" 2>/dev/null; BERTH_PID=""; }; return 0; }
+stop_berth() { [ -n "$BERTH_PID" ] && { stop_pid "$BERTH_PID" berth || true; wait "$BERTH_PID" 2>/dev/null || true; BERTH_PID=""; }; return 0; }
 e2e_on_exit stop_berth
 for i in $(seq 1 120); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MIRROR_PORT/v2/")" = 200 ] && break
