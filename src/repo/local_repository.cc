@@ -35,6 +35,28 @@ Result<ReferrersResult> referrersIndex(storage::MetadataStore& meta, const std::
   return ReferrersResult{index.dump(), !artifact_type.empty()};
 }
 
+Status removeManifestOrTag(storage::MetadataStore& meta, const std::string& key, const std::string& name,
+                           const Reference& ref) {
+  if (!ref.isDigest()) {
+    auto removed = meta.deleteTag(key, name, ref.tag);
+    if (!removed) return tl::unexpected(removed.error());
+    if (!*removed) return manifestUnknown(ref.tag);
+    return {};
+  }
+  auto removed = meta.deleteManifest(key, name, ref.digest);
+  if (!removed) return tl::unexpected(removed.error());
+  if (!*removed) return manifestUnknown(ref.str());
+  return {};
+}
+
+Result<storage::Page> imagesOf(storage::MetadataStore& meta, const std::string& key, const std::string& last,
+                               std::size_t n) {
+  auto page = meta.listImages(key, last.empty() ? std::string() : key + "/" + last, n);
+  if (!page) return page;
+  for (auto& item : page->items) item = item.substr(key.size() + 1);
+  return page;
+}
+
 LocalRepository::LocalRepository(config::Repository settings, storage::BlobStorePtr blobs,
                                  storage::MetadataStorePtr meta, std::shared_ptr<UploadStore> uploads)
     : settings_(std::move(settings)), blobs_(std::move(blobs)), meta_(std::move(meta)), uploads_(std::move(uploads)) {}
@@ -150,16 +172,7 @@ Result<std::optional<Digest>> LocalRepository::resolveTag(const Call&, const std
 }
 
 Status LocalRepository::deleteManifest(const Call&, const std::string& name, const Reference& ref) {
-  if (!ref.isDigest()) {
-    auto removed = meta_->deleteTag(key(), name, ref.tag);
-    if (!removed) return tl::unexpected(removed.error());
-    if (!*removed) return manifestUnknown(ref.tag);
-    return {};
-  }
-  auto removed = meta_->deleteManifest(key(), name, ref.digest);
-  if (!removed) return tl::unexpected(removed.error());
-  if (!*removed) return manifestUnknown(ref.str());
-  return {};
+  return removeManifestOrTag(*meta_, key(), name, ref);
 }
 
 Result<storage::Page> LocalRepository::listTags(const Call&, const std::string& name, const std::string& last, std::size_t n) {
@@ -175,10 +188,7 @@ Result<ReferrersResult> LocalRepository::referrers(const Call&, const std::strin
 }
 
 Result<storage::Page> LocalRepository::listImages(const Call&, const std::string& last, std::size_t n) {
-  auto page = meta_->listImages(key(), last.empty() ? std::string() : key() + "/" + last, n);
-  if (!page) return page;
-  for (auto& item : page->items) item = item.substr(key().size() + 1);
-  return page;
+  return imagesOf(*meta_, key(), last, n);
 }
 
 }  // namespace berth::repo

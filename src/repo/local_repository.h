@@ -13,6 +13,14 @@ namespace berth::repo {
 Result<ReferrersResult> referrersIndex(storage::MetadataStore& meta, const std::string& key, const std::string& name,
                                        const Digest& subject, const std::string& artifact_type);
 
+// By digest: the manifest and its tags; by tag: the tag (MANIFEST_UNKNOWN
+// when absent).
+Status removeManifestOrTag(storage::MetadataStore& meta, const std::string& key, const std::string& name,
+                           const Reference& ref);
+// The images of repository `key` (names without the key), after `last`.
+Result<storage::Page> imagesOf(storage::MetadataStore& meta, const std::string& key, const std::string& last,
+                               std::size_t n);
+
 class LocalRepository final : public Repository {
  public:
   LocalRepository(config::Repository settings, storage::BlobStorePtr blobs, storage::MetadataStorePtr meta,

@@ -312,16 +312,7 @@ Result<std::optional<Digest>> RemoteRepository::resolveTag(const Call&, const st
 }
 
 Status RemoteRepository::deleteManifest(const Call&, const std::string& name, const Reference& ref) {
-  if (!ref.isDigest()) {
-    auto removed = meta_->deleteTag(key(), name, ref.tag);
-    if (!removed) return tl::unexpected(removed.error());
-    if (!*removed) return manifestUnknown(ref.tag);
-    return {};
-  }
-  auto removed = meta_->deleteManifest(key(), name, ref.digest);
-  if (!removed) return tl::unexpected(removed.error());
-  if (!*removed) return manifestUnknown(ref.str());
-  return {};
+  return removeManifestOrTag(*meta_, key(), name, ref);
 }
 
 // --- listings ----------------------------------------------------------------
@@ -366,10 +357,7 @@ Result<ReferrersResult> RemoteRepository::referrers(const Call&, const std::stri
 }
 
 Result<storage::Page> RemoteRepository::listImages(const Call&, const std::string& last, std::size_t n) {
-  auto page = meta_->listImages(key(), last.empty() ? std::string() : key() + "/" + last, n);
-  if (!page) return page;
-  for (auto& item : page->items) item = item.substr(key().size() + 1);
-  return page;
+  return imagesOf(*meta_, key(), last, n);
 }
 
 }  // namespace berth::repo::remote
