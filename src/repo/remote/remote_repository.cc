@@ -331,7 +331,8 @@ Result<storage::Page> RemoteRepository::listTags(const Call& call, const std::st
   std::optional<Error> upstream_error;
   if (!settings_.remote.offline) {
     std::string suffix = "tags/list?n=" + std::to_string(n);
-    if (!last.empty()) suffix += "&last=" + last;  // a valid tag needs no escaping
+    // `last` is the client's, not necessarily a tag: escaped, it stays one parameter.
+    if (!last.empty()) suffix += "&last=" + percentEncode(last);
     auto res = upstream_.request("GET", name, suffix, {}, call.suspender);
     if (res && (*res)->status == 200) {
       auto body = (*res)->readAll(16 * 1024 * 1024);

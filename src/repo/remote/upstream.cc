@@ -21,6 +21,16 @@ int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
+// "https://host:port/prefix" -> "host:port"
+std::string hostOf(const std::string& url) {
+  auto start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  auto end = url.find('/', start);
+  return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+}  // namespace
+
 std::string percentEncode(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -35,16 +45,6 @@ std::string percentEncode(const std::string& s) {
   }
   return out;
 }
-
-// "https://host:port/prefix" -> "host:port"
-std::string hostOf(const std::string& url) {
-  auto start = url.find("://");
-  start = start == std::string::npos ? 0 : start + 3;
-  auto end = url.find('/', start);
-  return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
-}  // namespace
 
 Upstream::Upstream(const config::Remote& settings, std::shared_ptr<http::HttpClient> client)
     : settings_(settings), client_(std::move(client)), base_(settings.url) {

@@ -32,6 +32,10 @@ namespace berth::repo::remote {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// A query parameter's value as sent upstream: everything but RFC 3986's
+// unreserved characters percent-encoded.
+std::string percentEncode(const std::string& s);
+
 class Upstream {
  public:
   Upstream(const config::Remote& settings, std::shared_ptr<http::HttpClient> client);
