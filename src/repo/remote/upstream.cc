@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
+#include "http/client_url.h"
 #include "repo/remote/challenge.h"
 
 namespace berth::repo::remote {
@@ -50,8 +51,12 @@ Upstream::Upstream(const config::Remote& settings, std::shared_ptr<http::HttpCli
     : settings_(settings), client_(std::move(client)), base_(settings.url) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   host_ = hostOf(base_);
-  docker_hub_ = host_ == "registry-1.docker.io" || host_ == "index.docker.io" || host_ == "docker.io" ||
-                host_ == "registry.hub.docker.com";
+  // By the parsed URL: the host lower-cased, a default port (":443") as good as none.
+  if (auto u = http::parseUrl(base_); u && u->port == (u->tls() ? 443 : 80)) {
+    const std::string& h = u->host;
+    docker_hub_ = h == "registry-1.docker.io" || h == "index.docker.io" || h == "docker.io" ||
+                  h == "registry.hub.docker.com";
+  }
 }
 
 std::string Upstream::upstreamName(const std::string& name) const {
