@@ -103,6 +103,8 @@ TEST_F(RemoteFaults, ABlobThatDoesNotMatchItsDigestIsCutShortAndNotCached) {
   Blob real = Blob::random(3 << 20);
   std::string wrong = randomBytes(real.bytes.size());
   up_.addBlobAs("app", real.digest, wrong);
+  // A pause on the way, so that the client is streaming when the digest fails.
+  up_.on("GET", blobPath(real.digest), scripted::stallAfter(1 << 20, 300ms, up_.content()));
   uint64_t received = 0;
   std::string got;
   {
@@ -118,6 +120,7 @@ TEST_F(RemoteFaults, ABlobThatDoesNotMatchItsDigestIsCutShortAndNotCached) {
   EXPECT_NE(berth().daemon().log().find("does not match digest"), std::string::npos);
 
   // Not cached: the next request asks again, and a corrected upstream works.
+  up_.clearRoutes();
   up_.addBlob("app", real.bytes);
   Response ok = app().getBlob(real.digest);
   EXPECT_EQ(ok.status, 200);
