@@ -112,6 +112,32 @@ TEST(RemoteMetadata, ATokenThatExpiresInTheMiddleOfAPullIsRenewed) {
   for (const auto& r : issuer.log()) EXPECT_EQ(r.status, 200);
 }
 
+TEST(RemoteMetadata, ConcurrentRequestsShareOneTokenRequest) {
+  TokenIssuer issuer({.service = "scripted", .expires_in = 300, .lifetime = 2});
+  ScriptedUpstream up;
+  up.requireBearer(issuer.realm(), "scripted", [&](const std::string& t) { return issuer.accepts(t); });
+  std::vector<Blob> blobs;
+  for (int i = 0; i < 16; ++i) {
+    blobs.push_back(Blob::random(4096));
+    up.addBlob("app", blobs.back().bytes);
+  }
+  Downstream berth(up.url());
+  // Eight cold requests at once, then (the token expired) eight more.
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::thread> threads;
+    std::vector<int> status(8);
+    for (int i = 0; i < 8; ++i)
+      threads.emplace_back([&, i] {
+        HttpClient c = berth.newClient();
+        status[i] = ImageClient(c, "/v2/docker-remote/app").getBlob(blobs[round * 8 + i].digest).status;
+      });
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(status[i], 200) << "round " << round << " client " << i;
+    EXPECT_EQ(issuer.requests(), round + 1) << "round " << round;
+    if (round == 0) std::this_thread::sleep_for(3s);
+  }
+}
+
 // A manifest with two foreign layers on 127.0.0.2: one under /layers/ (allowed
 // by the remote's include pattern), one elsewhere.
 class RemoteForeignLayers : public ::testing::Test {
