@@ -104,6 +104,23 @@ TEST(RemoteTransfer, ASlowUpstreamTimesOutAsUnavailable) {
   EXPECT_NE(m.body.find(up.hostPort()), std::string::npos) << m.body;
 }
 
+TEST(RemoteTransfer, StoppingDoesNotWaitForAStalledUpstream) {
+  ScriptedUpstream up;
+  auto big = std::make_shared<const GeneratedBlob>(4 << 20, 1);
+  up.addGeneratedBlob("app", big);
+  // The body stalls for an hour; the remote's timeout is the default 60 s.
+  up.on("GET", "/v2/app/blobs/" + big->digest(), scripted::stallAfter(1 << 20, 1h, up.content()));
+  Downstream berth(up.url());
+  {
+    Socket s(berth.daemon().host(), berth.daemon().port());
+    ASSERT_TRUE(s.writeAll("GET /v2/docker-remote/app/blobs/" + big->digest() + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::string head = readUntil(s, "\r\n\r\n");
+    EXPECT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  }  // the client is gone: only the fetch is left, waiting on the upstream
+  // Daemon::stop() gives up (throws) after 15 s.
+  EXPECT_EQ(berth.daemon().stop(), 0);
+}
+
 TEST(RemoteTransfer, ConcurrentRequestsForOneManifestShareOneUpstreamRequest) {
   ScriptedUpstream up;
   Image img = makeImage(mt::kOciManifest, 1);

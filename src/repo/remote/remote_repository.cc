@@ -57,7 +57,9 @@ RemoteRepository::~RemoteRepository() {
     std::lock_guard lock(fetch_mu_);
     for (auto& [d, f] : fetches_) f->cancel();
   }
-  // A fetch stops at its next read: within the upstream timeout at worst.
+  // A fetch stops at its next read; one waiting on a stalled upstream would
+  // wait out the timeout (60 s by default) unless its connection fails now.
+  client_->shutdown();
   while (running_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
