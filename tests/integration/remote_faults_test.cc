@@ -171,6 +171,41 @@ TEST_F(RemoteFaults, SixteenConcurrentColdPullsShareOneUpstreamFetch) {
   EXPECT_EQ(pullHashed(c, "/v2/docker-remote/app/blobs/" + big->digest()).digest, big->digest());
 }
 
+TEST_F(RemoteFaults, AFetchInFlightForOneImageIsNotJoinedByAnImageTheUpstreamDoesNotGiveIt) {
+  Blob secret = Blob::random(2 << 20);
+  up_.addBlob("secret", secret.bytes);
+  up_.on("GET", "/v2/secret/blobs/" + secret.digest, scripted::stallAfter(1 << 20, 1s, up_.content()));
+  berth();  // started from this thread (the daemon dies with the thread that forked it)
+  std::thread owner([&] {
+    HttpClient c = berth().newClient();
+    Response r = c.get("/v2/docker-remote/secret/blobs/" + secret.digest);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(r.body == secret.bytes);
+  });
+  ASSERT_TRUE(eventually([&] { return up_.count("GET", "/v2/secret/blobs/" + secret.digest) == 1; }));
+  // While that fetch is in flight: the upstream does not have it under app.
+  EXPECT_TRUE(isApiError(app().getBlob(secret.digest), 404, "BLOB_UNKNOWN"));
+  owner.join();
+  EXPECT_TRUE(isApiError(app().getBlob(secret.digest), 404, "BLOB_UNKNOWN"));
+  // An image that does have it upstream links the cached copy...
+  up_.addBlob("app", secret.bytes);
+  EXPECT_TRUE(app().getBlob(secret.digest).body == secret.bytes);
+  // ...or joins the fetch in flight (a base layer many images share).
+  Blob shared = Blob::random(2 << 20);
+  up_.addBlob("secret", shared.bytes);
+  up_.addBlob("app", shared.bytes);
+  up_.on("GET", "/v2/secret/blobs/" + shared.digest, scripted::stallAfter(1 << 20, 1s, up_.content()));
+  std::thread first([&] {
+    HttpClient c = berth().newClient();
+    EXPECT_TRUE(c.get("/v2/docker-remote/secret/blobs/" + shared.digest).body == shared.bytes);
+  });
+  ASSERT_TRUE(eventually([&] { return up_.count("GET", "/v2/secret/blobs/" + shared.digest) == 1; }));
+  EXPECT_TRUE(app().getBlob(shared.digest).body == shared.bytes);
+  first.join();
+  EXPECT_EQ(up_.count("HEAD", blobPath(shared.digest)), 1);
+  EXPECT_EQ(up_.count("GET", blobPath(shared.digest)), 0);
+}
+
 TEST_F(RemoteFaults, AClientLeavingMidBlobDoesNotStopTheFetch) {
   auto big = std::make_shared<const GeneratedBlob>(8 << 20, 5);
   up_.addGeneratedBlob("app", big);

@@ -106,10 +106,24 @@ Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, cons
   if (*linked) return blobs_->open(d);
   if (settings_.remote.offline) return blobUnknown(d);
   if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);
+  if (auto st = mayJoin(call, name, d); !st) return tl::unexpected(st.error());
   auto fetch = joinOrStartFetch(name, d);
   if (!fetch) return fail(ErrorCode::Unavailable, "the server is shutting down");
   if (auto st = fetch->waitStarted(call); !st) return tl::unexpected(st.error());
   return fetch->reader(call);
+}
+
+Status RemoteRepository::mayJoin(const Call& call, const std::string& name, const Digest& d) {
+  {
+    std::lock_guard lock(fetch_mu_);
+    auto it = fetches_.find(d.str());
+    if (it == fetches_.end() || it->second->hasName(name)) return {};
+  }
+  if (foreignLayer(d)) return {};  // fetched from its URL, whatever the image
+  auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
+  if (!res) return tl::unexpected(res.error());
+  if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
+  return {};
 }
 
 BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const Digest& d) {
