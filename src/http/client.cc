@@ -255,6 +255,12 @@ void HttpClient::spawn(std::function<void(Suspender&)> task) {
   if (!started) spdlog::error("cannot map a coroutine stack for a background task; the task did not run");
 }
 
+void HttpClient::shutdown() {
+  impl_->stopping = true;
+  impl_->idle.close();
+  impl_->live.abortAll();
+}
+
 const ClientOptions& HttpClient::options() const { return impl_->options; }
 
 }  // namespace berth::http

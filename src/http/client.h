@@ -102,6 +102,10 @@ class HttpClient {
   // Runs `task` in a coroutine of the client's own, detached from any
   // request: work that must outlive the request that started it.
   void spawn(std::function<void(Suspender&)> task);
+  // Fails every request and body read in progress at once, and every later
+  // one: for an owner that is stopping, whose spawn()ed work must not wait
+  // out a stalled upstream's timeout. Idempotent; the destructor does it too.
+  void shutdown();
 
   const ClientOptions& options() const;
 

@@ -10,6 +10,10 @@
 #   E2E_NO_APT=1          never run apt-get; fail if a client is missing
 #   E2E_KEEP=1            keep the temp dir (logs, client state) after the run
 #
+# Set by a test script before e2e_start_registry (not by the caller):
+#   E2E_BERTH_EXTRA_REPOS more `repositories:` entries (YAML lines indented by
+#                         two spaces) for the berth it starts
+#
 # Nothing here listens on, or talks to, a non-loopback address.
 # With pipefail, never end a pipeline in `grep -q`: it exits at the first
 # match and the writer's SIGPIPE then fails the pipeline at random.
@@ -219,6 +223,7 @@ repositories:
     type: local
   - key: docker-dev
     type: local
+${E2E_BERTH_EXTRA_REPOS:-}
 EOF
   E2E_SERVER_LOG=$d/berth.log
   "$bin" --config "$d/config.yml" --ready-file "$d/ready" </dev/null 2>"$E2E_SERVER_LOG" >&2 &

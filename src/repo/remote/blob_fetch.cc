@@ -39,6 +39,11 @@ void BlobFetch::addName(const std::string& name) {
     spdlog::warn("remote {}: linking {} for {} failed: {}", deps_.repo_key, digest_.str(), name, st.error().message);
 }
 
+bool BlobFetch::hasName(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  return name == first_name_ || names_.count(name) > 0;
+}
+
 void BlobFetch::cancel() {
   std::lock_guard lock(mu_);
   cancelled_ = true;

@@ -57,6 +57,8 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
   const Digest& digest() const { return digest_; }
   // Links the blob for `name` as well when the fetch completes (or now, if it has).
   void addName(const std::string& name);
+  // Whether the fetch is for `name` (it asked, or was added).
+  bool hasName(const std::string& name) const;
 
   // The fetch's body, run once in a coroutine of the client's: `open` gets
   // the upstream response; `finished` is called at the end either way.

@@ -57,7 +57,9 @@ RemoteRepository::~RemoteRepository() {
     std::lock_guard lock(fetch_mu_);
     for (auto& [d, f] : fetches_) f->cancel();
   }
-  // A fetch stops at its next read: within the upstream timeout at worst.
+  // A fetch stops at its next read; one waiting on a stalled upstream would
+  // wait out the timeout (60 s by default) unless its connection fails now.
+  client_->shutdown();
   while (running_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
@@ -104,10 +106,24 @@ Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, cons
   if (*linked) return blobs_->open(d);
   if (settings_.remote.offline) return blobUnknown(d);
   if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);
+  if (auto st = mayJoin(call, name, d); !st) return tl::unexpected(st.error());
   auto fetch = joinOrStartFetch(name, d);
   if (!fetch) return fail(ErrorCode::Unavailable, "the server is shutting down");
   if (auto st = fetch->waitStarted(call); !st) return tl::unexpected(st.error());
   return fetch->reader(call);
+}
+
+Status RemoteRepository::mayJoin(const Call& call, const std::string& name, const Digest& d) {
+  {
+    std::lock_guard lock(fetch_mu_);
+    auto it = fetches_.find(d.str());
+    if (it == fetches_.end() || it->second->hasName(name)) return {};
+  }
+  if (foreignLayer(d)) return {};  // fetched from its URL, whatever the image
+  auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
+  if (!res) return tl::unexpected(res.error());
+  if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
+  return {};
 }
 
 BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const Digest& d) {
@@ -322,7 +338,8 @@ Result<storage::Page> RemoteRepository::listTags(const Call& call, const std::st
   std::optional<Error> upstream_error;
   if (!settings_.remote.offline) {
     std::string suffix = "tags/list?n=" + std::to_string(n);
-    if (!last.empty()) suffix += "&last=" + last;  // a valid tag needs no escaping
+    // `last` is the client's, not necessarily a tag: escaped, it stays one parameter.
+    if (!last.empty()) suffix += "&last=" + percentEncode(last);
     auto res = upstream_.request("GET", name, suffix, {}, call.suspender);
     if (res && (*res)->status == 200) {
       auto body = (*res)->readAll(16 * 1024 * 1024);

@@ -73,6 +73,9 @@ class RemoteRepository final : public Repository {
   // The blob is stored here (another repository has it): link it once the
   // upstream confirms it has it too, without downloading it again.
   Result<bool> linkIfUpstreamHas(const Call& call, const std::string& name, const Digest& d);
+  // A fetch in flight for other image names is joined only once the upstream
+  // confirms that `name` has the blob too (as for a blob stored here already).
+  Status mayJoin(const Call& call, const std::string& name, const Digest& d);
   BlobFetchPtr joinOrStartFetch(const std::string& name, const Digest& d);
   Result<std::unique_ptr<http::ClientResponse>> openUpstreamBlob(http::Suspender& self, const std::string& name,
                                                                  const Digest& d);

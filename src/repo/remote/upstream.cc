@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
+#include "http/client_url.h"
 #include "repo/remote/challenge.h"
 
 namespace berth::repo::remote {
@@ -21,6 +22,16 @@ int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
+// "https://host:port/prefix" -> "host:port"
+std::string hostOf(const std::string& url) {
+  auto start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  auto end = url.find('/', start);
+  return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+}  // namespace
+
 std::string percentEncode(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
@@ -36,22 +47,16 @@ std::string percentEncode(const std::string& s) {
   return out;
 }
 
-// "https://host:port/prefix" -> "host:port"
-std::string hostOf(const std::string& url) {
-  auto start = url.find("://");
-  start = start == std::string::npos ? 0 : start + 3;
-  auto end = url.find('/', start);
-  return url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
-}  // namespace
-
 Upstream::Upstream(const config::Remote& settings, std::shared_ptr<http::HttpClient> client)
     : settings_(settings), client_(std::move(client)), base_(settings.url) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   host_ = hostOf(base_);
-  docker_hub_ = host_ == "registry-1.docker.io" || host_ == "index.docker.io" || host_ == "docker.io" ||
-                host_ == "registry.hub.docker.com";
+  // By the parsed URL: the host lower-cased, a default port (":443") as good as none.
+  if (auto u = http::parseUrl(base_); u && u->port == (u->tls() ? 443 : 80)) {
+    const std::string& h = u->host;
+    docker_hub_ = h == "registry-1.docker.io" || h == "index.docker.io" || h == "docker.io" ||
+                  h == "registry.hub.docker.com";
+  }
 }
 
 std::string Upstream::upstreamName(const std::string& name) const {
@@ -76,16 +81,17 @@ void Upstream::markDown() {
 
 Result<http::ClientResponsePtr> Upstream::send(const std::string& method, const std::string& url,
                                                const Headers& headers, const std::string& scope,
-                                               http::Suspender* suspender) {
+                                               http::Suspender* suspender, std::string* sent_token) {
   http::ClientRequest req;
   req.method = method;
   req.url = url;
   req.headers = headers;
   {
     std::lock_guard lock(mu_);
-    if (auto it = tokens_.find(scope); it != tokens_.end() && Clock::now() < it->second.good_until)
+    if (auto it = tokens_.find(scope); it != tokens_.end() && Clock::now() < it->second.good_until) {
       req.headers.emplace_back("Authorization", "Bearer " + it->second.value);
-    else if (basic_ && !settings_.username.empty())
+      if (sent_token) *sent_token = it->second.value;
+    } else if (basic_ && !settings_.username.empty())
       req.headers.emplace_back("Authorization", basicCredentials());
   }
   auto res = client_->send(req, suspender);
@@ -104,14 +110,25 @@ Result<http::ClientResponsePtr> Upstream::request(const std::string& method, con
   std::string uname = upstreamName(name);
   std::string url = base_ + "/v2/" + uname + "/" + suffix;
   std::string scope = "repository:" + uname + ":pull";
-  auto res = send(method, url, headers, scope, suspender);
+  std::string sent_token;
+  auto res = send(method, url, headers, scope, suspender, &sent_token);
   if (!res || (*res)->status != 401) return res;
-  // Unauthorized: answer the challenge, then try once more.
-  {
-    std::lock_guard lock(mu_);
-    tokens_.erase(scope);  // expired or revoked upstream
-  }
-  if (auto st = authenticate(**res, scope, suspender); !st) return tl::unexpected(st.error());
+  // Unauthorized: answer the challenge, then try once more. Requests refused
+  // at once share one token request per scope, and one refused after another
+  // already renewed the token uses that: a cold start or an expiry costs the
+  // token service one request, not one per client.
+  auto renewed = token_flights_.run(scope, Call{suspender, {}}, [&]() -> Result<bool> {
+    {
+      std::lock_guard lock(mu_);
+      auto it = tokens_.find(scope);
+      if (it != tokens_.end() && it->second.value != sent_token && Clock::now() < it->second.good_until)
+        return true;
+      tokens_.erase(scope);  // expired or revoked upstream
+    }
+    if (auto st = authenticate(**res, scope, suspender); !st) return tl::unexpected(st.error());
+    return true;
+  });
+  if (!renewed) return tl::unexpected(renewed.error());
   return send(method, url, headers, scope, suspender);
 }
 

@@ -6,8 +6,9 @@
 // cached for its scope, if any; a 401 is answered by reading the
 // WWW-Authenticate challenge, fetching a token from its realm (anonymously, or
 // with the configured credentials as Basic auth), caching it per scope until
-// shortly before it expires, and retrying once. A Basic challenge is answered
-// with the credentials directly.
+// shortly before it expires, and retrying once; requests refused at the same
+// time share one token request per scope. A Basic challenge is answered with
+// the credentials directly.
 //
 // A transport failure (refused, reset, timed out) marks the upstream down for
 // a short back-off: requests in that time fail at once, so a dead upstream
@@ -27,10 +28,15 @@
 #include "berth/config.h"
 #include "berth/core/error.h"
 #include "http/client.h"
+#include "repo/remote/single_flight.h"
 
 namespace berth::repo::remote {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// A query parameter's value as sent upstream: everything but RFC 3986's
+// unreserved characters percent-encoded.
+std::string percentEncode(const std::string& s);
 
 class Upstream {
  public:
@@ -63,8 +69,10 @@ class Upstream {
     std::string value;
     std::chrono::steady_clock::time_point good_until;
   };
+  // sent_token: the Bearer token the request carried, if any.
   Result<http::ClientResponsePtr> send(const std::string& method, const std::string& url, const Headers& headers,
-                                       const std::string& scope, http::Suspender* suspender);
+                                       const std::string& scope, http::Suspender* suspender,
+                                       std::string* sent_token = nullptr);
   // Answers a 401 challenge: caches a token for `scope` (or notes Basic).
   Status authenticate(const http::ClientResponse& challenge, const std::string& scope, http::Suspender* suspender);
   std::string basicCredentials() const;
@@ -78,6 +86,7 @@ class Upstream {
   bool docker_hub_ = false;
   std::mutex mu_;
   std::map<std::string, Token> tokens_;  // by scope
+  SingleFlight<bool> token_flights_;     // token requests in flight, by scope
   bool basic_ = false;                   // the upstream asked for Basic auth
   std::atomic<int64_t> down_until_ms_{0};
 };

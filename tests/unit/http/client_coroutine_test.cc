@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 
 #include "berth/repo/call.h"
 #include "http/client.h"
@@ -127,6 +128,36 @@ TEST(HttpClientCoroutines, TheDestructorEndsTasksStillWaitingOnTheNetwork) {
     while (!got_request) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }  // would wait out the 600 s timeout if the destructor did not fail the socket
   EXPECT_EQ(error, "upstream " + server.hostPort() + ": connection closed before the response");
+}
+
+TEST(HttpClientCoroutines, ShutdownEndsAStalledBodyReadAndRefusesLaterRequests) {
+  std::atomic<bool> got_request{false};
+  TestServer server([&](TestConn& c, int) {
+    SeenRequest req;
+    if (!c.readRequest(req)) return;
+    c.send("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+    got_request = true;
+    testing::waitForClose(c);  // the rest never comes
+  });
+  HttpClient client(clientOptions(600));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::string> error;
+  client.spawn([&](Suspender& s) {
+    auto res = client.send(getRequest(server.url("/")), &s);
+    auto body = res ? (*res)->readAll(1 << 20) : Result<std::string>(tl::unexpected(res.error()));
+    std::lock_guard lock(mu);
+    error = body ? "read it all" : body.error().message;
+    cv.notify_all();
+  });
+  while (!got_request) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  client.shutdown();  // the client itself lives on (its owner is still stopping)
+  ASSERT_TRUE(waitFor(mu, cv, std::chrono::seconds(30), [&] { return error.has_value(); }))
+      << "the read would wait out the 600 s timeout";
+  EXPECT_EQ(*error, "upstream " + server.hostPort() + ": connection closed before the end of the body");
+  auto later = client.send(getRequest(server.url("/")), nullptr);
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error().code, ErrorCode::Unavailable);
 }
 
 }  // namespace
