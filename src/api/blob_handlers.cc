@@ -19,9 +19,20 @@ Status handleBlob(Context& c) {
   }
   if (m != "GET" && m != "HEAD") return unsupported(c);
   if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Read}); !st) return st;
-  auto reader = c.repo->openBlob(c.call(), c.route.image, *digest);
-  if (!reader) return tl::unexpected(reader.error());
-  uint64_t size = (*reader)->size();
+  // HEAD asks only for the size: a remote repository answers it without
+  // downloading the blob.
+  storage::BlobReaderPtr reader;
+  uint64_t size = 0;
+  if (m == "HEAD") {
+    auto info = c.repo->statBlob(c.call(), c.route.image, *digest);
+    if (!info) return tl::unexpected(info.error());
+    size = info->size;
+  } else {
+    auto opened = c.repo->openBlob(c.call(), c.route.image, *digest);
+    if (!opened) return tl::unexpected(opened.error());
+    reader = std::move(*opened);
+    size = reader->size();
+  }
   http::HttpResponse res;
   res.set("Content-Type", "application/octet-stream");
   res.set("Docker-Content-Digest", digest->str());
@@ -43,7 +54,12 @@ Status handleBlob(Context& c) {
     res.set("Content-Range", "bytes " + std::to_string(r->first) + "-" + std::to_string(r->last) + "/" +
                                  std::to_string(size));
   }
-  c.ex.respondFile(std::move(res), (*reader)->fd(), offset, length, (*reader)->ready());
+  if (!reader) {
+    res.set("Content-Length", std::to_string(length));
+    c.ex.respond(std::move(res));
+    return {};
+  }
+  c.ex.respondFile(std::move(res), reader->fd(), offset, length, reader->ready());
   return {};
 }
 

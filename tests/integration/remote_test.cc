@@ -190,3 +190,22 @@ TEST_F(RemoteOfflineTest, NeverAsksTheUpstream) {
 
 }  // namespace
 }  // namespace berth::it
+
+namespace berth::it {
+namespace {
+
+TEST_F(RemoteTest, AHeadOfAnUncachedBlobAsksTheUpstreamWithoutDownloadingIt) {
+  auto blob = Blob::random(1 << 20);
+  ASSERT_EQ(upstreamApp().pushBlob(blob.bytes).status, 201);
+  auto head = remoteApp().headBlob(blob.digest);
+  ASSERT_EQ(head.status, 200) << head.describe();
+  EXPECT_EQ(head.header("Content-Length"), std::to_string(blob.bytes.size()));
+  upstream_.stop();
+  auto log = upstream_.log();
+  const std::string path = "path=/v2/docker-local/app/blobs/" + blob.digest;
+  EXPECT_NE(log.find("method=HEAD " + path), std::string::npos) << log;
+  EXPECT_EQ(log.find("method=GET " + path), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace berth::it
