@@ -73,8 +73,11 @@ class RemoteSection {
          true);
     line("… % of the direct pull", {}, pct(med("cold_registry", "mib_s"), direct), pct(ber, direct), {}, "—", {},
          false);
-    line("… server CPU-s/GiB (registry:2: not counting its background second fetch)", {},
-         med("cold_registry", "server_cpu_s_per_gib"), med("cold_berth", "server_cpu_s_per_gib"), {}, "—", {}, false);
+    line("… CPU-s/GiB of the cache, until it holds the blob (registry:2: with its background fetch)", {},
+         med("cold_registry", "cache_cpu_s_per_gib"), med("cold_berth", "cache_cpu_s_per_gib"), {}, "—", {}, false);
+    line("… CPU-s/GiB of the upstream", med("cold_direct", "server_cpu_s_per_gib"),
+         med("cold_registry", "upstream_cpu_s_per_gib"), med("cold_berth", "upstream_cpu_s_per_gib"), {}, "—", {},
+         false);
     line("… time to first byte, ms", ms(med("cold_direct", "ttfb_max_s")), ms(med("cold_registry", "ttfb_max_s")),
          ms(med("cold_berth", "ttfb_max_s")), {}, "—", {}, false);
     line("… upstream GETs of the blob per cold pull", {}, med("cold_registry", "upstream_gets"),

@@ -104,7 +104,15 @@ stop_cache() {
 # puts its repository key in front.
 via() { if [ "$1" = berth ]; then echo "docker-remote/$2"; else echo "$2"; fi; }
 
-log_mark() { wc -l <"$UP_LOG"; }
+# proc_cpu PID: utime + stime in seconds.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); print ($12 + $13) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# begin_pull: before a cold pull, the upstream's access-log position and both processes' CPU.
+begin_pull() {
+  MARK=$(wc -l <"$UP_LOG")
+  CACHE_CPU0=$(proc_cpu "$SERVER_PID")
+  UP_CPU0=$(proc_cpu "$UPSTREAM_PID")
+}
 
 # upstream_count METHOD DIGEST MARK: the upstream's requests for that blob since the mark.
 upstream_count() {
@@ -126,18 +134,25 @@ wait_cached() {
   sleep 0.5  # the upstream logs a request once its handler returned
 }
 
-# annotate FILE MARK DIGEST: adds the upstream's GET and HEAD counts for the blob since MARK.
+# annotate FILE DIGEST (after wait_cached): adds the upstream's GET and HEAD counts for the blob
+# since begin_pull, and the CPU time the cache and the upstream spent meanwhile, per GiB pulled:
+# all of the cache's work, including what registry:2 does in the background after the client is done.
 annotate() {
-  local gets heads
-  gets=$(upstream_count GET "$3" "$2")
-  heads=$(upstream_count HEAD "$3" "$2")
-  jq -c --argjson g "$gets" --argjson h "$heads" '. + {upstream_gets: $g, upstream_heads: $h}' "$1" >"$1.tmp" &&
-    mv "$1.tmp" "$1"
+  local gets heads cache_cpu up_cpu
+  gets=$(upstream_count GET "$2" "$MARK")
+  heads=$(upstream_count HEAD "$2" "$MARK")
+  cache_cpu=$(awk -v a="$CACHE_CPU0" -v b="$(proc_cpu "$SERVER_PID")" 'BEGIN {print b - a}')
+  up_cpu=$(awk -v a="$UP_CPU0" -v b="$(proc_cpu "$UPSTREAM_PID")" 'BEGIN {print b - a}')
+  jq -c --argjson g "$gets" --argjson h "$heads" --argjson c "$cache_cpu" --argjson u "$up_cpu" \
+    '. + {upstream_gets: $g, upstream_heads: $h, cache_cpu_s: $c, upstream_cpu_s: $u}
+     | if (.bytes // 0) > 0 then . + {cache_cpu_s_per_gib: ($c * 1073741824 / .bytes),
+                                      upstream_cpu_s_per_gib: ($u * 1073741824 / .bytes)} else . end' \
+    "$1" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
 # One round of the large blob: direct, registry:2, Berth, in an order that turns each round.
 remote_cold_round() {
-  local n=$1 order side mark
+  local n=$1 order side
   case $((n % 3)) in
     1) order="direct registry berth" ;;
     2) order="registry berth direct" ;;
@@ -154,10 +169,10 @@ remote_cold_round() {
         start_cache "$side" || { log "  $side cache did not start"; continue; }
         local P=(--pid "$SERVER_PID") repo
         repo=$(via "$side" "$REMOTE_REPO")
-        mark=$(log_mark)
+        begin_pull
         bench "cold_${side}_$n" pull --repo "$repo" --digest "$BIG" --size "$REMOTE_BLOB" "${P[@]}"
         wait_cached "$side" "$BIG" "$BIG_BYTES"
-        annotate "$R/cold_${side}_$n.json" "$mark" "$BIG"
+        annotate "$R/cold_${side}_$n.json" "$BIG"
         bench "warm_${side}_$n" pull --repo "$repo" --digest "$BIG" --size "$REMOTE_BLOB" "${P[@]}"
         if [ "$side" = berth ]; then
           bench "local_push_$n" push --repo docker-local/bench/local --size "$REMOTE_BLOB" --mode mono --seed 43 "${P[@]}"
@@ -175,19 +190,19 @@ remote_cold_round() {
 # One round of the shared blob on one cache: one cold pull; then, on a fresh cache, 16 at once and
 # the same 16 again from the cache.
 remote_shared_round() {
-  local n=$1 side=$2 repo mark
+  local n=$1 side=$2 repo
   repo=$(via "$side" "$REMOTE_REPO")
   start_cache "$side" || { log "  $side cache did not start"; return; }
-  mark=$(log_mark)
+  begin_pull
   bench "one_${side}_$n" pull --repo "$repo" --digest "$MID" --size "$REMOTE_SHARED" --pid "$SERVER_PID"
   wait_cached "$side" "$MID" "$MID_BYTES"
-  annotate "$R/one_${side}_$n.json" "$mark" "$MID"
+  annotate "$R/one_${side}_$n.json" "$MID"
   stop_cache "$side"
   start_cache "$side" || { log "  $side cache did not start"; return; }
-  mark=$(log_mark)
+  begin_pull
   bench "many_${side}_$n" pull --repo "$repo" --digest "$MID" --size "$REMOTE_SHARED" --parallel 16 --pid "$SERVER_PID"
   wait_cached "$side" "$MID" "$MID_BYTES"
-  annotate "$R/many_${side}_$n.json" "$mark" "$MID"
+  annotate "$R/many_${side}_$n.json" "$MID"
   bench "many_warm_${side}_$n" pull --repo "$repo" --digest "$MID" --size "$REMOTE_SHARED" --parallel 16 \
     --pid "$SERVER_PID"
   stop_cache "$side"
@@ -200,7 +215,7 @@ remote_manifest_round() {
   local n=$1 side=$2 mark
   local L=(--conns "$CONNS" --seconds "$REMOTE_SECS" --warmup 1)
   start_cache "$side" || { log "  $side cache did not start"; return; }
-  mark=$(log_mark)
+  mark=$(wc -l <"$UP_LOG")
   bench "manifest_${side}_$n" manifest-load --method GET --by tag --repo "$(via "$side" "$REMOTE_MANIFEST_REPO")" \
     --push-to "$UP" --push-repo "$REMOTE_MANIFEST_REPO" "${L[@]}" --pid "$SERVER_PID"
   local reqs
