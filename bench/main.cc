@@ -36,6 +36,7 @@ void usage() {
   pull          --target H:P [--repo R] --digest D [--size N] [--parallel 1] [--verify 1] [--pid P]
   small-images  --target H:P [--repo R] [--count 500] [--workers 16] [--layers 3] [--layer-size 4KiB] [--pid P]
   manifest-load --target H:P [--repo R] [--method GET|HEAD] [--by tag|digest] [--conns 64] [--seconds 10] [--warmup 1] [--pid P]
+                [--push-to H:P [--push-repo R]]   push the image to another registry (a cache's upstream)
   blob-head     --target H:P [--repo R] [--present 1|0] [--conns 64] [--seconds 10] [--pid P]
   crowd         --target H:P --kind idle|slow [--idle 10000] [--slow-headers 1000] [--slow-bodies 1000] [--per-source 250]
                 [--header-interval 5] [--body-interval 1] [--body-bytes 4] [--conns 64] [--seconds 10] [--pid P]

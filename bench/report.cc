@@ -155,16 +155,7 @@ class Report : public Tables {
         ok = r.goal == Row::kHigher ? *ratio >= r.factor : *ratio <= r.factor;
         if (r.push && push_limit_ > 0) *ok = *ok && *bv >= 0.7 * push_limit_;
       }
-      if (!ok) {
-        metStr = "?";
-        ++unknown;
-      } else if (*ok) {
-        metStr = "yes";
-        ++met;
-      } else {
-        metStr = "**no**";
-        ++missed;
-      }
+      metStr = verdict(ok);
     }
     auto cell = [&](const json& j, std::optional<double> v) {
       if (v) return fmtAuto(v);
@@ -181,6 +172,19 @@ class Report : public Tables {
     }
     md_ << "| " << r.label << " | " << cell(rj, rv) << " | " << cell(bj, bv) << " | "
         << (ratio ? fmtNum(ratio, 2) + "×" : "—") << " | " << r.target << " | " << metStr << " |\n";
+  }
+
+  std::string verdict(std::optional<bool> ok) override {
+    if (!ok) {
+      ++unknown;
+      return "?";
+    }
+    if (*ok) {
+      ++met;
+      return "yes";
+    }
+    ++missed;
+    return "**no**";
   }
 
   void writeIntro() {
@@ -230,6 +234,7 @@ class Report : public Tables {
         "| scenario | registry:2 | berth | ratio | target | met? |\n| --- | ---: | ---: | ---: | --- | --- |\n";
     if (ran("suite")) writeSuiteTables(hdr);
     if (hasCrowdResults(*this)) writeCrowdTables(*this, hdr);
+    if (hasRemoteResults(dir_)) writeRemoteTables(*this, dir_);
     md_ << "\nTargets met: " << met << ", missed: " << missed << ", unknown: " << unknown << ".\n";
   }
 
@@ -305,6 +310,7 @@ class Report : public Tables {
   void writeNotes() {
     md_ << "\n## Notes\n\n";
     writeCrowdNotes(*this);
+    writeRemoteNotes(*this, dir_);
     for (auto side : {std::string("registry"), std::string("berth")}) {
       std::string nm = side == "registry" ? "registry:2" : "berth";
       json tl = result(side, "tags_list"), cat = result(side, "catalog"), sr = result(side, "seed_repos"),
@@ -348,7 +354,7 @@ class Report : public Tables {
   void writeRaw() {
     md_ << "\n<details><summary>Raw results (JSON)</summary>\n\n```\n";
     md_ << "machine " << (machine_.is_null() ? "null" : machine_.dump()) << "\n";
-    for (auto side : {std::string("registry"), std::string("berth")}) {
+    for (auto side : {std::string("registry"), std::string("berth"), std::string("remote")}) {
       if (!fs::exists(dir_ / side)) continue;
       std::vector<fs::path> files;
       for (auto& e : fs::directory_iterator(dir_ / side))

@@ -43,11 +43,18 @@ class Tables {
   // side: "registry" or "berth"; name: a result file without ".json".
   virtual json result(const std::string& side, const std::string& name) const = 0;
   virtual void row(const Row& r) = 0;
+  // Counts a target as met, missed or unknown (nullopt) and returns the "met?" cell.
+  virtual std::string verdict(std::optional<bool> ok) = 0;
 };
 
 // report_crowd.cc: idle and slow crowds, the load during large pushes.
 bool hasCrowdResults(const Tables& t);
 void writeCrowdTables(Tables& t, const std::string& table_header);
 void writeCrowdNotes(Tables& t);
+
+// report_remote.cc: pull-through caches (RESULTS/remote/, from bench/run_remote.sh).
+bool hasRemoteResults(const std::filesystem::path& results_dir);
+void writeRemoteTables(Tables& t, const std::filesystem::path& results_dir);
+void writeRemoteNotes(Tables& t, const std::filesystem::path& results_dir);
 
 }  // namespace berth_bench::report

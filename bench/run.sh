@@ -3,13 +3,15 @@
 # measures the machine's limits, runs every scenario against registry:2 and then
 # against Berth (never both at once), and writes docs/benchmarks.md.
 #
-#   bench/run.sh                 full run (1 GiB blobs; about 15 minutes)
+#   bench/run.sh                 full run (1 GiB blobs; about 18 minutes)
 #   BENCH_QUICK=1 bench/run.sh   quick run (64 MiB blobs, fewer requests; about 4 minutes)
 #   bench/run.sh GROUP...        only these groups of scenarios, against both servers:
 #       suite      push, pull, storm, request loads, listing (and the machine's limits)
 #       idle       10,000 idle keep-alive connections, then the manifest GET load
 #       slow       1,000 trickling headers + 1,000 trickling upload bodies, then the load
 #       push-load  the manifest GET load while 4 clients each push a 1 GiB blob
+#       remote     pull-through caches: Berth's remote repository vs registry:2's proxy mode, both
+#                  in front of one loopback docker-registry (bench/run_remote.sh; about 3 minutes)
 #       crowd      idle slow push-load
 #     (no GROUP: all of them). A partial run writes $BUILD_DIR/benchmarks-partial.md unless
 #     BENCH_OUT says otherwise, so that docs/benchmarks.md keeps the full run.
@@ -29,6 +31,9 @@
 #   BENCH_LOOPBACK_SIZE      override single sizes
 #   BENCH_IDLE_CONNS, BENCH_SLOW_HEADERS, BENCH_SLOW_BODIES, BENCH_PUSHES, BENCH_PUSH_SIZE,
 #   BENCH_PER_SOURCE         crowd sizes, pushes beside the load, crowd connections per source address
+#   BENCH_REMOTE_BLOB, BENCH_REMOTE_SHARED_BLOB, BENCH_REMOTE_REPEAT, BENCH_REMOTE_LOAD_SECONDS
+#                            remote suite: cold/warm blob (1 GiB), the blob 16 clients pull at once
+#                            (256 MiB), rounds of each measurement (3), manifest load seconds (5)
 #
 # Only loopback addresses are used; every scenario is bounded in count and time
 # (berth_bench's own watchdog plus `timeout`).
@@ -43,25 +48,25 @@ die() { log "error: $*"; exit 1; }
 GROUPS_RUN=()
 for g in "$@"; do
   case $g in
-    suite | idle | slow | push-load) GROUPS_RUN+=("$g") ;;
+    suite | idle | slow | push-load | remote) GROUPS_RUN+=("$g") ;;
     crowd) GROUPS_RUN+=(idle slow push-load) ;;
-    all) GROUPS_RUN+=(suite idle slow push-load) ;;
+    all) GROUPS_RUN+=(suite idle slow push-load remote) ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown group $g (suite idle slow push-load crowd all)" ;;
+    *) die "unknown group $g (suite idle slow push-load remote crowd all)" ;;
   esac
 done
 PARTIAL=1
-if [ ${#GROUPS_RUN[@]} = 0 ]; then GROUPS_RUN=(suite idle slow push-load); PARTIAL=0; fi
+if [ ${#GROUPS_RUN[@]} = 0 ]; then GROUPS_RUN=(suite idle slow push-load remote); PARTIAL=0; fi
 [[ " ${GROUPS_RUN[*]} " == *" suite "* ]] && PARTIAL=0
 runs() { [[ " ${GROUPS_RUN[*]} " == *" $1 "* ]]; }
 
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   d_blob=64MiB d_chunk=16MiB d_small=100 d_secs=3 d_tags=1000 d_repos=1200 d_iter=10 d_loop=1GiB
-  d_idle=2000 d_slow=200
+  d_idle=2000 d_slow=200 d_rblob=64MiB d_rshared=32MiB d_rrep=2 d_rsecs=2
 else
   d_blob=1GiB d_chunk=64MiB d_small=500 d_secs=10 d_tags=10000 d_repos=2000 d_iter=20 d_loop=4GiB
-  d_idle=10000 d_slow=1000
+  d_idle=10000 d_slow=1000 d_rblob=1GiB d_rshared=256MiB d_rrep=3 d_rsecs=5
 fi
 BLOB=${BENCH_BLOB_SIZE:-$d_blob}
 CHUNK=${BENCH_CHUNK:-$d_chunk}
@@ -80,6 +85,10 @@ SLOW_BODIES=${BENCH_SLOW_BODIES:-$d_slow}
 PUSHES=${BENCH_PUSHES:-4}
 PUSH_SIZE=${BENCH_PUSH_SIZE:-$BLOB}
 PER_SOURCE=${BENCH_PER_SOURCE:-250}
+REMOTE_BLOB=${BENCH_REMOTE_BLOB:-$d_rblob}
+REMOTE_SHARED=${BENCH_REMOTE_SHARED_BLOB:-$d_rshared}
+REMOTE_REPEAT=${BENCH_REMOTE_REPEAT:-$d_rrep}
+REMOTE_SECS=${BENCH_REMOTE_LOAD_SECONDS:-$d_rsecs}
 SERVERS=${BENCH_SERVERS:-"registry berth"}
 BUILD_DIR=${BENCH_BUILD_DIR:-build/release}
 if [ $PARTIAL = 1 ]; then OUT=${BENCH_OUT:-$BUILD_DIR/benchmarks-partial.md}; else OUT=${BENCH_OUT:-docs/benchmarks.md}; fi
@@ -151,7 +160,7 @@ if [ -z "$BB" ]; then
       bench/main.cc bench/args.cc bench/common.cc bench/data.cc bench/net.cc bench/measure.cc \
       bench/registry_api.cc bench/workers.cc bench/scenarios_blobs.cc bench/scenarios_requests.cc \
       bench/scenarios_listing.cc bench/scenarios_crowd.cc bench/crowd.cc bench/crowd_peers.cc \
-      bench/setup_commands.cc bench/report.cc bench/report_crowd.cc \
+      bench/setup_commands.cc bench/report.cc bench/report_crowd.cc bench/report_remote.cc \
       -o "$BUILD_DIR/bench/berth_bench" -lcrypto -pthread || die "cannot build berth_bench"
     BB=$BUILD_DIR/bench/berth_bench
   fi
@@ -166,17 +175,23 @@ WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/berth-bench.XXXXXX")
 RES=$WORK/results
 mkdir -p "$RES"
 SERVER_PID=
-stop_server() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
+UPSTREAM_PID=  # the remote suite's upstream registry
+# stop_pid PID: TERM, then KILL after 10 s (only processes this script started).
+stop_pid() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
   fi
+}
+stop_server() {
+  stop_pid "$SERVER_PID"
   SERVER_PID=
 }
 cleanup() {
   stop_server
+  stop_pid "$UPSTREAM_PID"
   if [ -n "${BENCH_RESULTS_DIR:-}" ]; then
     mkdir -p "$BENCH_RESULTS_DIR" && cp -r "$RES/." "$BENCH_RESULTS_DIR/" && log "raw results copied to $BENCH_RESULTS_DIR"
   fi
@@ -229,10 +244,15 @@ storage:
 http:
   addr: 127.0.0.1:$port
 EOF
-  docker-registry serve "$dir/config.yml" >"$dir/server.log" 2>&1 &
+  launch_registry "$dir" "$port"
+}
+
+# launch_registry DIR PORT: docker-registry with DIR/config.yml (listening on PORT) as the server.
+launch_registry() {
+  docker-registry serve "$1/config.yml" >"$1/server.log" 2>&1 &
   SERVER_PID=$!
-  TARGET=127.0.0.1:$port
-  "$BB" wait --target "$TARGET" --timeout 30 >/dev/null || { tail -20 "$dir/server.log" >&2; return 1; }
+  TARGET=127.0.0.1:$2
+  "$BB" wait --target "$TARGET" --timeout 30 >/dev/null || { tail -20 "$1/server.log" >&2; return 1; }
 }
 
 start_berth() {
@@ -254,6 +274,12 @@ repositories:
   - key: docker-local
     type: local
 EOF
+  launch_berth "$dir"
+}
+
+# launch_berth DIR: berth with DIR/config.yml as the server; TARGET from its ready file.
+launch_berth() {
+  local dir=$1
   rm -f "$dir/ready"
   "$BERTH" --config "$dir/config.yml" --ready-file "$dir/ready" >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
@@ -379,13 +405,20 @@ run_main_scenarios() {
   bench catalog catalog --n 1000 --iterations "$ITER" --seconds 60 --expect-min "$REPOS" "${P[@]}"
 }
 
+RUN_SERVERS=()
 for s in $SERVERS; do
   case $s in
-    registry) run_suite registry ;;
-    berth) if [ -n "$BERTH" ]; then run_suite berth; else log "skipping berth: no binary"; fi ;;
+    registry) RUN_SERVERS+=(registry) ;;
+    berth) if [ -n "$BERTH" ]; then RUN_SERVERS+=(berth); else log "skipping berth: no binary"; fi ;;
     *) die "unknown server $s (BENCH_SERVERS: registry berth)" ;;
   esac
 done
+if runs suite || runs idle || runs slow || runs push-load; then
+  for s in "${RUN_SERVERS[@]}"; do run_suite "$s"; done
+fi
+# shellcheck source=bench/run_remote.sh
+source "$ROOT/bench/run_remote.sh"
+runs remote && run_remote
 
 # ------------------------------------------------------------------ report
 

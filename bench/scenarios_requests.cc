@@ -70,8 +70,14 @@ json cmdSmallImages(const Args& a) {
 
 Image pushLoadImage(const Args& a, const Target& t, const std::string& repo, const std::string& tag) {
   Image img = makeImage(static_cast<uint64_t>(a.num("seed", 77)), 3, 4 * KiB, isOci(a));
+  if (a.has("push-to")) {
+    // A pull-through cache: the image goes to its upstream, and the GET below is the cache's first.
+    Target up = parseTarget(a.need("push-to"));
+    Conn u(up);
+    pushImage(u, up, a.str("push-repo", repo), tag, img, true);
+  }
   Conn c(t);
-  pushImage(c, t, repo, tag, img, true);
+  if (!a.has("push-to")) pushImage(c, t, repo, tag, img, true);
   Resp g = c.send(
       {.method = "GET", .target = "/v2/" + repo + "/manifests/" + tag, .headers = {{"Accept", kAcceptManifests}}});
   expectStatus(g, 200, "GET manifest");

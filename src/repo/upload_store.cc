@@ -138,7 +138,8 @@ Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file, bool rem
   return st;
 }
 
-Result<uint64_t> UploadStore::commit(const UploadSessionPtr& s, const Digest& expected) {
+Result<uint64_t> UploadStore::commit(const UploadSessionPtr& s, const Digest& expected,
+                                     const std::function<void()>& verified) {
   auto actual = s->digest();
   if (!actual) return tl::unexpected(actual.error());
   if (*actual != expected) {
@@ -146,6 +147,7 @@ Result<uint64_t> UploadStore::commit(const UploadSessionPtr& s, const Digest& ex
     return fail(ErrorCode::DigestInvalid, "provided digest did not match uploaded content",
                 "expected " + expected.str() + ", content is " + actual->str());
   }
+  if (verified) verified();
   uint64_t size = s->offset();
   s->end();  // closes the file before it moves
   // The same content already stored: the upload's file is removed, not moved.

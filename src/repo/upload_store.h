@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -46,8 +47,10 @@ class UploadStore {
   // BLOB_UPLOAD_UNKNOWN unless the session exists and belongs to repo/name.
   Result<UploadSessionPtr> find(const std::string& repo, const std::string& name, const std::string& uuid);
   // Caller holds the session's Lease. Verifies, installs into the blob store,
-  // links, ends the session.
-  Result<uint64_t> commit(const UploadSessionPtr& s, const Digest& expected);
+  // links, ends the session. `verified` (if any) is called once the content
+  // matched `expected`, before the install makes it durable.
+  Result<uint64_t> commit(const UploadSessionPtr& s, const Digest& expected,
+                          const std::function<void()>& verified = {});
   // Caller holds the session's Lease.
   Status cancel(const UploadSessionPtr& s);
   // Ends sessions whose last activity (see upload.h) is before the cutoff

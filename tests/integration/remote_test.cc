@@ -4,6 +4,7 @@
 // against distribution's registry, token auth, TLS and injected faults are in
 // remote_upstreams_test.cc.
 #include <gtest/gtest.h>
+#include <stdio.h>
 
 #include <memory>
 #include <thread>
@@ -153,6 +154,23 @@ TEST_F(RemoteTest, SixteenConcurrentColdPullsOfOneBlobAllGetIt) {
   for (auto p = log.find(line); p != std::string::npos; p = log.find(line, p + 1))
     ++gets;
   EXPECT_EQ(gets, 1u) << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+}
+
+// The client's last byte waits for the digest check, not for the cache to be
+// durable: a blob that cannot be stored (its shard of the blob directory is a
+// file here) still reaches the client whole, and nothing is cached.
+TEST_F(RemoteTest, AVerifiedBlobReachesTheClientEvenWhenCachingItFails) {
+  auto blob = Blob::random(3 << 20);
+  ASSERT_EQ(upstreamApp().pushBlob(blob.bytes).status, 201);
+  const std::string shard = down_->storageRoot() + "/blobs/sha256/" + blob.digest.substr(7, 2);
+  ASSERT_EQ(::rename(shard.c_str(), (shard + ".away").c_str()), 0) << shard;
+  writeFile(shard, "not a directory");
+  auto r = remoteApp().getBlob(blob.digest);
+  EXPECT_EQ(r.status, 200) << r.describe();
+  EXPECT_TRUE(r.body == blob.bytes) << "got " << r.body.size() << " of " << blob.bytes.size() << " bytes";
+  upstream_.stop();
+  auto again = remoteApp().getBlob(blob.digest);
+  EXPECT_TRUE(isApiError(again, 503, "UNAVAILABLE")) << again.describe();
 }
 
 class RemoteTtlTest : public RemoteTest {

@@ -116,7 +116,13 @@ Status BlobFetch::stream(http::ClientResponse& res, const UploadSessionPtr& sess
 }
 
 Status BlobFetch::complete(const UploadSessionPtr& session) {
-  auto committed = deps_.uploads->commit(session, digest_);
+  // Verified is enough for the readers: the client's last byte need not wait
+  // for the cache to be durable (the fsync, the rename, the link), only the
+  // link does.
+  auto committed = deps_.uploads->commit(session, digest_, [this] {
+    std::lock_guard lock(mu_);
+    verified_ = true;
+  });
   if (!committed) {
     if (committed.error().code == ErrorCode::DigestInvalid)
       return fail(ErrorCode::Unavailable,
@@ -175,8 +181,9 @@ Result<uint64_t> BlobFetch::waitReady(uint64_t pos, const Call& call) {
   for (;;) {
     {
       std::lock_guard lock(mu_);
+      // Verified bytes are right whether or not caching them works out.
+      if (state_ == State::Done || verified_) return *size_;
       if (state_ == State::Failed) return tl::unexpected(*error_);
-      if (state_ == State::Done) return *size_;
       // The last byte waits for the digest check.
       uint64_t ready = size_ && written_ >= *size_ ? (*size_ > 0 ? *size_ - 1 : 0) : written_;
       if (ready > pos) return ready;

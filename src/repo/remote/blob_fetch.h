@@ -9,9 +9,10 @@
 // gets bytes as they arrive, not after the whole blob, and memory stays flat.
 //
 // Nothing wrong is ever served whole: the last byte is held back until the
-// digest is verified; on a mismatch the readers' connections are cut and
-// nothing is linked. Completed, the blob is installed and linked for every
-// image name that asked for it.
+// digest is verified (not until the cache is durable: only the link waits for
+// that); on a mismatch the readers' connections are cut and nothing is
+// linked. Completed, the blob is installed and linked for every image name
+// that asked for it.
 //
 // Thread-safe.
 #pragma once
@@ -92,6 +93,7 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
   std::optional<Error> error_;
   std::optional<uint64_t> size_;  // from Content-Length; else known at the end
   uint64_t written_ = 0;
+  bool verified_ = false;  // every byte is written and matches the digest
   int read_fd_ = -1;  // the session file, read-only, for readers to dup
   std::set<std::string> names_;
   bool cancelled_ = false;

@@ -97,6 +97,36 @@ TEST_F(UploadStoreTest, SessionRevivedAfterARestartHoldsNoDescriptor) {
   EXPECT_TRUE(store().commit(*revived, Sha256::of(std::string("before restart"))));
 }
 
+// A remote repository's fetch lets its readers finish as soon as the content
+// is verified: the hook runs after the digest matched, before the blob is
+// installed, and never for a mismatch.
+TEST_F(UploadStoreTest, CommitTellsWhenVerifiedBeforeInstalling) {
+  auto bad = start();
+  append(*bad, "abc");
+  bool called = false;
+  {
+    auto lease = bad->acquire();
+    ASSERT_TRUE(lease);
+    EXPECT_FALSE(store().commit(bad, Sha256::of(std::string("abd")), [&] { called = true; }));
+  }
+  EXPECT_FALSE(called) << "a mismatch is never verified";
+
+  auto good = start();
+  append(*good, "abc");
+  Digest d = Sha256::of(std::string("abc"));
+  bool installed_then = true;
+  int calls = 0;
+  auto lease = good->acquire();
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(store().commit(good, d, [&] {
+    ++calls;
+    installed_then = blobs_->stat(d).has_value();
+  }).value_or(0), 3u);
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(installed_then);
+  EXPECT_TRUE(blobs_->stat(d));
+}
+
 TEST_F(UploadStoreTest, EndedSessionIsUnknownToRequestsThatWaitedForIt) {
   auto s = start();
   append(*s, "abc");
