@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The `remote` group of bench/run.sh (sourced by it; uses its variables and helpers): pull-through
 # caches side by side in one run. One upstream, Debian's docker-registry with its access log on,
 # holds the content for the whole group; registry:2 in proxy mode (`proxy: remoteurl:`) and a Berth
@@ -123,10 +124,10 @@ upstream_count() {
 # stores what it proxied with a second upstream GET in the background, which may end after the
 # client's; Berth's pull ends once the blob is verified and its fetch is done.
 wait_cached() {
-  local hex=${2#sha256:} i
+  local hex=${2#sha256:}
   if [ "$1" = registry ]; then
     local f=$WORK/cache-registry/data/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data
-    for i in $(seq 1 600); do
+    for _ in $(seq 1 600); do
       [ "$(stat -c %s "$f" 2>/dev/null)" = "$3" ] && break
       sleep 0.1
     done
