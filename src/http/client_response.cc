@@ -72,6 +72,8 @@ Result<std::size_t> ResponseImpl::read(char* data, std::size_t size) {
                                  ErrorCode::Unavailable, "the outbound client is out of coroutine stacks", {}})));
 }
 
+constexpr std::size_t kMaxUnparsed = 64 * 1024;
+
 Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t size) {
   if (error_) return tl::unexpected(*error_);
   if (!conn_ || size == 0) return std::size_t{0};
@@ -92,6 +94,10 @@ Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t
       if (got > 0 || !conn_) return got;
       if (used > 0 && !ec) continue;  // a chunk header: more may parse without reading
     }
+    // What is left unparsed is a chunk-size line or trailer still arriving;
+    // a real one is a few bytes. A server that never ends one must not grow
+    // this buffer without bound.
+    if (c.buffer.size() >= kMaxUnparsed) return broken("malformed response body (a chunk line or trailer too long)");
     outbound::error_code ec;
     outbound::readMore(c, s, Clock::now() + client_.options.timeout, ec);
     if (ec == asio::error::eof) {

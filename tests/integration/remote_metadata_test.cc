@@ -191,6 +191,20 @@ TEST_F(RemoteForeignLayers, AnAllowedLayerIsFetchedFromItsUrlAndCachedOthersAreL
   EXPECT_TRUE(berth.image("win").getBlob(allowed_.digest).body == allowed_.bytes);
 }
 
+// Regression (attack on issue 8): foreign URLs were remembered by digest
+// alone, so one image's manifest could send every other image's pulls of that
+// digest to a URL of its choosing.
+TEST_F(RemoteForeignLayers, OneImagesForeignUrlIsNeverUsedForAnotherImage) {
+  foreign_host_.on("GET", "/layers/" + allowed_.digest, scripted::status(200, std::string(allowed_.bytes.size(), 'x')));
+  up_.addBlob("good", allowed_.bytes);
+  Downstream berth(up_.url(), "foreign_layers: {enabled: true, include: [\"**\"]}");
+  ASSERT_EQ(berth.image("win").getManifest("ltsc").status, 200);
+  Response layer = berth.image("good").getBlob(allowed_.digest);
+  ASSERT_EQ(layer.status, 200) << layer.describe();
+  EXPECT_TRUE(layer.body == allowed_.bytes) << "served from the upstream's copy for this image";
+  EXPECT_GE(up_.count("GET", "/v2/good/blobs/" + allowed_.digest), 1);
+}
+
 TEST_F(RemoteForeignLayers, DisabledLeavesEveryForeignLayerToTheClient) {
   Downstream berth(up_.url());
   ImageClient win = berth.image("win");

@@ -60,6 +60,8 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
   void addName(const std::string& name);
   // Whether the fetch is for `name` (it asked, or was added).
   bool hasName(const std::string& name) const;
+  // The image name the fetch was started for.
+  const std::string& firstName() const { return first_name_; }
 
   // The fetch's body, run once in a coroutine of the client's: `open` gets
   // the upstream response; `finished` is called at the end either way.

@@ -80,7 +80,7 @@ Result<storage::BlobInfo> RemoteRepository::statBlob(const Call& call, const std
     if (auto it = fetches_.find(d.str()); it != fetches_.end())
       if (auto size = it->second->size()) return storage::BlobInfo{*size};
   }
-  if (auto f = foreignLayer(d); f && f->size > 0) return storage::BlobInfo{f->size};
+  if (auto f = foreignLayer(name, d); f && f->size > 0) return storage::BlobInfo{f->size};
   auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
   if (!res) return tl::unexpected(res.error());
   if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
@@ -107,6 +107,7 @@ Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, cons
   if (settings_.remote.offline) return blobUnknown(d);
   if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);
   if (auto st = mayJoin(call, name, d); !st) return tl::unexpected(st.error());
+  if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);  // stored meanwhile
   auto fetch = joinOrStartFetch(name, d);
   if (!fetch) return fail(ErrorCode::Unavailable, "the server is shutting down");
   if (auto st = fetch->waitStarted(call); !st) return tl::unexpected(st.error());
@@ -114,12 +115,29 @@ Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, cons
 }
 
 Status RemoteRepository::mayJoin(const Call& call, const std::string& name, const Digest& d) {
+  BlobFetchPtr running;
   {
     std::lock_guard lock(fetch_mu_);
     auto it = fetches_.find(d.str());
     if (it == fetches_.end() || it->second->hasName(name)) return {};
+    running = it->second;
   }
-  if (foreignLayer(d)) return {};  // fetched from its URL, whatever the image
+  if (foreignLayer(name, d)) return {};  // this image's manifest names the layer's URL
+  if (foreignLayer(running->firstName(), d)) {
+    // That fetch reads a URL another image's manifest chose: never joined
+    // from here. Once it ends, this image fetches from its upstream.
+    auto wait = std::chrono::milliseconds(1);
+    for (;;) {
+      {
+        std::lock_guard lock(fetch_mu_);
+        auto it = fetches_.find(d.str());
+        if (it == fetches_.end() || it->second != running) break;
+      }
+      pauseCall(call, wait);
+      wait = std::min(wait * 2, std::chrono::milliseconds(20));
+    }
+    return {};
+  }
   auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
   if (!res) return tl::unexpected(res.error());
   if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
@@ -150,7 +168,7 @@ BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const D
 Result<std::unique_ptr<http::ClientResponse>> RemoteRepository::openUpstreamBlob(http::Suspender& self,
                                                                                   const std::string& name,
                                                                                   const Digest& d) {
-  if (auto f = foreignLayer(d)) {
+  if (auto f = foreignLayer(name, d)) {
     auto res = upstream_.fetchUrl(f->url, &self);
     if (!res) return tl::unexpected(res.error());
     if ((*res)->status != 200)
@@ -175,7 +193,7 @@ void RemoteRepository::noteForeignLayers(const std::string& name, const std::str
     if (url.empty()) continue;  // left to the client, which fetches it from its URL
     {
       std::lock_guard lock(foreign_mu_);
-      foreign_[f.digest.str()] = Foreign{url, f.size};
+      foreign_[name + "@" + f.digest.str()] = Foreign{url, f.size};
     }
     if (prefetch) {
       auto linked = meta_->linkedBlobSize(key(), name, f.digest);
@@ -184,9 +202,9 @@ void RemoteRepository::noteForeignLayers(const std::string& name, const std::str
   }
 }
 
-std::optional<RemoteRepository::Foreign> RemoteRepository::foreignLayer(const Digest& d) {
+std::optional<RemoteRepository::Foreign> RemoteRepository::foreignLayer(const std::string& name, const Digest& d) {
   std::lock_guard lock(foreign_mu_);
-  if (auto it = foreign_.find(d.str()); it != foreign_.end()) return it->second;
+  if (auto it = foreign_.find(name + "@" + d.str()); it != foreign_.end()) return it->second;
   return std::nullopt;
 }
 

@@ -88,7 +88,9 @@ class RemoteRepository final : public Repository {
     std::string url;
     uint64_t size = 0;
   };
-  std::optional<Foreign> foreignLayer(const Digest& d);
+  // Only the image whose manifest declared the layer: another image's
+  // manifest must not redirect this one's blobs to a URL of its choosing.
+  std::optional<Foreign> foreignLayer(const std::string& name, const Digest& d);
 
   config::Repository settings_;
   storage::BlobStorePtr blobs_;
@@ -100,7 +102,7 @@ class RemoteRepository final : public Repository {
   std::mutex fetch_mu_;
   std::map<std::string, BlobFetchPtr> fetches_;  // by digest, while in flight
   std::mutex foreign_mu_;
-  std::map<std::string, Foreign> foreign_;  // by digest: layers cached from their own URL
+  std::map<std::string, Foreign> foreign_;  // by "<image>@<digest>": layers cached from their own URL
   std::atomic<int> running_{0};                  // fetch coroutines not yet returned
   std::atomic<bool> stopping_{false};
 };

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
@@ -150,6 +152,10 @@ Status Upstream::authenticate(const http::ClientResponse& res, const std::string
   std::string realm = challenge->param("realm");
   if (realm.rfind("http://", 0) != 0 && realm.rfind("https://", 0) != 0)
     return fail(ErrorCode::Unavailable, "upstream " + host_ + " sent an unusable token realm");
+  // Credentials given for an https upstream never travel in clear text.
+  if (!settings_.username.empty() && base_.rfind("https://", 0) == 0 && realm.rfind("https://", 0) != 0)
+    return fail(ErrorCode::Unavailable,
+                "upstream " + host_ + " names a plain-http token realm: the credentials are not sent there");
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
   bool first = true;
   auto add = [&](const char* k, const std::string& v) {
@@ -186,7 +192,8 @@ Status Upstream::authenticate(const http::ClientResponse& res, const std::string
   // The spec: expires_in defaults to 60 and anything shorter counts as 60.
   int64_t expires_in = 60;
   if (auto e = json.find("expires_in"); e != json.end() && e->is_number_integer()) expires_in = e->get<int64_t>();
-  expires_in = std::max<int64_t>(expires_in, 60);
+  // Renewed at least daily, whatever it claims (and no clock overflow).
+  expires_in = std::clamp<int64_t>(expires_in, 60, 86400);
   // Renewed a little before it expires, so it does not lapse on the way.
   auto good_for = std::chrono::seconds(expires_in - std::min<int64_t>(expires_in / 10, 30));
   std::lock_guard lock(mu_);

@@ -118,6 +118,26 @@ TEST(HttpClient, ChunkedBodiesArriveWhole) {
   EXPECT_EQ(server.connections(), 1) << "a chunked body read to its end keeps the connection";
 }
 
+// Regression (attack on issue 8): a chunk-size line that never ended grew
+// the connection's buffer without bound (20 GB from one request).
+TEST(HttpClient, AChunkLineThatNeverEndsIsRefusedNotBuffered) {
+  TestServer server([&](TestConn& c, int) {
+    SeenRequest req;
+    if (!c.readRequest(req)) return;
+    c.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1");
+    const std::string zeros(64 * 1024, '0');
+    for (int i = 0; i < 64; ++i)  // 4 MiB of one chunk-size line
+      if (!c.send(zeros)) return;
+  });
+  HttpClient client(options());
+  auto res = client.send(get(server.url("/endless")), nullptr);
+  ASSERT_TRUE(res) << res.error().message;
+  auto body = (*res)->readAll(1 << 30);
+  ASSERT_FALSE(body);
+  EXPECT_EQ(body.error().code, ErrorCode::Unavailable);
+  EXPECT_NE(body.error().message.find("chunk line"), std::string::npos) << body.error().message;
+}
+
 TEST(HttpClient, HeadReportsTheAnnouncedLengthAndKeepsTheConnection) {
   std::vector<std::string> methods;
   TestServer server([&](TestConn& c, int) {
