@@ -22,39 +22,12 @@ stop_upstream() {
 }
 e2e_on_exit stop_upstream
 
-# docker-registry on a free-looking loopback port; sets UP=127.0.0.1:port.
+# docker-registry on a free loopback port (lib.sh's reference registry); sets
+# UP=127.0.0.1:port. This script stops it itself, mid-test.
 start_upstream() {
-  local d=$E2E_TMP/upstream port i j
-  mkdir -p "$d/data"
-  for i in $(seq 1 10); do
-    port=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
-    cat >"$d/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $d/data
-http:
-  addr: 127.0.0.1:$port
-EOF
-    env -u REGISTRY_AUTH_FILE docker-registry serve "$d/config.yml" </dev/null >"$d/registry.log" 2>&1 &
-    UP_PID=$!
-    for j in $(seq 1 40); do
-      if curl -fs -o /dev/null "http://127.0.0.1:$port/v2/"; then
-        UP=127.0.0.1:$port
-        log "upstream docker-registry (pid $UP_PID) on $UP"
-        return 0
-      fi
-      kill -0 "$UP_PID" 2>/dev/null || break
-      sleep 0.25
-    done
-    stop_upstream
-  done
-  fail "could not start the upstream docker-registry"
+  E2E_REFERENCE=1 e2e_start_registry
+  UP=$REG UP_PID=$E2E_SERVER_PID
+  E2E_SERVER_PID=""
 }
 
 step "start the upstream (docker-registry) and berth with docker-remote over it"
