@@ -185,7 +185,9 @@ Result<std::unique_ptr<http::ClientResponse>> RemoteRepository::openUpstreamBlob
 void RemoteRepository::noteForeignLayers(const std::string& name, const std::string& media_type,
                                          const std::string& bytes, bool prefetch) {
   const auto& fl = settings_.remote.foreign_layers;
-  if (!fl.enabled || !media::isImageManifest(media_type)) return;
+  // Called on every cached manifest served: most have no foreign layer, and
+  // need not be parsed again to know it.
+  if (!fl.enabled || !media::isImageManifest(media_type) || bytes.find("\"urls\"") == std::string::npos) return;
   auto parsed = parseManifest(media_type, bytes);
   if (!parsed) return;
   for (const auto& f : parsed->foreign) {
