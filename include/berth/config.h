@@ -72,6 +72,13 @@ struct Remote {
   } foreign_layers;
 };
 
+// A virtual repository: one URL over other repositories (docs/virtual-repositories.md).
+struct Virtual {
+  std::vector<std::string> repositories;  // members, in resolution order; virtual members allowed
+  std::string default_deployment_repo;    // a local member (direct or nested) pushes go to; empty = none
+  bool resolve_tags_by_latest_timestamp = false;
+};
+
 struct Repository {
   std::string key;
   RepoType type = RepoType::Local;
@@ -81,7 +88,9 @@ struct Repository {
   // and containerd's hosts.toml point at. 0: none. Any repository type may
   // have one, as with Artifactory's "port" access method.
   unsigned port = 0;
-  Remote remote;  // type == Remote only
+  Remote remote;   // type == Remote only
+  Virtual virt;    // type == Virtual only
+  int line = 0;    // where it is defined in the config file (1-based; 0 = unknown), for messages
 };
 
 // A config without a `security` section serves an open registry, as

@@ -57,7 +57,7 @@ std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route
   if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
       route->kind == RouteKind::AuthConfig)
     return "Basic realm=\"Berth\"";
-  Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}, {}};
+  Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}, {}, {}};
   std::string out = bearerChallenge(c);
   if (e.message == auth::kInsufficientScope) out += ",error=\"insufficient_scope\"";
   return out;
@@ -94,7 +94,7 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   if (!route) return tl::unexpected(route.error());
   matched = *route;
   repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);
-  Context c{ex, *route, repo, *registry_, *access_, security_.get(), {}, {}};
+  Context c{ex, *route, repo, *registry_, *access_, security_.get(), {}, {}, {}};
   switch (route->kind) {
     case RouteKind::Base: return handleBase(c);
     case RouteKind::Catalog: return handleCatalog(c);

@@ -17,6 +17,19 @@ class SecurityService;
 
 namespace berth::api {
 
+// The caller's rights in member repositories, as a virtual repository asks.
+class MemberRights final : public repo::CallerRights {
+ public:
+  MemberRights(auth::AccessController& access, const Result<auth::Principal>& who) : access_(access), who_(who) {}
+  bool allows(const std::string& repo_key, const std::string& image, auth::Action action) const override {
+    return who_ && access_.mayThroughMember(*who_, repo_key, image, action);
+  }
+
+ private:
+  auth::AccessController& access_;
+  const Result<auth::Principal>& who_;
+};
+
 struct Context {
   http::Exchange& ex;
   const Route& route;
@@ -27,7 +40,10 @@ struct Context {
   const http::HttpRequest& req() const { return ex.request(); }
   // What travels with every repository call (berth/repo/call.h).
   const repo::Call& call() {
-    if (!call_) call_ = repo::Call{ex.suspender(), req().request_id};
+    if (!call_) {
+      rights_.emplace(access, who());
+      call_ = repo::Call{ex.suspender(), req().request_id, &*rights_};
+    }
     return *call_;
   }
 
@@ -44,6 +60,7 @@ struct Context {
   }
 
   std::optional<Result<auth::Principal>> who_;  // memo of who(); not set by callers
+  std::optional<MemberRights> rights_;          // what call() carries
   std::optional<repo::Call> call_;              // memo of call()
 };
 

@@ -83,6 +83,13 @@ class EnforcingAccessController final : public AccessController {
   bool mayList(const Principal& who, const std::string& repo_key, const std::string& image) override {
     return security_->isAllowed(who, repo_key, image, Action::Read);
   }
+  bool mayThroughMember(const Principal& who, const std::string& repo_key, const std::string& image,
+                        Action action) override {
+    if (who.token_repositories.empty()) return security_->isAllowed(who, repo_key, image, action);
+    Principal through = who;
+    through.token_repositories.clear();
+    return security_->isAllowed(through, repo_key, image, action);
+  }
 
  private:
   // The real client (behind a trusted proxy, the one it reported).

@@ -13,6 +13,7 @@ class AllowAll final : public AccessController {
   bool enforcing() const override { return false; }
   Status authorize(const Principal&, const http::HttpRequest&, const AccessRequest&) override { return {}; }
   bool mayList(const Principal&, const std::string&, const std::string&) override { return true; }
+  bool mayThroughMember(const Principal&, const std::string&, const std::string&, Action) override { return true; }
 };
 }  // namespace
 

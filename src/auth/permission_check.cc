@@ -50,8 +50,11 @@ bool isAllowed(const PermissionModel& m, const Principal& p, const std::string& 
     return false;
   if (!p.token_actions.empty() && !grants(p.token_actions, action)) return false;
   if (isAdmin(m, p)) return true;
+  const std::string* key = &repo_key;
+  if (action == Action::Deploy || action == Action::Delete)
+    if (auto d = m.deployment_of.find(repo_key); d != m.deployment_of.end()) key = &d->second;
   for (const auto& [name, perm] : m.permissions)
-    if (repoMatches(m, perm, repo_key) && imageMatches(perm, image) && grantedBy(perm, p, action)) return true;
+    if (repoMatches(m, perm, *key) && imageMatches(perm, image) && grantedBy(perm, p, action)) return true;
   return false;
 }
 

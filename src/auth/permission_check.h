@@ -16,6 +16,10 @@ struct PermissionModel {
   std::map<std::string, Group> groups;
   std::map<std::string, Permission> permissions;
   std::map<std::string, config::RepoType> repo_types;  // key -> type, for "ANY LOCAL" etc.
+  // Virtual repository key -> its default deployment repository: pushing or
+  // deleting through a virtual repository needs that right on the deployment
+  // repository (reading needs it on the virtual one).
+  std::map<std::string, std::string> deployment_of;
   bool anonymous_access = true;
 };
 

@@ -48,7 +48,11 @@ SecurityService::SecurityService(const config::Config& cfg, std::shared_ptr<Secu
       dummy_hash_(hashPassword(randomPassword(24))) {
   auto model = std::make_shared<PermissionModel>();
   model->anonymous_access = settings_.anonymous_access;
-  for (const auto& r : cfg.repositories) model->repo_types[r.key] = r.type;
+  for (const auto& r : cfg.repositories) {
+    model->repo_types[r.key] = r.type;
+    if (r.type == config::RepoType::Virtual && !r.virt.default_deployment_repo.empty())
+      model->deployment_of[r.key] = r.virt.default_deployment_repo;
+  }
   auto load = [&](const char* kind, auto&& apply) {
     auto rows = store_->all(kind);
     if (!rows) throw std::runtime_error(rows.error().message);

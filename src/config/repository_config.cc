@@ -18,11 +18,14 @@ namespace {
 // The keys a remote repository takes besides key, type, description, port.
 const std::set<std::string> kRemoteKeys{"url",     "username",        "password", "metadata_ttl_seconds",
                                         "offline", "timeout_seconds", "ca_file",  "foreign_layers"};
+// The keys a virtual repository takes.
+const std::set<std::string> kVirtualKeys{"repositories", "default_deployment_repo",
+                                         "resolve_tags_by_latest_timestamp"};
 
 RepoType parseRepoType(const std::string& t, const std::string& origin, const std::string& where) {
   if (t == "local") return RepoType::Local;
   if (t == "remote") return RepoType::Remote;
-  if (t == "virtual") bad(origin, where + ".type '" + t + "' is not supported yet by this build");
+  if (t == "virtual") return RepoType::Virtual;
   bad(origin, where + ".type must be local, remote or virtual (got '" + t + "')");
 }
 
@@ -157,24 +160,78 @@ std::string expandEnvironment(const std::string& value, const std::string& origi
 Repository readRepository(const YAML::Node& node, const std::string& origin, const std::string& where) {
   std::set<std::string> known{"key", "type", "description", "port"};
   known.insert(kRemoteKeys.begin(), kRemoteKeys.end());
+  known.insert(kVirtualKeys.begin(), kVirtualKeys.end());
   checkKnownKeys(node, known, origin, where);
   Repository r;
+  if (node) r.line = node.Mark().line + 1;
   read(node, "key", r.key, origin, where);
   std::string type = "local";
   read(node, "type", type, origin, where);
   r.type = parseRepoType(type, origin, where);
   read(node, "description", r.description, origin, where);
   readPort(node, r.port, origin, where);
-  if (r.type == RepoType::Remote) {
-    readRemote(node, r.remote, origin, where);
-  } else {
-    for (const auto& k : kRemoteKeys)
-      if (node && node.IsMap() && node[k])
-        bad(origin, where + "." + k + " applies only to a remote repository (type: remote); '" + r.key + "' is " +
-                        type);
+  if (r.type == RepoType::Remote) readRemote(node, r.remote, origin, where);
+  if (r.type == RepoType::Virtual) {
+    read(node, "repositories", r.virt.repositories, origin, where);
+    read(node, "default_deployment_repo", r.virt.default_deployment_repo, origin, where);
+    read(node, "resolve_tags_by_latest_timestamp", r.virt.resolve_tags_by_latest_timestamp, origin, where);
   }
+  auto refuseKeysOf = [&](const std::set<std::string>& keys, RepoType owner, const char* owner_name) {
+    if (r.type == owner) return;
+    for (const auto& k : keys)
+      if (node && node.IsMap() && node[k])
+        bad(origin, where + "." + k + " applies only to a " + owner_name + " repository (type: " + owner_name +
+                        "); '" + r.key + "' is " + type);
+  };
+  refuseKeysOf(kRemoteKeys, RepoType::Remote, "remote");
+  refuseKeysOf(kVirtualKeys, RepoType::Virtual, "virtual");
   return r;
 }
+
+namespace {
+
+// "repositories[i] 'key' (line N)": where a virtual repository's problem is.
+std::string placeOf(const std::vector<Repository>& repos, std::size_t i) {
+  return "repositories[" + std::to_string(i) + "] '" + repos[i].key + "'" +
+         (repos[i].line > 0 ? " (line " + std::to_string(repos[i].line) + ")" : "");
+}
+
+// Members are known, listed once, and never lead back to the repository
+// itself; the deployment repository is a local repository among them.
+void validateVirtual(const std::vector<Repository>& repos, std::size_t i, const std::string& origin) {
+  std::map<std::string, const Repository*> by_key;
+  for (const auto& r : repos) by_key.emplace(r.key, &r);
+  const auto& v = repos[i];
+  const std::string at = placeOf(repos, i);
+  std::set<std::string> seen;
+  for (const auto& m : v.virt.repositories) {
+    if (!by_key.count(m)) bad(origin, at + ": member '" + m + "' is not a repository of this configuration");
+    if (m == v.key) bad(origin, at + ": a virtual repository cannot be its own member");
+    if (!seen.insert(m).second) bad(origin, at + ": member '" + m + "' is listed twice");
+  }
+  // Everything reachable through members (depth first), refusing a way back to v.
+  std::set<std::string> reachable;
+  std::vector<std::pair<std::string, std::string>> todo;  // (key, the chain that reached it)
+  for (const auto& m : v.virt.repositories) todo.emplace_back(m, v.key + " -> " + m);
+  while (!todo.empty()) {
+    auto [k, chain] = todo.back();
+    todo.pop_back();
+    if (k == v.key) bad(origin, at + ": its members lead back to it (" + chain + ")");
+    if (!reachable.insert(k).second) continue;
+    const auto* r = by_key.at(k);
+    if (r->type == RepoType::Virtual)
+      for (const auto& m : r->virt.repositories)
+        if (by_key.count(m)) todo.emplace_back(m, chain + " -> " + m);
+  }
+  const auto& d = v.virt.default_deployment_repo;
+  if (d.empty()) return;
+  if (!by_key.count(d)) bad(origin, at + ": default_deployment_repo '" + d + "' is not a repository of this configuration");
+  if (by_key.at(d)->type != RepoType::Local)
+    bad(origin, at + ": default_deployment_repo '" + d + "' is not a local repository");
+  if (!reachable.count(d)) bad(origin, at + ": default_deployment_repo '" + d + "' is not one of its members");
+}
+
+}  // namespace
 
 void validateRepositories(const Config& c, const std::string& origin) {
   const uint16_t listen_port = parseListen(c.server.listen).port;
@@ -184,6 +241,10 @@ void validateRepositories(const Config& c, const std::string& origin) {
     const auto& r = c.repositories[i];
     if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
     if (!keys.insert(r.key).second) bad(origin, "repository key '" + r.key + "' is defined twice");
+  }
+  for (std::size_t i = 0; i < c.repositories.size(); ++i) {
+    const auto& r = c.repositories[i];
+    if (r.type == RepoType::Virtual) validateVirtual(c.repositories, i, origin);
     if (r.port == 0) continue;
     const std::string where = "repositories[" + std::to_string(i) + "].port " + std::to_string(r.port);
     if (r.port == listen_port) bad(origin, where + " of '" + r.key + "' is server.listen's port");

@@ -1,5 +1,6 @@
 #include "server/app.h"
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 #include "http/client.h"
 #include "repo/local_repository.h"
 #include "repo/remote/remote_repository.h"
+#include "repo/virtual/virtual_repository.h"
 #include "repo/upload_store.h"
 #include "storage/fs_blob_store.h"
 #include "storage/sqlite_metadata_store.h"
@@ -81,8 +83,14 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     spdlog::info("removed {} upload files without a session", orphans);
 
   p.registry = std::make_shared<repo::RepositoryRegistry>();
+  std::vector<std::shared_ptr<repo::VirtualRepository>> virtuals;
   for (const auto& r : p.cfg.repositories) {
-    if (r.type == config::RepoType::Remote) {
+    if (r.type == config::RepoType::Virtual) {
+      virtuals.push_back(std::make_shared<repo::VirtualRepository>(r, p.meta));
+      p.registry->add(virtuals.back());
+      spdlog::info("repository {}: virtual over [{}], pushes to {}", r.key, fmt::join(r.virt.repositories, ", "),
+                   r.virt.default_deployment_repo.empty() ? "(none)" : r.virt.default_deployment_repo);
+    } else if (r.type == config::RepoType::Remote) {
       // One client per remote: each has its own timeout, CA bundle and pool.
       http::ClientOptions co;
       co.timeout = std::chrono::seconds(r.remote.timeout_seconds);
@@ -95,6 +103,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
       p.registry->add(std::make_shared<repo::LocalRepository>(r, p.blobs, p.meta, p.uploads));
     }
   }
+  // Members may be defined after the virtual repository that lists them.
+  for (auto& v : virtuals) v->bind(*p.registry);
   auth::AccessControllerPtr access;
   if (p.cfg.security.enabled) {
     auto store = std::make_shared<auth::SecurityStore>(paths.metadataDb());

@@ -141,6 +141,7 @@ struct SecurityOptions {
   bool redirect_plain_http = false;
   std::string trusted_proxies;  // YAML list for server.trusted_proxies; empty: the key is left out
   std::map<std::string, std::string> repository_extra;  // more "key: value, ..." by repository key
+  std::vector<std::string> repository_yaml;              // more repositories, each a YAML flow mapping
 };
 
 inline std::string userYaml(const std::string& name, const std::string& groups = "[]", bool admin = false) {
@@ -164,6 +165,7 @@ inline std::string configYaml(const SecurityOptions& o, const std::string& stora
     auto extra = o.repository_extra.find(r);
     y += "  - {key: " + r + ", type: local" + (extra == o.repository_extra.end() ? "" : ", " + extra->second) + "}\n";
   }
+  for (const auto& r : o.repository_yaml) y += "  - " + r + "\n";
   y += "security:\n  anonymous_access: " + std::string(o.anonymous_access ? "true" : "false") +
        "\n  force_authentication: " + o.force_authentication +
        "\n  token: {expiry_seconds: " + std::to_string(o.token_expiry_seconds) +

@@ -125,7 +125,7 @@ TEST_F(CliTest, ARemoteWithoutAUsableUrlIsRejected) {
                  "BERTH_CLI_UNSET");
   expectRejected(checkConfig(config("127.0.0.1:0", "[{key: docker-local, url: \"https://a.example\"}]")),
                  "only to a remote repository");
-  expectRejected(checkConfig(config("127.0.0.1:0", "[{key: v, type: virtual}]")), "not supported yet");
+  expectRejected(checkConfig(config("127.0.0.1:0", "[{key: v, type: virtual, repositories: [v]}]")), "its own member");
 }
 
 TEST_F(CliTest, ACaFileThatCannotBeReadIsRejected) {

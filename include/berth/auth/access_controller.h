@@ -42,6 +42,12 @@ class AccessController {
   // Whether `who` (from identify()) may list `image` of `repo_key`: catalog
   // filtering, which identifies the caller once for the whole page.
   virtual bool mayList(const Principal& who, const std::string& repo_key, const std::string& image) = 0;
+  // Whether `who` may do `action` on `image` of a member repository reached
+  // through a virtual repository it was authorized for. The permission model
+  // decides; an access token narrowed to repositories names the addressed
+  // one, not its members, so only its action narrowing applies here.
+  virtual bool mayThroughMember(const Principal& who, const std::string& repo_key, const std::string& image,
+                                Action action) = 0;
 };
 using AccessControllerPtr = std::shared_ptr<AccessController>;
 

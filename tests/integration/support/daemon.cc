@@ -30,12 +30,25 @@ constexpr int kStopTimeoutMs = 15'000;
 // Forks and execs BERTH_BINARY with stdout and stderr appended to log_path,
 // with a soft limit of max_open_files descriptors when not 0.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log_path, const std::string& out_path = {},
-            unsigned max_open_files = 0) {
+            unsigned max_open_files = 0, std::vector<std::string> environment = {}) {
   std::vector<std::string> all{BERTH_BINARY};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The test's environment with the additions replacing variables of the same name.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string entry = *e;
+    bool overridden = false;
+    for (const auto& add : environment)
+      overridden = overridden || entry.substr(0, entry.find('=') + 1) == add.substr(0, add.find('=') + 1);
+    if (!overridden) env_strings.push_back(entry);
+  }
+  env_strings.insert(env_strings.end(), environment.begin(), environment.end());
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const std::string& stdout_path = out_path.empty() ? log_path : out_path;
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -55,7 +68,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log_path, c
       lim.rlim_cur = max_open_files;
       if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::_exit(125);
     }
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   return pid;
@@ -139,7 +152,15 @@ void Daemon::start() {
   if (running()) throw std::runtime_error("daemon already running");
   const std::string ready = dir_ + "/ready";
   fs::remove(ready);
-  pid_ = spawn({"--config", configPath(), "--ready-file", ready}, dir_ + "/daemon.log", {}, options_.max_open_files);
+  std::vector<std::string> args{"--config", configPath(), "--ready-file", ready};
+  auto env = options_.environment;
+  if (options_.embedded_config) {
+    // The embedded default, on a loopback port and this daemon's storage.
+    args = {"--ready-file", ready};
+    env.push_back("BERTH_LISTEN=127.0.0.1:0");
+    env.push_back("BERTH_STORAGE_ROOT=" + storageRoot());
+  }
+  pid_ = spawn(args, dir_ + "/daemon.log", {}, options_.max_open_files, env);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
   while (!fs::exists(ready)) {
     int status = 0;

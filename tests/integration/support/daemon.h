@@ -26,6 +26,11 @@ struct DaemonOptions {
   std::map<std::string, std::string> repository_extra = {};
   // More repositories, each a YAML flow mapping: "{key: r, type: remote, url: ...}".
   std::vector<std::string> repository_yaml = {};
+  // More "NAME=value" entries for the daemon's environment.
+  std::vector<std::string> environment = {};
+  // Serve the embedded default config (no --config) on 127.0.0.1:0 and this
+  // daemon's storage root (BERTH_LISTEN, BERTH_STORAGE_ROOT).
+  bool embedded_config = false;
 };
 
 class Daemon {

@@ -11,9 +11,17 @@ TEST(Config, EmbeddedDefaultServesOutOfTheBox) {
   auto c = loadDefault();
   EXPECT_EQ(c.server.listen, "0.0.0.0:5000");
   EXPECT_EQ(c.storage.root, "./data");
-  ASSERT_EQ(c.repositories.size(), 1u);
+  // Artifactory's Docker quick setup: local, remote of Docker Hub, virtual over both.
+  ASSERT_EQ(c.repositories.size(), 3u);
   EXPECT_EQ(c.repositories[0].key, "docker-local");
   EXPECT_EQ(c.repositories[0].type, RepoType::Local);
+  EXPECT_EQ(c.repositories[1].key, "docker-remote");
+  EXPECT_EQ(c.repositories[1].type, RepoType::Remote);
+  EXPECT_EQ(c.repositories[1].remote.url, "https://registry-1.docker.io");
+  EXPECT_EQ(c.repositories[2].key, "docker");
+  EXPECT_EQ(c.repositories[2].type, RepoType::Virtual);
+  EXPECT_EQ(c.repositories[2].virt.repositories, (std::vector<std::string>{"docker-local", "docker-remote"}));
+  EXPECT_EQ(c.repositories[2].virt.default_deployment_repo, "docker-local");
 }
 
 TEST(Config, EnvironmentOverrides) {
@@ -211,7 +219,6 @@ TEST(RemoteConfig, RefusesBadValuesAndUnknownKeys) {
   expectError(remote(", foreign_layers: true"), "repositories[0].foreign_layers must be a mapping");
   expectError(remote(", foreign_layers: {include: [\"\"]}"), "include[0] is empty");
   expectError(remote(", offline: maybe"), "repositories[0].offline");
-  expectError("repositories: [{key: v, type: virtual}]", "not supported yet");
 }
 
 TEST(RemoteConfig, RemoteKeysAreRefusedOnALocalRepository) {

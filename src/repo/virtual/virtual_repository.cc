@@ -1,0 +1,280 @@
+#include "repo/virtual/virtual_repository.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "berth/auth/access_controller.h"
+#include "berth/core/media_types.h"
+
+namespace berth::repo {
+namespace {
+
+bool isNotFound(ErrorCode c) {
+  return c == ErrorCode::BlobUnknown || c == ErrorCode::ManifestUnknown || c == ErrorCode::NameUnknown;
+}
+
+// Asks the members in order and answers the first hit. A failure other than
+// not-found is kept and answered only when no later member has it; when every
+// member says not-found, the last one's answer goes out (the member's own
+// message), or `nobody` when no member could be asked at all.
+template <class Op>
+auto firstHit(const std::vector<Repository*>& members, const std::string& repo_key, const Error& nobody, Op op)
+    -> decltype(op(*members.front())) {
+  std::optional<Error> failure, not_found;
+  for (auto* m : members) {
+    auto r = op(*m);
+    if (r) return r;
+    if (isNotFound(r.error().code)) {
+      not_found = r.error();
+      continue;
+    }
+    spdlog::debug("virtual repository {}: member {} failed ({}), trying the next", repo_key, m->key(),
+                  r.error().message);
+    if (!failure) failure = r.error();
+  }
+  return tl::unexpected(failure ? *failure : not_found ? *not_found : nobody);
+}
+
+// Merges pages of at most n items after `last` each into the first n of
+// their union. That union holds the first n of the members' whole lists: an
+// item among the first n overall has fewer than n items before it in its own
+// list. Items at or before `last` are dropped (an upstream may ignore it).
+Result<storage::Page> mergePages(const std::vector<Result<storage::Page>>& pages, const std::string& last,
+                                 std::size_t n, const Error& nobody) {
+  std::set<std::string> all;
+  storage::Page out;
+  std::optional<Error> failure, not_found;
+  bool any = false;
+  for (const auto& p : pages) {
+    if (!p) {
+      (isNotFound(p.error().code) ? not_found : failure) = p.error();
+      continue;
+    }
+    any = true;
+    for (const auto& item : p->items)
+      if (last.empty() || item > last) all.insert(item);
+    out.more = out.more || p->more;
+  }
+  // A member that failed hides nothing from the others (as for reads); when
+  // all of them failed, the failure is the answer.
+  if (!any) return tl::unexpected(failure ? *failure : not_found ? *not_found : nobody);
+  out.items.assign(all.begin(), all.end());
+  if (out.items.size() > n) {
+    out.items.resize(n);
+    out.more = true;
+  }
+  return out;
+}
+
+}  // namespace
+
+VirtualRepository::VirtualRepository(config::Repository settings, storage::MetadataStorePtr meta)
+    : settings_(std::move(settings)), meta_(std::move(meta)) {}
+
+void VirtualRepository::bind(const RepositoryRegistry& registry) {
+  members_.clear();
+  for (const auto& key : settings_.virt.repositories) {
+    auto* m = registry.find(key);
+    if (!m) throw std::runtime_error("virtual repository " + settings_.key + ": member " + key + " does not exist");
+    members_.push_back(m);
+  }
+  const auto& d = settings_.virt.default_deployment_repo;
+  deployment_ = d.empty() ? nullptr : registry.find(d);
+  if (!d.empty() && !deployment_)
+    throw std::runtime_error("virtual repository " + settings_.key + ": deployment repository " + d + " does not exist");
+}
+
+std::vector<Repository*> VirtualRepository::readable(const Call& call, const std::string& name) const {
+  std::vector<Repository*> out;
+  for (auto* m : members_)
+    if (call.allows(m->key(), name, auth::Action::Read)) out.push_back(m);
+  return out;
+}
+
+Result<Repository*> VirtualRepository::deployment(const Call& call, const std::string& name,
+                                                  auth::Action action) const {
+  if (!deployment_)
+    return fail(ErrorCode::Unsupported,
+                "virtual repository has no default deployment repository: pushes and deletes are not accepted",
+                key());
+  if (!call.allows(deployment_->key(), name, action))
+    return fail(ErrorCode::Denied, "requested access to the resource is denied",
+                "the default deployment repository " + deployment_->key() + " does not allow it");
+  return deployment_;
+}
+
+Result<Repository*> VirtualRepository::latestLocal(const Call& call, const std::string& name,
+                                                   const std::string& tag) const {
+  Repository* best = nullptr;
+  int64_t best_time = 0;
+  for (auto* m : readable(call, name)) {
+    if (m->settings().type != config::RepoType::Local) continue;
+    auto rec = meta_->tagRecord(m->key(), name, tag);
+    if (!rec) return tl::unexpected(rec.error());
+    // Strictly later wins: on a tie the resolution order decides.
+    if (*rec && (!best || (*rec)->updated > best_time)) {
+      best = m;
+      best_time = (*rec)->updated;
+    }
+  }
+  return best;
+}
+
+Result<storage::BlobInfo> VirtualRepository::statBlob(const Call& call, const std::string& name, const Digest& d) {
+  return firstHit(readable(call, name), key(), Error{ErrorCode::BlobUnknown, "blob unknown to registry", d.str()},
+                  [&](Repository& m) { return m.statBlob(call, name, d); });
+}
+
+Result<storage::BlobReaderPtr> VirtualRepository::openBlob(const Call& call, const std::string& name,
+                                                           const Digest& d) {
+  return firstHit(readable(call, name), key(), Error{ErrorCode::BlobUnknown, "blob unknown to registry", d.str()},
+                  [&](Repository& m) { return m.openBlob(call, name, d); });
+}
+
+Status VirtualRepository::deleteBlob(const Call& call, const std::string& name, const Digest& d) {
+  auto target = deployment(call, name, auth::Action::Delete);
+  if (!target) return tl::unexpected(target.error());
+  return (*target)->deleteBlob(call, name, d);
+}
+
+Result<bool> VirtualRepository::mountBlob(const Call& call, const std::string& name, const Digest& d,
+                                          Repository& source, const std::string& source_name) {
+  auto target = deployment(call, name, auth::Action::Deploy);
+  if (!target) return tl::unexpected(target.error());
+  return (*target)->mountBlob(call, name, d, source, source_name);
+}
+
+Result<UploadSessionPtr> VirtualRepository::startUpload(const Call& call, const std::string& name,
+                                                        const std::string& user, bool resumable) {
+  auto target = deployment(call, name, auth::Action::Deploy);
+  if (!target) return tl::unexpected(target.error());
+  return (*target)->startUpload(call, name, user, resumable);
+}
+
+Result<UploadSessionPtr> VirtualRepository::findUpload(const Call& call, const std::string& name,
+                                                       const std::string& uuid) {
+  auto target = deployment(call, name, auth::Action::Deploy);
+  if (!target) return tl::unexpected(target.error());
+  return (*target)->findUpload(call, name, uuid);
+}
+
+Status VirtualRepository::commitUpload(const Call& call, const UploadSessionPtr& upload, const Digest& expected) {
+  // findUpload went to the deployment repository: the session is its own.
+  if (!deployment_) return fail(ErrorCode::BlobUploadUnknown, "blob upload unknown to registry");
+  return deployment_->commitUpload(call, upload, expected);
+}
+
+Status VirtualRepository::cancelUpload(const Call& call, const UploadSessionPtr& upload) {
+  if (!deployment_) return fail(ErrorCode::BlobUploadUnknown, "blob upload unknown to registry");
+  return deployment_->cancelUpload(call, upload);
+}
+
+Result<StoredManifest> VirtualRepository::getManifest(const Call& call, const std::string& name,
+                                                      const Reference& ref) {
+  if (!ref.isDigest() && settings_.virt.resolve_tags_by_latest_timestamp) {
+    auto latest = latestLocal(call, name, ref.tag);
+    if (!latest) return tl::unexpected(latest.error());
+    if (*latest) return (*latest)->getManifest(call, name, ref);
+  }
+  return firstHit(readable(call, name), key(),
+                  Error{ErrorCode::ManifestUnknown, "manifest unknown to registry", ref.str()},
+                  [&](Repository& m) { return m.getManifest(call, name, ref); });
+}
+
+Result<PutManifestResult> VirtualRepository::putManifest(const Call& call, const std::string& name,
+                                                         const Reference& ref, const std::string& content_type,
+                                                         const std::string& bytes) {
+  auto target = deployment(call, name, auth::Action::Deploy);
+  if (!target) return tl::unexpected(target.error());
+  return (*target)->putManifest(call, name, ref, content_type, bytes);
+}
+
+Result<std::optional<Digest>> VirtualRepository::resolveTag(const Call& call, const std::string& name,
+                                                            const std::string& tag) {
+  if (settings_.virt.resolve_tags_by_latest_timestamp) {
+    auto latest = latestLocal(call, name, tag);
+    if (!latest) return tl::unexpected(latest.error());
+    if (*latest) return (*latest)->resolveTag(call, name, tag);
+  }
+  // "No such tag" is an empty answer here, not an error: turn it into one so
+  // that firstHit moves on, and back.
+  auto hit = firstHit(readable(call, name), key(), Error{ErrorCode::ManifestUnknown, "manifest unknown", tag},
+                      [&](Repository& m) -> Result<std::optional<Digest>> {
+                        auto r = m.resolveTag(call, name, tag);
+                        if (r && !*r) return fail(ErrorCode::ManifestUnknown, "manifest unknown", tag);
+                        return r;
+                      });
+  if (!hit && isNotFound(hit.error().code)) return std::optional<Digest>{};
+  return hit;
+}
+
+Status VirtualRepository::deleteManifest(const Call& call, const std::string& name, const Reference& ref) {
+  auto target = deployment(call, name, auth::Action::Delete);
+  if (!target) return tl::unexpected(target.error());
+  return (*target)->deleteManifest(call, name, ref);
+}
+
+Result<storage::Page> VirtualRepository::listTags(const Call& call, const std::string& name,
+                                                  const std::string& last, std::size_t n) {
+  std::vector<Result<storage::Page>> pages;
+  for (auto* m : readable(call, name)) pages.push_back(m->listTags(call, name, last, n));
+  return mergePages(pages, last, n, Error{ErrorCode::NameUnknown, "repository name not known to registry", name});
+}
+
+Result<ReferrersResult> VirtualRepository::referrers(const Call& call, const std::string& name,
+                                                     const Digest& subject, const std::string& artifact_type) {
+  nlohmann::json manifests = nlohmann::json::array();
+  std::set<std::string> seen;
+  bool filtered = false;
+  for (auto* m : readable(call, name)) {
+    auto r = m->referrers(call, name, subject, artifact_type);
+    if (!r) {
+      if (!isNotFound(r.error().code))
+        spdlog::warn("virtual repository {}: referrers from member {} failed: {}", key(), m->key(),
+                     r.error().message);
+      continue;
+    }
+    filtered = filtered || r->filtered;
+    // Written by a member of this server (referrersIndex): parsed, not trusted blindly.
+    auto index = nlohmann::json::parse(r->index_json, nullptr, false);
+    if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) continue;
+    for (auto& d : index["manifests"])
+      if (d.is_object() && d.contains("digest") && d["digest"].is_string() &&
+          seen.insert(d["digest"].get<std::string>()).second)
+        manifests.push_back(std::move(d));
+  }
+  nlohmann::json out{{"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", std::move(manifests)}};
+  return ReferrersResult{out.dump(), filtered};
+}
+
+Result<storage::Page> VirtualRepository::listImages(const Call& call, const std::string& last, std::size_t n) {
+  // An image is listed when a member that has it lets the caller read it.
+  // Filtering can empty a page that is not the last: then the next one is
+  // read, so that an empty page never claims that more follow.
+  std::string cursor = last;
+  while (true) {
+    std::vector<Result<storage::Page>> pages;
+    std::set<std::string> allowed;
+    for (auto* m : members_) {
+      auto page = m->listImages(call, cursor, n);
+      if (page)
+        for (const auto& image : page->items)
+          if (call.allows(m->key(), image, auth::Action::Read)) allowed.insert(image);
+      pages.push_back(std::move(page));
+    }
+    if (pages.empty()) return storage::Page{};
+    auto merged = mergePages(pages, cursor, n, Error{ErrorCode::NameUnknown, "repository name not known to registry", key()});
+    if (!merged || merged->items.empty()) return merged;
+    storage::Page out{{}, merged->more};
+    for (const auto& image : merged->items)
+      if (allowed.count(image)) out.items.push_back(image);
+    if (!out.items.empty() || !out.more) return out;
+    cursor = merged->items.back();
+  }
+}
+
+}  // namespace berth::repo
