@@ -77,16 +77,17 @@ bool isRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// Interim answers (100 Continue and the like) are skipped: the final one follows.
+// Interim answers (100 Continue and the like) are skipped: the final one
+// follows, within the same deadline.
 outbound::error_code readResponseHeader(outbound::Connection& c, std::unique_ptr<ResponseParser>& parser, bool head,
-                                        Suspender& s, std::chrono::seconds timeout, bool& received) {
+                                        Suspender& s, Clock::time_point deadline, bool& received) {
   bool any = false;
   for (;;) {
     parser = std::make_unique<ResponseParser>();
     parser->header_limit(64 * 1024);  // CDN redirects carry long signed URLs
     parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (head) parser->skip(true);
-    auto ec = outbound::readHeader(c, *parser, s, timeout, received);
+    auto ec = outbound::readHeader(c, *parser, s, deadline, received);
     received = received || any;
     if (ec) return ec;
     int status = parser->get().result_int();
@@ -97,7 +98,7 @@ outbound::error_code readResponseHeader(outbound::Connection& c, std::unique_ptr
 
 std::string headerError(const outbound::error_code& ec) {
   namespace bh = outbound::bhttp;
-  if (ec == asio::error::timed_out) return "timed out waiting for the response";
+  if (ec == asio::error::timed_out) return "timed out waiting for the response header";
   if (ec == bh::error::end_of_stream) return "connection closed before the response";
   if (ec == bh::error::partial_message) return "connection closed in the response header";
   if (ec == bh::error::header_limit) return "response header too large";
@@ -174,21 +175,32 @@ Result<Route> ClientCore::routeFor(const Url& url) const {
 }
 
 Result<std::unique_ptr<ResponseImpl>> ClientCore::exchange(const Route& r, const std::string& request, bool head,
-                                                                 Suspender& s, Suspender* owner) {
+                                                           Suspender& s, Suspender* owner,
+                                                           std::optional<Clock::time_point> deadline,
+                                                           bool& connect_failed) {
+  connect_failed = false;
   for (int attempt = 0;; ++attempt) {
     outbound::ConnectionPtr c = attempt == 0 ? idle.take(r.key()) : nullptr;
     bool reused = c != nullptr;
     if (!c) {
       auto made = outbound::connect(r, s, env());
-      if (!made) return unexpected(made.error());
+      if (!made) {
+        connect_failed = true;
+        return unexpected(made.error());
+      }
       c = std::move(*made);
     }
+    // One deadline from the request's first byte to the header's last: a
+    // server trickling its header a byte at a time must not hold the
+    // request for hours with each read within the timeout.
+    auto header_deadline = Clock::now() + options.timeout;
+    if (deadline) header_deadline = std::min(header_deadline, *deadline);
     outbound::error_code ec;
-    outbound::writeAll(*c, s, request, Clock::now() + options.timeout, ec);
+    outbound::writeAll(*c, s, request, header_deadline, ec);
     bool received = false;
     std::unique_ptr<ResponseParser> parser;
-    if (!ec) ec = readResponseHeader(*c, parser, head, s, options.timeout, received);
-    if (!ec) return std::make_unique<ResponseImpl>(*this, r, std::move(c), std::move(parser), owner);
+    if (!ec) ec = readResponseHeader(*c, parser, head, s, header_deadline, received);
+    if (!ec) return std::make_unique<ResponseImpl>(*this, r, std::move(c), std::move(parser), owner, deadline);
     // A kept-alive connection the server had closed (or closes as the
     // request arrives) answers nothing: the request goes again, once, on a
     // fresh connection. A timeout is not that.
@@ -197,9 +209,13 @@ Result<std::unique_ptr<ResponseImpl>> ClientCore::exchange(const Route& r, const
   }
 }
 
-Result<ClientResponsePtr> ClientCore::send(const ClientRequest& req, Suspender& s, Suspender* owner) {
+Result<ClientResponsePtr> ClientCore::send(const ClientRequest& req, Suspender& s, Suspender* owner,
+                                           SendFailure& failure) {
+  failure = SendFailure::Exchange;
   auto first = parseUrl(req.url);
   if (!first) return unavailable("invalid upstream URL");
+  std::optional<Clock::time_point> deadline;
+  if (req.whole_response_timeout.count() > 0) deadline = Clock::now() + req.whole_response_timeout;
   Url url = *first;
   std::string body = req.body;
   bool with_authorization = true;
@@ -210,8 +226,14 @@ Result<ClientResponsePtr> ClientCore::send(const ClientRequest& req, Suspender& 
     if (!route) return unexpected(route.error());
     auto text = requestText(*route, url, Wire{req.method, req.headers, body, with_authorization});
     if (!text) return unexpected(text.error());
-    auto res = exchange(*route, *text, req.method == "HEAD", s, owner);
-    if (!res) return unexpected(res.error());
+    bool connect_failed = false;
+    auto res = exchange(*route, *text, req.method == "HEAD", s, owner, deadline, connect_failed);
+    if (!res) {
+      // Only the upstream itself being out of reach; a redirect target
+      // (a CDN) is one answer's business.
+      if (connect_failed && url.origin() == first->origin()) failure = SendFailure::Connect;
+      return unexpected(res.error());
+    }
     ResponseImpl& r = **res;
     r.url = url.str();
     if (!follow || !isRedirect(r.status) || hops >= req.max_redirects) return ClientResponsePtr(std::move(*res));
@@ -236,12 +258,19 @@ HttpClient::HttpClient(ClientOptions options) : impl_(std::make_unique<Impl>(std
 
 HttpClient::~HttpClient() = default;
 
-Result<ClientResponsePtr> HttpClient::send(const ClientRequest& req, Suspender* suspender) {
-  if (suspender) return impl_->send(req, *suspender, suspender);
-  std::function<Result<ClientResponsePtr>(Suspender&)> run = [&](Suspender& s) {
-    return impl_->send(req, s, nullptr);
-  };
-  return impl_->onPool(run, Result<ClientResponsePtr>(unavailable("the outbound client is out of coroutine stacks")));
+Result<ClientResponsePtr> HttpClient::send(const ClientRequest& req, Suspender* suspender, SendFailure* failure) {
+  SendFailure kind = SendFailure::Exchange;
+  Result<ClientResponsePtr> res = unavailable("the outbound client is out of coroutine stacks");
+  if (suspender) {
+    res = impl_->send(req, *suspender, suspender, kind);
+  } else {
+    std::function<Result<ClientResponsePtr>(Suspender&)> run = [&](Suspender& s) {
+      return impl_->send(req, s, nullptr, kind);
+    };
+    res = impl_->onPool(run, std::move(res));
+  }
+  if (failure) *failure = res ? SendFailure::None : kind;
+  return res;
 }
 
 void HttpClient::spawn(std::function<void(Suspender&)> task) {

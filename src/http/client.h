@@ -8,8 +8,12 @@
 //   ClientOptions::ca_file) and the host name, and sends SNI.
 // - Proxies: ProxyConfig (HTTPS_PROXY / HTTP_PROXY / NO_PROXY); HTTPS goes
 //   through an HTTP CONNECT tunnel, plain HTTP through an absolute-URI request.
-// - Timeouts: connecting (TCP, proxy tunnel and TLS handshake together) and
-//   every wait for more response bytes are bounded by ClientOptions::timeout.
+// - Timeouts, all ClientOptions::timeout: connecting (resolution, TCP, proxy
+//   tunnel and TLS handshake together); sending the request and receiving the
+//   whole response header (one deadline, however steadily a server trickles
+//   it, as the front end's header_timeout_seconds); every wait for more body
+//   bytes (a large body may take long, but must keep moving). A request may
+//   also bound its whole response, body included (whole_response_timeout).
 // - Redirects (301/302/303/307/308) are followed for GET and HEAD up to
 //   ClientRequest::max_redirects; the Authorization header is dropped as soon
 //   as a redirect leaves the origin (scheme, host, port) of the first URL.
@@ -67,6 +71,26 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // small bodies only (a token request)
   unsigned max_redirects = 5;
+  // When not 0: the whole response, header and body (and any redirects),
+  // must arrive within this long after send() starts, for small answers (a
+  // token) that a server trickling one byte per read timeout must not stretch
+  // to hours. 0: the body is bounded only by the timeout of each read.
+  std::chrono::milliseconds whole_response_timeout{0};
+};
+
+// Why send() failed, for callers that treat a host they cannot reach apart
+// from one answer they cannot use (a remote repository's back-off follows
+// only the first: one hostile path must not make a whole upstream "down").
+enum class SendFailure {
+  None,
+  // No connection to the origin of the request's URL (its first hop): name
+  // resolution, TCP connect (refused, unreachable, timed out), the proxy and
+  // its tunnel, the TLS handshake or certificate check.
+  Connect,
+  // Anything else: what happened on a connection that was made (no answer,
+  // a malformed or oversized header, a timeout waiting for it), a redirect
+  // hop to another origin, an invalid URL, a client shutting down.
+  Exchange,
 };
 
 class ClientResponse {
@@ -97,8 +121,9 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends `req` and returns the response once its header has arrived.
-  Result<ClientResponsePtr> send(const ClientRequest& req, Suspender* suspender);
+  // Sends `req` and returns the response once its header has arrived. On an
+  // error, `failure` (when given) says which kind it was.
+  Result<ClientResponsePtr> send(const ClientRequest& req, Suspender* suspender, SendFailure* failure = nullptr);
   // Runs `task` in a coroutine of the client's own, detached from any
   // request: work that must outlive the request that started it.
   void spawn(std::function<void(Suspender&)> task);

@@ -111,11 +111,12 @@ std::size_t readMore(Connection& c, Suspender& s, Clock::time_point deadline, er
 // Writes every byte; ec as for readMore.
 void writeAll(Connection& c, Suspender& s, std::string_view data, Clock::time_point deadline, error_code& ec);
 
-// Parses a response header into a Beast response parser. `received` tells
-// whether any byte came (a pooled connection that the server closed sends
-// none: the request may be sent again on a fresh one).
+// Parses a response header into a Beast response parser, all of it by
+// `deadline` (not each read: a header trickled a byte at a time ends there
+// too). `received` tells whether any byte came (a pooled connection that the
+// server closed sends none: the request may be sent again on a fresh one).
 template <class Parser>
-error_code readHeader(Connection& c, Parser& p, Suspender& s, Clock::duration timeout, bool& received) {
+error_code readHeader(Connection& c, Parser& p, Suspender& s, Clock::time_point deadline, bool& received) {
   received = c.buffer.size() > 0;
   for (;;) {
     if (c.buffer.size() > 0) {
@@ -125,8 +126,10 @@ error_code readHeader(Connection& c, Parser& p, Suspender& s, Clock::duration ti
       if (p.is_header_done()) return {};
       if (ec && ec != bhttp::error::need_more) return ec;
     }
+    // Bytes always waiting would never reach readMore()'s alarm.
+    if (Clock::now() >= deadline) return asio::error::timed_out;
     error_code ec;
-    if (readMore(c, s, Clock::now() + timeout, ec) > 0) received = true;
+    if (readMore(c, s, deadline, ec) > 0) received = true;
     if (ec == asio::error::eof) return received ? bhttp::error::partial_message : bhttp::error::end_of_stream;
     if (ec) return ec;
   }

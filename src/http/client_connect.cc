@@ -78,7 +78,7 @@ Status openTunnel(Connection& c, const Route& r, Suspender& s, Clock::time_point
   bhttp::response_parser<bhttp::empty_body> parser;
   parser.header_limit(16 * 1024);
   bool received = false;
-  ec = readHeader(c, parser, s, deadline - Clock::now(), received);
+  ec = readHeader(c, parser, s, deadline, received);
   if (ec) return unavailable(r, "proxy: " + (ec == bhttp::error::partial_message ? "malformed answer" : describe(ec)));
   unsigned status = parser.get().result_int();
   if (status / 100 != 2) return unavailable(r, "the proxy refused the tunnel (" + std::to_string(status) + ")");

@@ -35,9 +35,14 @@ struct ClientCore {
   explicit ClientCore(ClientOptions options);
   ~ClientCore();
 
-  Result<ClientResponsePtr> send(const ClientRequest& req, Suspender& s, Suspender* owner);
+  Result<ClientResponsePtr> send(const ClientRequest& req, Suspender& s, Suspender* owner, SendFailure& failure);
+  // One request on one route: `deadline` bounds the whole response when set
+  // (ClientRequest::whole_response_timeout); `connect_failed` tells a failure
+  // to connect from one on a connection that was made.
   Result<std::unique_ptr<ResponseImpl>> exchange(const outbound::Route& route, const std::string& request, bool head,
-                                                 Suspender& s, Suspender* owner);
+                                                 Suspender& s, Suspender* owner,
+                                                 std::optional<outbound::Clock::time_point> deadline,
+                                                 bool& connect_failed);
   Result<outbound::Route> routeFor(const Url& url) const;
   outbound::ConnectEnv env() { return {reactor, live, *tls, options.timeout}; }
 
@@ -81,7 +86,8 @@ struct ClientCore {
 class ResponseImpl final : public ClientResponse {
  public:
   ResponseImpl(ClientCore& client, outbound::Route route, outbound::ConnectionPtr conn,
-               std::unique_ptr<ResponseParser> parser, Suspender* owner);
+               std::unique_ptr<ResponseParser> parser, Suspender* owner,
+               std::optional<outbound::Clock::time_point> deadline);
 
   Result<std::size_t> read(char* data, std::size_t size) override;
   Result<std::size_t> readWith(Suspender& s, char* data, std::size_t size);
@@ -98,6 +104,7 @@ class ResponseImpl final : public ClientResponse {
   outbound::ConnectionPtr conn_;  // null once the body ended or broke
   std::unique_ptr<ResponseParser> parser_;
   Suspender* owner_;  // null: the caller is a plain thread
+  std::optional<outbound::Clock::time_point> deadline_;  // for the whole body, when the request set one
   std::optional<Error> error_;
 };
 

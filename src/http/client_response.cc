@@ -56,8 +56,14 @@ Result<std::string> ClientResponse::readAll(std::size_t limit) {
 }
 
 ResponseImpl::ResponseImpl(ClientCore& client, outbound::Route route, outbound::ConnectionPtr conn,
-                           std::unique_ptr<ResponseParser> parser, Suspender* owner)
-    : client_(client), route_(std::move(route)), conn_(std::move(conn)), parser_(std::move(parser)), owner_(owner) {
+                           std::unique_ptr<ResponseParser> parser, Suspender* owner,
+                           std::optional<Clock::time_point> deadline)
+    : client_(client),
+      route_(std::move(route)),
+      conn_(std::move(conn)),
+      parser_(std::move(parser)),
+      owner_(owner),
+      deadline_(deadline) {
   const auto& msg = parser_->get();
   status = msg.result_int();
   for (const auto& field : msg) headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
@@ -98,15 +104,24 @@ Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t
     // a real one is a few bytes. A server that never ends one must not grow
     // this buffer without bound.
     if (c.buffer.size() >= kMaxUnparsed) return broken("malformed response body (a chunk line or trailer too long)");
+    // Each read waits at most the timeout; a request that bounded its whole
+    // response (a token) ends at that deadline however steadily bytes come.
+    auto until = Clock::now() + client_.options.timeout;
+    if (deadline_) {
+      if (Clock::now() >= *deadline_) return broken("timed out waiting for the whole response");
+      until = std::min(until, *deadline_);
+    }
     outbound::error_code ec;
-    outbound::readMore(c, s, Clock::now() + client_.options.timeout, ec);
+    outbound::readMore(c, s, until, ec);
     if (ec == asio::error::eof) {
       parser_->put_eof(ec);
       if (ec || !parser_->is_done()) return broken("connection closed before the end of the body");
       finish();  // a body delimited by the end of the connection
       return std::size_t{0};
     }
-    if (ec == asio::error::timed_out) return broken("timed out waiting for the response body");
+    if (ec == asio::error::timed_out)
+      return broken(deadline_ && Clock::now() >= *deadline_ ? "timed out waiting for the whole response"
+                                                            : "timed out waiting for the response body");
     if (ec) return broken(outbound::describe(ec) + " while reading the body");
   }
 }

@@ -50,6 +50,8 @@ struct App::Parts {
   std::shared_ptr<auth::SecurityService> security;
   std::unique_ptr<api::Api> api;
   std::unique_ptr<http::Server> server;
+  // The remotes' outbound clients: shut down when the drain starts (stop()).
+  std::vector<std::shared_ptr<http::HttpClient>> outbound;
   // Hourly upkeep (expired uploads), stopped with the server.
   std::mutex upkeep_mu;
   std::condition_variable upkeep_cv;
@@ -97,6 +99,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
       co.ca_file = r.remote.ca_file;
       co.proxy = http::ProxyConfig::fromEnvironment();
       auto client = std::make_shared<http::HttpClient>(co);
+      p.outbound.push_back(client);
       p.registry->add(std::make_shared<repo::remote::RemoteRepository>(r, p.blobs, p.meta, p.uploads, client));
       spdlog::info("repository {}: remote, upstream {}{}", r.key, r.remote.url, r.remote.offline ? " (offline)" : "");
     } else {
@@ -171,6 +174,14 @@ void App::serve() {
   p.server->serve();
 }
 
-std::size_t App::stop() { return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds); }
+std::size_t App::stop() {
+  // Upstream fetches in flight are cancelled before the drain, not after it:
+  // a request waiting on an upstream (one that trickles a blob for ever)
+  // would otherwise hold the drain for the whole grace period. Those requests
+  // end with an error or a cut connection (nothing partial is cached); the
+  // rest drain as usual.
+  for (auto& client : parts_->outbound) client->shutdown();
+  return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
+}
 
 }  // namespace berth::server

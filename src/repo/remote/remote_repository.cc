@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <ctime>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "berth/core/media_types.h"
@@ -12,6 +11,7 @@
 #include "repo/local_repository.h"
 #include "repo/manifest_parser.h"
 #include "repo/remote/foreign_layers.h"
+#include "repo/remote/tag_list.h"
 
 namespace berth::repo::remote {
 namespace {
@@ -360,24 +360,11 @@ Result<storage::Page> RemoteRepository::listTags(const Call& call, const std::st
     std::string suffix = "tags/list?n=" + std::to_string(n);
     // `last` is the client's, not necessarily a tag: escaped, it stays one parameter.
     if (!last.empty()) suffix += "&last=" + percentEncode(last);
-    auto res = upstream_.request("GET", name, suffix, {}, call.suspender);
-    if (res && (*res)->status == 200) {
-      auto body = (*res)->readAll(16 * 1024 * 1024);
-      auto json = body ? nlohmann::json::parse(*body, nullptr, false) : nlohmann::json();
-      if (json.is_object() && json.contains("tags")) {
-        storage::Page page;
-        if (json["tags"].is_array())
-          for (const auto& t : json["tags"])
-            if (t.is_string() && isValidTag(t.get<std::string>())) page.items.push_back(t.get<std::string>());
-        page.more = !(*res)->header("Link").empty();
-        return page;
-      }
-      upstream_error = Error{ErrorCode::Unavailable, "upstream " + upstream_.host() + " sent an unreadable tag list", {}};
-    } else if (!res) {
-      upstream_error = res.error();
-    } else {
-      upstream_error = upstream_.errorFor(**res, ErrorCode::NameUnknown, "repository " + name);
-    }
+    // Clients asking for the same page at once share one upstream request.
+    auto page = tag_flights_.run(name + " " + suffix, call,
+                                 [&] { return fetchTagList(upstream_, call, name, suffix, n); });
+    if (page) return page;
+    upstream_error = page.error();
   }
   auto exists = meta_->imageExists(key(), name);
   if (!exists) return tl::unexpected(exists.error());

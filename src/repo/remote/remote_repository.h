@@ -99,6 +99,7 @@ class RemoteRepository final : public Repository {
   std::shared_ptr<http::HttpClient> client_;
   Upstream upstream_;
   SingleFlight<StoredManifest> manifest_flights_;
+  SingleFlight<storage::Page> tag_flights_;  // tags/list pages asked upstream, by name and query
   std::mutex fetch_mu_;
   std::map<std::string, BlobFetchPtr> fetches_;  // by digest, while in flight
   std::mutex foreign_mu_;

@@ -96,11 +96,18 @@ Result<http::ClientResponsePtr> Upstream::send(const std::string& method, const 
     } else if (basic_ && !settings_.username.empty())
       req.headers.emplace_back("Authorization", basicCredentials());
   }
-  auto res = client_->send(req, suspender);
+  http::SendFailure failure = http::SendFailure::None;
+  auto res = client_->send(req, suspender, &failure);
   if (!res) {
-    markDown();
     spdlog::warn("upstream {} {} failed: {}", method, url, res.error().message);
-    return fail(ErrorCode::Unavailable, "upstream " + host_ + " is unreachable", res.error().message);
+    // Only a host out of reach is down for everyone. One path answering
+    // garbage (or nothing) is that request's failure: a hostile or broken
+    // path must not stop every other image's pulls.
+    if (failure == http::SendFailure::Connect) {
+      markDown();
+      return fail(ErrorCode::Unavailable, "upstream " + host_ + " is unreachable", res.error().message);
+    }
+    return fail(ErrorCode::Unavailable, "upstream " + host_ + " sent no usable answer", res.error().message);
   }
   return res;
 }
@@ -169,11 +176,16 @@ Status Upstream::authenticate(const http::ClientResponse& res, const std::string
   add("scope", wanted.empty() ? scope : wanted);
   http::ClientRequest req;
   req.url = url;
+  // A token is small: all of it, not only each read, within the timeout.
+  req.whole_response_timeout = client_->options().timeout;
   if (!settings_.username.empty()) req.headers.emplace_back("Authorization", basicCredentials());
-  auto tr = client_->send(req, suspender);
+  http::SendFailure failure = http::SendFailure::None;
+  auto tr = client_->send(req, suspender, &failure);
   if (!tr) {
-    markDown();
-    return fail(ErrorCode::Unavailable, "the token service of upstream " + host_ + " is unreachable",
+    bool unreachable = failure == http::SendFailure::Connect;
+    if (unreachable) markDown();  // no token, no request gets through
+    return fail(ErrorCode::Unavailable,
+                "the token service of upstream " + host_ + (unreachable ? " is unreachable" : " sent no usable answer"),
                 tr.error().message);
   }
   if ((*tr)->status != 200)

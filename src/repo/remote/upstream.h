@@ -10,9 +10,13 @@
 // time share one token request per scope. A Basic challenge is answered with
 // the credentials directly.
 //
-// A transport failure (refused, reset, timed out) marks the upstream down for
-// a short back-off: requests in that time fail at once, so a dead upstream
-// does not cost every client a connect timeout.
+// A failure to connect (name resolution, refused, timed out, the TLS
+// handshake: http::SendFailure::Connect) marks the upstream down for a short
+// back-off: requests in that time fail at once, so a dead upstream does not
+// cost every client a connect timeout. Anything that goes wrong on a
+// connection that was made (a malformed, oversized or missing answer) and
+// any error status fail that one request only: one path answering garbage
+// must not take down every other image's pulls.
 //
 // Thread-safe. Credentials never appear in errors or logs.
 #pragma once
@@ -51,7 +55,8 @@ class Upstream {
 
   // `method` on <url>/v2/<upstream name>/<suffix> (suffix may carry a query),
   // with the token handshake. Any HTTP status is a response; errors are
-  // transport failures (and the back-off), as UNAVAILABLE naming the upstream.
+  // transport failures (the back-off, for a failure to connect), as
+  // UNAVAILABLE naming the upstream.
   Result<http::ClientResponsePtr> request(const std::string& method, const std::string& name,
                                           const std::string& suffix, const Headers& headers,
                                           http::Suspender* suspender);

@@ -134,7 +134,10 @@ Daemon::~Daemon() {
 
 void Daemon::writeConfig() const {
   std::string server_extra = options_.server_extra.empty() ? "" : ", " + options_.server_extra;
-  std::string yaml = "server: {listen: \"127.0.0.1:0\", shutdown_grace_seconds: 5" + server_extra + "}\n"
+  // 5 s unless the test chose its own grace period.
+  if (server_extra.find("shutdown_grace_seconds") == std::string::npos)
+    server_extra = ", shutdown_grace_seconds: 5" + server_extra;
+  std::string yaml = "server: {listen: \"127.0.0.1:0\"" + server_extra + "}\n"
                      "storage: {root: \"" + storageRoot() + "\"" +
                      (options_.storage.empty() ? "" : ", " + options_.storage) + "}\n"
                      "log: {level: " + options_.log_level + ", format: text}\n"

@@ -18,7 +18,8 @@ namespace berth::it {
 struct DaemonOptions {
   std::vector<std::string> repositories{"docker-local", "docker-dev"};
   std::string log_level = "warn";
-  // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304".
+  // More `server:` keys in YAML flow style, e.g. "max_buffered_body_bytes: 4194304"
+  // (shutdown_grace_seconds is 5 unless given here).
   std::string server_extra = "";
   std::string storage = {};     // more "key: value, ..." for the storage section
   unsigned max_open_files = 0;  // the child's soft RLIMIT_NOFILE; 0 = inherited

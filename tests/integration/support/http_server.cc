@@ -174,19 +174,28 @@ bool ServerExchange::stall(std::chrono::milliseconds duration) {
 
 // ---- HttpServer ----
 
-HttpServer::HttpServer(Handler handler, const std::string& address) : handler_(std::move(handler)), host_(address) {
+HttpServer::HttpServer(Handler handler, const std::string& address, bool listening)
+    : handler_(std::move(handler)), host_(address) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in in{};
   in.sin_family = AF_INET;
   socklen_t len = sizeof in;
+  // Bound, the port stays this server's while nothing listens on it.
   if (listen_fd_ < 0 || ::inet_pton(AF_INET, address.c_str(), &in.sin_addr) != 1 ||
-      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&in), len) != 0 || ::listen(listen_fd_, 128) != 0 ||
+      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&in), len) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&in), &len) != 0) {
     std::string err = std::strerror(errno);
     if (listen_fd_ >= 0) ::close(listen_fd_);
     throw std::runtime_error("test server cannot listen on " + address + ": " + err);
   }
   port_ = ntohs(in.sin_port);
+  if (listening) listen();
+}
+
+void HttpServer::listen() {
+  if (acceptor_.joinable() || stopping_) return;
+  if (::listen(listen_fd_, 128) != 0)
+    throw std::runtime_error("test server cannot listen on " + host_ + ": " + std::strerror(errno));
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
@@ -195,7 +204,7 @@ HttpServer::~HttpServer() { stop(); }
 void HttpServer::stop() {
   if (stopping_.exchange(true)) return;
   ::shutdown(listen_fd_, SHUT_RDWR);  // wakes accept()
-  acceptor_.join();
+  if (acceptor_.joinable()) acceptor_.join();
   ::close(listen_fd_);
   {
     std::lock_guard lock(mu_);

@@ -87,7 +87,9 @@ std::string_view reasonPhrase(int status);
 class HttpServer {
  public:
   // Listens on address:0 (any 127.0.0.0/8 address) and starts accepting.
-  explicit HttpServer(Handler handler, const std::string& address = "127.0.0.1");
+  // With listening false the port is only bound: connections to it are
+  // refused (a host that is down) until listen().
+  explicit HttpServer(Handler handler, const std::string& address = "127.0.0.1", bool listening = true);
   ~HttpServer();  // stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -96,6 +98,8 @@ class HttpServer {
   uint16_t port() const { return port_; }
   std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
 
+  // Starts listening and accepting (once; a server constructed listening is).
+  void listen();
   // Stops accepting, shuts down open connections (waking stalled handlers)
   // and joins every thread. Idempotent.
   void stop();

@@ -50,8 +50,8 @@ std::optional<std::pair<uint64_t, uint64_t>> parseRange(const std::string& h, ui
 
 }  // namespace
 
-ScriptedUpstream::ScriptedUpstream(const std::string& address)
-    : server_(std::make_unique<HttpServer>([this](ServerExchange& ex) { handle(ex); }, address)) {}
+ScriptedUpstream::ScriptedUpstream(const std::string& address, bool listening)
+    : server_(std::make_unique<HttpServer>([this](ServerExchange& ex) { handle(ex); }, address, listening)) {}
 
 ScriptedUpstream::~ScriptedUpstream() { server_->stop(); }
 

@@ -27,7 +27,9 @@ namespace berth::it {
 class ScriptedUpstream {
  public:
   // Listens on address:0; another loopback address (127.0.0.2) is another origin.
-  explicit ScriptedUpstream(const std::string& address = "127.0.0.1");
+  // With listening false, connections are refused (an upstream that is down)
+  // until listen().
+  explicit ScriptedUpstream(const std::string& address = "127.0.0.1", bool listening = true);
   ~ScriptedUpstream();
 
   std::string url() const { return server_->url(); }
@@ -36,6 +38,8 @@ class ScriptedUpstream {
   std::string hostPort() const { return host() + ":" + std::to_string(port()); }
   // Stops serving: connections are refused from now on (an upstream gone down).
   void stop() { server_->stop(); }
+  // Starts serving, for one constructed not listening (an upstream coming up).
+  void listen() { server_->listen(); }
 
   // ---- content (name: "library/alpine", "app") ----
   void addBlob(const std::string& name, std::string bytes);

@@ -288,7 +288,7 @@ TEST(HttpClient, AServerThatStallsMidBodyTimesOut) {
 
   auto header = client.send(get(server.url("/header")), nullptr);
   ASSERT_FALSE(header);
-  EXPECT_EQ(header.error().message, "upstream " + server.hostPort() + ": timed out waiting for the response");
+  EXPECT_EQ(header.error().message, "upstream " + server.hostPort() + ": timed out waiting for the response header");
 }
 
 TEST(HttpClient, ABodyCutShortIsUnavailable) {
