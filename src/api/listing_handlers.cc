@@ -95,13 +95,26 @@ Status handleRepoCatalog(Context& c) {
   auto pr = pageRequest(c.req(), kDefaultCatalogPage);
   if (!pr) return tl::unexpected(pr.error());
   std::size_t n = std::min(pr->n, kMaxPage);
-  auto page = c.repo->listImages(c.call(), pr->last, n);
-  if (!page) return tl::unexpected(page.error());
+  // The Link cursor is the last name listed, never one filtered out (that
+  // would tell the caller a name it may not see); a page filtered empty is
+  // followed by the next one here, so an empty page never says "more".
   nlohmann::json names = nlohmann::json::array();
-  for (const auto& image : page->items)
-    if (c.access.mayList(*who, c.repo->key(), image)) names.push_back(image);
-  std::string last = page->items.empty() ? std::string() : page->items.back();
-  respondPage(c, {{"repositories", std::move(names)}}, *page, n, c.route.base + "/_catalog", last);
+  std::string cursor = pr->last, last_listed;
+  storage::Page page;
+  do {
+    auto next = c.repo->listImages(c.call(), cursor, n);
+    if (!next) return tl::unexpected(next.error());
+    page = std::move(*next);
+    for (const auto& image : page.items)
+      if (c.access.mayList(*who, c.repo->key(), image)) {
+        names.push_back(image);
+        last_listed = image;
+      }
+    if (page.items.empty()) break;
+    cursor = page.items.back();
+  } while (names.empty() && page.more && n > 0);
+  if (names.empty()) page.more = false;
+  respondPage(c, {{"repositories", std::move(names)}}, page, n, c.route.base + "/_catalog", last_listed);
   return {};
 }
 

@@ -35,9 +35,11 @@ Status handleManifest(Context& c) {
                               Error{ErrorCode::ManifestInvalid, "manifest too large",
                                     "the limit is " + std::to_string(repo::kMaxManifestBytes) + " bytes"});
     if (!body) return tl::unexpected(body.error());
-    if (!ref->isDigest()) {
-      // Moving an existing tag to other content is an overwrite: it needs delete too.
-      auto current = c.repo->resolveTag(c.call(), c.route.image, ref->tag);
+    // Moving an existing tag to other content is an overwrite: it needs delete
+    // too. The tag is looked up where the write lands (a virtual repository's
+    // deployment repository), never in what a read through the key would see.
+    if (auto* target = c.repo->writeTarget(); target && !ref->isDigest()) {
+      auto current = target->resolveTag(c.call(), c.route.image, ref->tag);
       if (!current) return tl::unexpected(current.error());
       if (*current && **current != Sha256::of(*body))
         if (auto st = c.authorize({c.route.repo_key, c.route.image, auth::Action::Delete}); !st)

@@ -62,11 +62,7 @@ class EnforcingAccessController final : public AccessController {
 
   Status authorize(const Principal& who, const http::HttpRequest& req, const AccessRequest& access) override {
     const Principal* p = &who;
-    const auto& s = security_->settings();
-    bool forced = s.force_authentication_all ||
-                  std::find(s.force_authentication_repos.begin(), s.force_authentication_repos.end(),
-                            access.repo_key) != s.force_authentication_repos.end();
-    if (p->anonymous() && forced) return needLogin(access);
+    if (p->anonymous() && forcesAuthentication(access.repo_key)) return needLogin(access);
     bool ok = access.repo_key.empty() ? (p->anonymous() ? security_->mayReadSomething(*p) : true)
                                       : security_->isAllowed(*p, access.repo_key, access.image, access.action);
     if (ok && !bearerCovers(*p, access))
@@ -85,13 +81,23 @@ class EnforcingAccessController final : public AccessController {
   }
   bool mayThroughMember(const Principal& who, const std::string& repo_key, const std::string& image,
                         Action action) override {
+    // A member that forces authentication stays closed to anonymous callers
+    // through a virtual key too.
+    if (who.anonymous() && forcesAuthentication(repo_key)) return false;
     if (who.token_repositories.empty()) return security_->isAllowed(who, repo_key, image, action);
     Principal through = who;
     through.token_repositories.clear();
     return security_->isAllowed(through, repo_key, image, action);
   }
 
+
  private:
+  bool forcesAuthentication(const std::string& repo_key) const {
+    const auto& s = security_->settings();
+    return s.force_authentication_all || std::find(s.force_authentication_repos.begin(),
+                                                   s.force_authentication_repos.end(),
+                                                   repo_key) != s.force_authentication_repos.end();
+  }
   // The real client (behind a trusted proxy, the one it reported).
   static std::string clientOf(const http::HttpRequest& req) {
     return req.client.empty() ? http::addressHost(req.remote) : req.client;

@@ -196,11 +196,18 @@ std::string placeOf(const std::vector<Repository>& repos, std::size_t i) {
          (repos[i].line > 0 ? " (line " + std::to_string(repos[i].line) + ")" : "");
 }
 
-// Members are known, listed once, and never lead back to the repository
-// itself; the deployment repository is a local repository among them.
-void validateVirtual(const std::vector<Repository>& repos, std::size_t i, const std::string& origin) {
-  std::map<std::string, const Repository*> by_key;
-  for (const auto& r : repos) by_key.emplace(r.key, &r);
+// How deep virtual repositories may nest (a virtual member of a virtual
+// member ...): deeper is a configuration mistake, and each level costs every
+// read a lookup.
+constexpr int kMaxVirtualDepth = 8;
+
+using ByKey = std::map<std::string, const Repository*>;
+
+// Members are known, listed once, never lead back to the repository itself
+// and nest at most kMaxVirtualDepth deep; the deployment repository is a
+// local repository among them.
+void validateVirtual(const std::vector<Repository>& repos, const ByKey& by_key, std::size_t i,
+                     const std::string& origin) {
   const auto& v = repos[i];
   const std::string at = placeOf(repos, i);
   std::set<std::string> seen;
@@ -209,26 +216,40 @@ void validateVirtual(const std::vector<Repository>& repos, std::size_t i, const 
     if (m == v.key) bad(origin, at + ": a virtual repository cannot be its own member");
     if (!seen.insert(m).second) bad(origin, at + ": member '" + m + "' is listed twice");
   }
-  // Everything reachable through members (depth first), refusing a way back to v.
-  std::set<std::string> reachable;
-  std::vector<std::pair<std::string, std::string>> todo;  // (key, the chain that reached it)
-  for (const auto& m : v.virt.repositories) todo.emplace_back(m, v.key + " -> " + m);
-  while (!todo.empty()) {
-    auto [k, chain] = todo.back();
-    todo.pop_back();
-    if (k == v.key) bad(origin, at + ": its members lead back to it (" + chain + ")");
-    if (!reachable.insert(k).second) continue;
-    const auto* r = by_key.at(k);
-    if (r->type == RepoType::Virtual)
-      for (const auto& m : r->virt.repositories)
-        if (by_key.count(m)) todo.emplace_back(m, chain + " -> " + m);
+  // Breadth first over members, remembering who reached whom, so that a way
+  // back to v is reported as its chain.
+  std::map<std::string, std::string> reached_from{{v.key, ""}};
+  std::vector<std::string> level{v.key};
+  auto chainTo = [&](std::string k) {
+    std::string chain = v.key;
+    std::vector<std::string> path;
+    for (; k != v.key; k = reached_from.at(k)) path.push_back(k);
+    for (auto it = path.rbegin(); it != path.rend(); ++it) chain += " -> " + *it;
+    return chain;
+  };
+  for (int depth = 1; !level.empty(); ++depth) {
+    std::vector<std::string> next;
+    for (const auto& k : level) {
+      const auto* r = by_key.at(k);
+      if (r->type != RepoType::Virtual) continue;
+      for (const auto& m : r->virt.repositories) {
+        if (!by_key.count(m)) continue;  // reported where that repository is validated
+        if (m == v.key) bad(origin, at + ": its members lead back to it (" + chainTo(k) + " -> " + v.key + ")");
+        if (!reached_from.emplace(m, k).second) continue;
+        if (depth > kMaxVirtualDepth)
+          bad(origin, at + ": virtual repositories nest more than " + std::to_string(kMaxVirtualDepth) +
+                          " deep (" + chainTo(m) + ")");
+        next.push_back(m);
+      }
+    }
+    level = std::move(next);
   }
   const auto& d = v.virt.default_deployment_repo;
   if (d.empty()) return;
   if (!by_key.count(d)) bad(origin, at + ": default_deployment_repo '" + d + "' is not a repository of this configuration");
   if (by_key.at(d)->type != RepoType::Local)
     bad(origin, at + ": default_deployment_repo '" + d + "' is not a local repository");
-  if (!reachable.count(d)) bad(origin, at + ": default_deployment_repo '" + d + "' is not one of its members");
+  if (!reached_from.count(d)) bad(origin, at + ": default_deployment_repo '" + d + "' is not one of its members");
 }
 
 }  // namespace
@@ -242,9 +263,11 @@ void validateRepositories(const Config& c, const std::string& origin) {
     if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
     if (!keys.insert(r.key).second) bad(origin, "repository key '" + r.key + "' is defined twice");
   }
+  ByKey by_key;
+  for (const auto& r : c.repositories) by_key.emplace(r.key, &r);
   for (std::size_t i = 0; i < c.repositories.size(); ++i) {
     const auto& r = c.repositories[i];
-    if (r.type == RepoType::Virtual) validateVirtual(c.repositories, i, origin);
+    if (r.type == RepoType::Virtual) validateVirtual(c.repositories, by_key, i, origin);
     if (r.port == 0) continue;
     const std::string where = "repositories[" + std::to_string(i) + "].port " + std::to_string(r.port);
     if (r.port == listen_port) bad(origin, where + " of '" + r.key + "' is server.listen's port");

@@ -16,11 +16,15 @@ using namespace authit;
 class VirtualAuthTest : public SecureTest {
  protected:
   void SetUp() override {
+    if (anonymous_reads_)
+      opts_.extra_permissions =
+          "    - name: anon-all\n      repositories: [all, docker-prod, docker-dev]\n"
+          "      users: {anonymous: [read]}\n";
     opts_.repository_yaml = {
         "{key: all, type: virtual, repositories: [docker-prod, docker-dev, docker-local], "
         "default_deployment_repo: docker-dev}"};
     opts_.extra_users = userYaml("bob");
-    opts_.extra_permissions =
+    opts_.extra_permissions +=
         "    - name: virtual\n      repositories: [all]\n      users: {reader: [read], deployer: [read]}\n"
         "    - name: members\n      repositories: [docker-prod, docker-dev, docker-local]\n"
         "      users: {bob: [read]}\n"
@@ -32,6 +36,7 @@ class VirtualAuthTest : public SecureTest {
   }
 
   Image dev_image_ = makeImage(), prod_image_ = makeImage();
+  bool anonymous_reads_ = false;  // anonymous may read all, docker-prod and docker-dev
 };
 
 TEST_F(VirtualAuthTest, AMemberTheCallerCannotReadIsSkipped) {
@@ -97,6 +102,66 @@ TEST_F(VirtualAuthTest, TheCatalogOfTheVirtualKeyListsOnlyReadableMembersImages)
   auto r = withBearer(token).get("/api/docker/all/v2/_catalog");
   ASSERT_EQ(r.status, 200) << r.describe();
   EXPECT_EQ(r.json()["repositories"], nlohmann::json({"app"})) << r.body;
+}
+
+}  // namespace
+}  // namespace berth::it
+
+namespace berth::it {
+namespace {
+
+using namespace authit;
+
+// Regressions from the attack on virtual repositories (issue 9).
+TEST_F(VirtualAuthTest, MovingATagOfTheDeploymentRepositoryNeedsDeleteWhateverOtherMembersHold) {
+  // docker-prod (first, readable by deployer) has app:1 = prod_image_; the
+  // deployment repository docker-dev has app:1 = dev_image_. Re-pushing
+  // prod's manifest through the virtual key moves docker-dev's tag: delete.
+  for (const Blob* b : {&prod_image_.config, &prod_image_.layers[0], &prod_image_.layers[1]})
+    ASSERT_EQ(as("deployer").pushBlob("/v2/docker-dev/app", b->bytes).status, 201);
+  EXPECT_API_ERROR(as("deployer").putManifest("/v2/all/app", "1", prod_image_.manifest), 403, "DENIED");
+  EXPECT_EQ(as("root").getManifest("/v2/docker-dev/app", "1").header("Docker-Content-Digest"),
+            dev_image_.manifest.digest);
+  // A tag new to docker-dev is a plain push, whatever docker-prod has under it.
+  auto fresh = as("deployer").putManifest("/v2/all/app", "prod-only", dev_image_.manifest);
+  EXPECT_EQ(fresh.status, 201) << fresh.describe();
+}
+
+TEST_F(VirtualAuthTest, TheCatalogCursorNeverNamesAnImageTheCallerCannotList) {
+  // patterned lists docker-local's app and team/** except team/secret*.
+  Image image = makeImage();
+  for (const char* name : {"app", "team/secret1", "team/x", "zzz"})
+    ASSERT_EQ(as("root").pushImage(std::string("/v2/docker-local/") + name, image, "1").status, 201);
+  std::vector<std::string> listed;
+  std::string target = "/api/docker/docker-local/v2/_catalog?n=1";
+  for (int i = 0; i < 10 && !target.empty(); ++i) {
+    auto r = as("patterned").get(target);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    for (const auto& n : r.json()["repositories"]) listed.push_back(n.get<std::string>());
+    auto link = r.header("Link");
+    EXPECT_EQ(link.find("secret"), std::string::npos) << link;
+    EXPECT_EQ(link.find("zzz"), std::string::npos) << link;
+    target = link.empty() ? "" : link.substr(1, link.find('>') - 1);
+  }
+  EXPECT_EQ(listed, (std::vector<std::string>{"app", "team/x"}));
+}
+
+class VirtualForcedAuthTest : public VirtualAuthTest {
+ protected:
+  void SetUp() override {
+    opts_.force_authentication = "[docker-prod]";
+    anonymous_reads_ = true;
+    VirtualAuthTest::SetUp();
+  }
+};
+
+TEST_F(VirtualForcedAuthTest, AMemberThatForcesAuthenticationStaysClosedToAnonymousThroughTheVirtualKey) {
+  EXPECT_API_ERROR(anon().getManifest("/v2/docker-prod/app", "prod-only"), 401, "UNAUTHORIZED");
+  EXPECT_API_ERROR(anon().getManifest("/v2/all/app", "prod-only"), 404, "MANIFEST_UNKNOWN");
+  EXPECT_API_ERROR(anon().getBlob("/v2/all/app", prod_image_.layers[0].digest), 404, "BLOB_UNKNOWN");
+  // docker-dev does not force it: anonymous reads its app:1 through the virtual key.
+  auto m = anon().getManifest("/v2/all/app", "1");
+  EXPECT_EQ(m.header("Docker-Content-Digest"), dev_image_.manifest.digest) << m.describe();
 }
 
 }  // namespace

@@ -244,5 +244,43 @@ TEST_F(VirtualTest, ADeadRemoteMemberNeitherHidesNorDelaysALocalHit) {
   expectServes(img("hubfirst"), image, "1");
 }
 
+// Regressions from the attack on virtual repositories (issue 9).
+TEST_F(VirtualTest, ADeadRemoteMemberDoesNotBreakPushesThroughTheVirtualKey) {
+  hub_.stop();
+  Image image = makeImage();
+  // The client's "do you have this blob?" must be a 404 so that it uploads.
+  EXPECT_EQ(img("docker").headBlob(image.layers[0].digest).status, 404);
+  img("docker").pushImage(image, "1");
+  expectServes(img("docker-local"), image, "1");
+  // A GET of a blob nobody has still says why it could not be found.
+  EXPECT_API_ERROR(img("hubfirst").getBlob(sha256Of("nowhere")), 503, "UNAVAILABLE");
+}
+
+TEST_F(VirtualTest, AnUpstreamAnsweringEverythingDoesNotUnlockBlobsStoredForOthers) {
+  Image secret = makeImage();
+  img("docker-prod", "private").pushImage(secret, "1");
+  // A catch-all page: 200 to any path and method, the same bytes.
+  hub_.on("*", "/*", scripted::status(200, "<html>welcome</html>", {{"Content-Type", "text/html"}}));
+  // The blob is stored (for docker-prod); a 200 to HEAD that does not
+  // announce its size must not make the remote link and serve it.
+  for (const char* key : {"hub", "docker"}) {
+    auto r = img(key, "anything").getBlob(secret.layers[0].digest);
+    EXPECT_NE(r.body, secret.layers[0].bytes) << key;
+  }
+}
+
+TEST_F(VirtualTest, AnUpstreamIgnoringLastNeverSendsClientsRoundInCircles) {
+  // Always the same first page, always "more".
+  hub_.on("GET", "/v2/app/tags/list*",
+          scripted::status(200, R"({"name":"app","tags":["a","b"]})",
+                           {{"Content-Type", "application/json"}, {"Link", "</v2/app/tags/list?last=b&n=2>; rel=\"next\""}}));
+  for (const char* key : {"hub", "docker"}) {
+    auto r = http_.get(std::string("/v2/") + key + "/app/tags/list?last=b&n=2");
+    ASSERT_EQ(r.status, 200) << key << ": " << r.describe();
+    EXPECT_EQ(r.json()["tags"], nlohmann::json::array()) << key;
+    EXPECT_FALSE(r.headers.has("Link")) << key << ": " << r.header("Link");
+  }
+}
+
 }  // namespace
 }  // namespace berth::it

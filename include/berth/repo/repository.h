@@ -44,6 +44,11 @@ class Repository {
   virtual ~Repository() = default;
   virtual const config::Repository& settings() const = 0;
   const std::string& key() const { return settings().key; }
+  // The repository that stores what is written through this one: itself, a
+  // virtual repository's deployment repository, or null when writes are
+  // refused. Checks before a write (does this tag exist already?) ask it,
+  // not the union of members a read would see.
+  virtual Repository* writeTarget() { return this; }
 
   // Blobs served only when this repository links them. BLOB_UNKNOWN otherwise.
   virtual Result<storage::BlobInfo> statBlob(const Call& call, const std::string& name, const Digest& d) = 0;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 #include <thread>
 
@@ -95,6 +96,12 @@ Result<bool> RemoteRepository::linkIfUpstreamHas(const Call& call, const std::st
   if (!res || (*res)->status != 200) return false;
   auto info = blobs_->stat(d);
   if (!info) return false;
+  // A 200 alone is not "the upstream has this blob": a catch-all web page
+  // answers 200 to anything, and the blob may be another repository's. The
+  // answer must announce this blob's size, and its digest when it names one.
+  const auto& head = **res;
+  std::string named = head.header("Docker-Content-Digest");
+  if (head.content_length != info->size || (!named.empty() && named != d.str())) return false;
   if (auto st = meta_->linkBlob(key(), name, d, info->size); !st) return tl::unexpected(st.error());
   return true;
 }
@@ -363,7 +370,15 @@ Result<storage::Page> RemoteRepository::listTags(const Call& call, const std::st
     // Clients asking for the same page at once share one upstream request.
     auto page = tag_flights_.run(name + " " + suffix, call,
                                  [&] { return fetchTagList(upstream_, call, name, suffix, n); });
-    if (page) return page;
+    if (page) {
+      // An upstream that ignores `last` would send the client round in
+      // circles: only what comes after it, sorted, and no "more" after nothing.
+      auto& items = page->items;
+      std::sort(items.begin(), items.end());
+      if (!last.empty()) items.erase(items.begin(), std::upper_bound(items.begin(), items.end(), last));
+      if (items.empty()) page->more = false;
+      return page;
+    }
     upstream_error = page.error();
   }
   auto exists = meta_->imageExists(key(), name);

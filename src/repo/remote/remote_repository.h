@@ -40,6 +40,7 @@ class RemoteRepository final : public Repository {
   ~RemoteRepository() override;
 
   const config::Repository& settings() const override { return settings_; }
+  Repository* writeTarget() override { return nullptr; }  // pushes are refused
 
   Result<storage::BlobInfo> statBlob(const Call& call, const std::string& name, const Digest& d) override;
   Result<storage::BlobReaderPtr> openBlob(const Call& call, const std::string& name, const Digest& d) override;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -43,26 +44,34 @@ auto firstHit(const std::vector<Repository*>& members, const std::string& repo_k
 // their union. That union holds the first n of the members' whole lists: an
 // item among the first n overall has fewer than n items before it in its own
 // list. Items at or before `last` are dropped (an upstream may ignore it).
-Result<storage::Page> mergePages(const std::vector<Result<storage::Page>>& pages, const std::string& last,
-                                 std::size_t n, const Error& nobody) {
-  std::set<std::string> all;
+// Members' lists come sorted (a remote's upstream may not: sorted then), so
+// the union is a linear merge, not a tree of strings.
+Result<storage::Page> mergePages(std::vector<Result<storage::Page>> pages, const std::string& last, std::size_t n,
+                                 const Error& nobody) {
   storage::Page out;
   std::optional<Error> failure, not_found;
   bool any = false;
-  for (const auto& p : pages) {
+  for (auto& p : pages) {
     if (!p) {
       (isNotFound(p.error().code) ? not_found : failure) = p.error();
       continue;
     }
     any = true;
-    for (const auto& item : p->items)
-      if (last.empty() || item > last) all.insert(item);
     out.more = out.more || p->more;
+    auto& items = p->items;
+    if (!std::is_sorted(items.begin(), items.end())) std::sort(items.begin(), items.end());
+    auto from = last.empty() ? items.begin() : std::upper_bound(items.begin(), items.end(), last);
+    auto mid = static_cast<std::ptrdiff_t>(out.items.size());
+    out.items.insert(out.items.end(), std::make_move_iterator(from), std::make_move_iterator(items.end()));
+    std::inplace_merge(out.items.begin(), out.items.begin() + mid, out.items.end());
   }
   // A member that failed hides nothing from the others (as for reads); when
   // all of them failed, the failure is the answer.
   if (!any) return tl::unexpected(failure ? *failure : not_found ? *not_found : nobody);
-  out.items.assign(all.begin(), all.end());
+  out.items.erase(std::unique(out.items.begin(), out.items.end()), out.items.end());
+  // Members that say "more" yet give nothing after `last` (an upstream that
+  // ignores it) must not send the client round in circles.
+  if (out.items.empty()) out.more = false;
   if (out.items.size() > n) {
     out.items.resize(n);
     out.more = true;
@@ -76,12 +85,23 @@ VirtualRepository::VirtualRepository(config::Repository settings, storage::Metad
     : settings_(std::move(settings)), meta_(std::move(meta)) {}
 
 void VirtualRepository::bind(const RepositoryRegistry& registry) {
+  // Virtual members are expanded here, once, into the repositories that hold
+  // content, in resolution order and each once: a read never recurses, and a
+  // repository reached along several ways is asked once.
   members_.clear();
-  for (const auto& key : settings_.virt.repositories) {
-    auto* m = registry.find(key);
-    if (!m) throw std::runtime_error("virtual repository " + settings_.key + ": member " + key + " does not exist");
-    members_.push_back(m);
-  }
+  std::set<std::string> expanding{settings_.key};
+  std::function<void(const std::vector<std::string>&)> expand = [&](const std::vector<std::string>& keys) {
+    for (const auto& key : keys) {
+      auto* m = registry.find(key);
+      if (!m) throw std::runtime_error("virtual repository " + settings_.key + ": member " + key + " does not exist");
+      if (m->settings().type == config::RepoType::Virtual) {
+        if (expanding.insert(key).second) expand(m->settings().virt.repositories);  // validation bounds the depth
+      } else if (std::find(members_.begin(), members_.end(), m) == members_.end()) {
+        members_.push_back(m);
+      }
+    }
+  };
+  expand(settings_.virt.repositories);
   const auto& d = settings_.virt.default_deployment_repo;
   deployment_ = d.empty() ? nullptr : registry.find(d);
   if (!d.empty() && !deployment_)
@@ -125,8 +145,17 @@ Result<Repository*> VirtualRepository::latestLocal(const Call& call, const std::
 }
 
 Result<storage::BlobInfo> VirtualRepository::statBlob(const Call& call, const std::string& name, const Digest& d) {
-  return firstHit(readable(call, name), key(), Error{ErrorCode::BlobUnknown, "blob unknown to registry", d.str()},
-                  [&](Repository& m) { return m.statBlob(call, name, d); });
+  Error unknown{ErrorCode::BlobUnknown, "blob unknown to registry", d.str()};
+  auto hit = firstHit(readable(call, name), key(), unknown, [&](Repository& m) { return m.statBlob(call, name, d); });
+  // A blob HEAD is how a push asks "do you have it already?": a remote member
+  // that cannot answer (its upstream down) must not fail every push through
+  // this key. "Unknown" makes the client upload it; a GET still says 503.
+  if (!hit && !isNotFound(hit.error().code)) {
+    spdlog::warn("virtual repository {}: blob {} looked up as unknown, a member failed: {}", key(), d.str(),
+                 hit.error().message);
+    return tl::unexpected(unknown);
+  }
+  return hit;
 }
 
 Result<storage::BlobReaderPtr> VirtualRepository::openBlob(const Call& call, const std::string& name,
@@ -178,7 +207,11 @@ Result<StoredManifest> VirtualRepository::getManifest(const Call& call, const st
   if (!ref.isDigest() && settings_.virt.resolve_tags_by_latest_timestamp) {
     auto latest = latestLocal(call, name, ref.tag);
     if (!latest) return tl::unexpected(latest.error());
-    if (*latest) return (*latest)->getManifest(call, name, ref);
+    if (*latest) {
+      auto hit = (*latest)->getManifest(call, name, ref);
+      // Untagged since it was chosen: the resolution order decides after all.
+      if (hit || !isNotFound(hit.error().code)) return hit;
+    }
   }
   return firstHit(readable(call, name), key(),
                   Error{ErrorCode::ManifestUnknown, "manifest unknown to registry", ref.str()},
@@ -198,7 +231,10 @@ Result<std::optional<Digest>> VirtualRepository::resolveTag(const Call& call, co
   if (settings_.virt.resolve_tags_by_latest_timestamp) {
     auto latest = latestLocal(call, name, tag);
     if (!latest) return tl::unexpected(latest.error());
-    if (*latest) return (*latest)->resolveTag(call, name, tag);
+    if (*latest) {
+      auto hit = (*latest)->resolveTag(call, name, tag);
+      if (!hit || *hit) return hit;
+    }
   }
   // "No such tag" is an empty answer here, not an error: turn it into one so
   // that firstHit moves on, and back.
@@ -222,7 +258,8 @@ Result<storage::Page> VirtualRepository::listTags(const Call& call, const std::s
                                                   const std::string& last, std::size_t n) {
   std::vector<Result<storage::Page>> pages;
   for (auto* m : readable(call, name)) pages.push_back(m->listTags(call, name, last, n));
-  return mergePages(pages, last, n, Error{ErrorCode::NameUnknown, "repository name not known to registry", name});
+  return mergePages(std::move(pages), last, n,
+                    Error{ErrorCode::NameUnknown, "repository name not known to registry", name});
 }
 
 Result<ReferrersResult> VirtualRepository::referrers(const Call& call, const std::string& name,
@@ -267,7 +304,8 @@ Result<storage::Page> VirtualRepository::listImages(const Call& call, const std:
       pages.push_back(std::move(page));
     }
     if (pages.empty()) return storage::Page{};
-    auto merged = mergePages(pages, cursor, n, Error{ErrorCode::NameUnknown, "repository name not known to registry", key()});
+    auto merged = mergePages(std::move(pages), cursor, n,
+                             Error{ErrorCode::NameUnknown, "repository name not known to registry", key()});
     if (!merged || merged->items.empty()) return merged;
     storage::Page out{{}, merged->more};
     for (const auto& image : merged->items)

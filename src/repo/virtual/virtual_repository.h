@@ -29,6 +29,7 @@ class VirtualRepository final : public Repository {
   void bind(const RepositoryRegistry& registry);
 
   const config::Repository& settings() const override { return settings_; }
+  Repository* writeTarget() override { return deployment_ ? deployment_->writeTarget() : nullptr; }
 
   Result<storage::BlobInfo> statBlob(const Call& call, const std::string& name, const Digest& d) override;
   Result<storage::BlobReaderPtr> openBlob(const Call& call, const std::string& name, const Digest& d) override;

@@ -91,3 +91,27 @@ TEST(VirtualConfig, VirtualKeysBelongToVirtualRepositoriesOnly) {
 
 }  // namespace
 }  // namespace berth::config
+
+namespace berth::config {
+namespace {
+
+// Regression (attack on issue 9): a 2,000-deep chain was accepted and a read
+// through it overflowed the stack.
+TEST(VirtualConfig, NestingIsBoundedAndReportedAsAChain) {
+  std::string y = "repositories:\n  - {key: l, type: local}\n";
+  for (int i = 0; i < 10; ++i)
+    y += "  - {key: v" + std::to_string(i) + ", type: virtual, repositories: [" +
+         (i == 9 ? std::string("l") : "v" + std::to_string(i + 1)) + "]}\n";
+  expectRefused(y, {"repositories[1] 'v0'", "nest more than 8 deep", "v0 -> v1 -> v2"});
+  // Eight levels of diamonds (each lists every later one) are fine.
+  std::string ok = "repositories:\n  - {key: l, type: local}\n";
+  for (int i = 0; i < 8; ++i) {
+    std::string members;
+    for (int j = i + 1; j < 8; ++j) members += "v" + std::to_string(j) + ", ";
+    ok += "  - {key: v" + std::to_string(i) + ", type: virtual, repositories: [" + members + "l]}\n";
+  }
+  EXPECT_EQ(loadFromString(ok, "t.yml").repositories.size(), 9u);
+}
+
+}  // namespace
+}  // namespace berth::config
