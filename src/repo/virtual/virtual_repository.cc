@@ -125,8 +125,17 @@ Result<Repository*> VirtualRepository::latestLocal(const Call& call, const std::
 }
 
 Result<storage::BlobInfo> VirtualRepository::statBlob(const Call& call, const std::string& name, const Digest& d) {
-  return firstHit(readable(call, name), key(), Error{ErrorCode::BlobUnknown, "blob unknown to registry", d.str()},
-                  [&](Repository& m) { return m.statBlob(call, name, d); });
+  auto hit = firstHit(readable(call, name), key(), Error{ErrorCode::BlobUnknown, "blob unknown to registry", d.str()},
+                      [&](Repository& m) { return m.statBlob(call, name, d); });
+  // HEAD of a blob is how clients ask "upload it or not?" before a push, and
+  // mounts from this key ask it too: containers/image and dockerd abort a push
+  // on anything but 404. So a member's failure (a remote whose upstream is
+  // down) reads as "not here" when nobody has it; GET keeps the error.
+  if (!hit && !isNotFound(hit.error().code)) {
+    spdlog::debug("virtual repository {}: no member has {} (one failed: {})", key(), d.str(), hit.error().message);
+    return fail(ErrorCode::BlobUnknown, "blob unknown to registry", d.str());
+  }
+  return hit;
 }
 
 Result<storage::BlobReaderPtr> VirtualRepository::openBlob(const Call& call, const std::string& name,
