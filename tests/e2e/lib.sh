@@ -13,6 +13,10 @@
 # Set by a test script before e2e_start_registry (not by the caller):
 #   E2E_BERTH_EXTRA_REPOS more `repositories:` entries (YAML lines indented by
 #                         two spaces) for the berth it starts
+#   E2E_BERTH_EXTRA_CONFIG more top-level YAML (e.g. a `security:` section); with
+#                         a `security:` section GET /v2/ must answer 401, not 200
+# A script may stop its berth (e2e_stop_registry) and start another one on
+# the same storage, e.g. with other settings.
 #
 # Nothing here listens on, or talks to, a non-loopback address.
 # With pipefail, never end a pipeline in `grep -q`: it exits at the first
@@ -200,14 +204,20 @@ e2e_start_registry() {
     _e2e_start_berth
   fi
   _is_loopback "$REG" || fail "refusing non-loopback registry address '$REG'"
-  local i code=""
+  local i code="" want=200
+  # With security on, /v2/ always challenges a caller without credentials.
+  case "${E2E_BERTH_EXTRA_CONFIG:-}" in *security:*) want=401 ;; esac
   for i in $(seq 1 40); do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/") || true
-    [ "$code" = 200 ] && return 0
+    [ "$code" = "$want" ] && return 0
     sleep 0.25
   done
-  fail "GET http://$REG/v2/ answered '$code', want 200"
+  fail "GET http://$REG/v2/ answered '$code', want $want"
 }
+
+# e2e_stop_registry: stops the registry e2e_start_registry started (a server
+# that died meanwhile is a failure), so that another one can be started.
+e2e_stop_registry() { _e2e_stop_server || fail "the registry did not stop cleanly"; }
 
 _e2e_start_berth() {
   local bin=${BERTH_BIN:-$E2E_SRC/../../build/berth} d=$E2E_TMP/berth i
@@ -224,9 +234,12 @@ repositories:
   - key: docker-dev
     type: local
 ${E2E_BERTH_EXTRA_REPOS:-}
+${E2E_BERTH_EXTRA_CONFIG:-}
 EOF
   E2E_SERVER_LOG=$d/berth.log
-  "$bin" --config "$d/config.yml" --ready-file "$d/ready" </dev/null 2>"$E2E_SERVER_LOG" >&2 &
+  rm -f "$d/ready"   # a berth started earlier in this script left its address there
+  # Appended: a second berth of the same script keeps the first one's log.
+  "$bin" --config "$d/config.yml" --ready-file "$d/ready" </dev/null 2>>"$E2E_SERVER_LOG" >&2 &
   E2E_SERVER_PID=$!
   for i in $(seq 1 120); do   # 30 s
     if [ -s "$d/ready" ] && grep -qE '^[^ ]+:[0-9]+$' "$d/ready"; then
@@ -328,18 +341,18 @@ header_in() {
 }
 sha256() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 
-# check_manifest NAME REF MEDIATYPE DIGEST: HEAD and GET of
+# check_manifest NAME REF MEDIATYPE DIGEST [curl args...]: HEAD and GET of
 # /v2/NAME/manifests/REF answer 200 with this Content-Type and
 # Docker-Content-Digest, and the body hashes to DIGEST. The body is left in
 # $E2E_TMP/manifest. (Checked on the server, not trusted from a client's exit
 # status: buildah 1.28 `manifest push --all` can exit 0 without pushing the list.)
 check_manifest() {
   local path=/v2/$1/manifests/$2 m=$E2E_TMP/manifest code
-  code=$(http_get HEAD "$path" "$m" -H "Accept: $ANY_MT")
+  code=$(http_get HEAD "$path" "$m" -H "Accept: $ANY_MT" "${@:5}")
   [ "$code" = 200 ] || fail "HEAD $path: status $code, want 200"
   expect_eq "HEAD $path Content-Type" "$(header_in "$m.h" Content-Type)" "$3"
   expect_eq "HEAD $path Docker-Content-Digest" "$(header_in "$m.h" Docker-Content-Digest)" "$4"
-  code=$(http_get GET "$path" "$m" -H "Accept: $ANY_MT")
+  code=$(http_get GET "$path" "$m" -H "Accept: $ANY_MT" "${@:5}")
   [ "$code" = 200 ] || fail "GET $path: status $code, want 200: $(head -c 300 "$m")"
   expect_eq "GET $path Content-Type" "$(header_in "$m.h" Content-Type)" "$3"
   expect_eq "GET $path Docker-Content-Digest" "$(header_in "$m.h" Docker-Content-Digest)" "$4"
