@@ -84,11 +84,10 @@ Status LocalRepository::deleteBlob(const Call&, const std::string& name, const D
 
 Result<bool> LocalRepository::mountBlob(const Call& call, const std::string& name, const Digest& d, Repository& source,
                                         const std::string& source_name) {
+  // Any failure to find the blob in the source (a remote whose upstream is
+  // down, say) means "cannot mount": the client then uploads it.
   auto info = source.statBlob(call, source_name, d);
-  if (!info) {
-    if (info.error().code == ErrorCode::BlobUnknown) return false;
-    return tl::unexpected(info.error());
-  }
+  if (!info) return false;
   // A remote source answers statBlob from its upstream too: mount only what
   // is stored here.
   if (auto stored = blobs_->stat(d); !stored) {

@@ -30,26 +30,6 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 pushed_digest() { grep -oE 'digest: sha256:[0-9a-f]{64}' "$E2E_OUT" | tail -n1 | cut -d' ' -f2; }
 image_id() { docker image inspect --format '{{.Id}}' "$1"; }
 podman_digest() { podman image inspect --format '{{.Digest}}' "$1"; }
-# known_bug WHAT CMD...: a client command that a bug of the virtual
-# repository makes fail today (reported with issue 9). Its failure is logged
-# as a KNOWN BUG and listed at the end, without failing the test; once it
-# succeeds, the log says so: then make the step a plain `run`.
-KNOWN_BUGS=()
-known_bug() {
-  local what=$1; shift
-  log "  + (known bug: $what) $*"
-  if "$@" >"$E2E_OUT" 2>&1; then
-    log "    '$what' works now: the bug is fixed, make this step a plain 'run'"
-    return 0
-  fi
-  log "    KNOWN BUG ($what): $(grep -m1 -iE 'error|fatal|unknown' "$E2E_OUT" | cut -c1-300)"
-  KNOWN_BUGS+=("$what")
-}
-report_known_bugs() {
-  local b
-  for b in "${KNOWN_BUGS[@]}"; do log "KNOWN BUG still there: $b"; done
-}
-e2e_on_exit report_known_bugs
 # granted USER:PASSWORD HOST:PORT SCOPE: the actions of the token that the
 # token endpoint (the challenge's realm) at HOST:PORT issues for SCOPE.
 granted() {
@@ -123,8 +103,7 @@ expect_missing "docker-local/$N/remote" 1
 pass
 
 step "skopeo: list-tags through the virtual key merges both members"
-# The remote-only image under another tag in docker-local (pushed there
-# directly: through the virtual key, see the known bug below).
+# The remote-only image under another tag, pushed to docker-local directly.
 run skopeo copy --dest-tls-verify=false --preserve-digests "oci:$OCI:remote" "docker://$REG/docker-local/$N/remote:local"
 check_manifest "docker/$N/remote" local "$OCI_MT" "$R_IMG"
 run skopeo list-tags $TLS "docker://$REG/docker/$N/remote"
@@ -191,19 +170,18 @@ if [ $HAVE_DOCKER = 1 ]; then
   pass
 fi
 
-# ---------------------------------------------------------------- known bugs
-step "known bug: a new tag of a remote member's image, pushed through the virtual key"
+# ---------------------------------------------------------------- blobs another member has
+step "a new tag of a remote member's image, pushed through the virtual key"
 # $N/base is only upstream. HEAD of each blob through the virtual key
 # answers 200 (docker-remote has it), so the client uploads nothing; the
-# manifest PUT then goes to docker-local, which lacks the blobs under that
-# name: 400 MANIFEST_BLOB_UNKNOWN.
-known_bug "skopeo: an upstream image pushed under a new tag through the virtual key" \
-  skopeo copy --dest-tls-verify=false --preserve-digests "oci:$OCI:remote" "docker://$REG/docker/$N/base:skopeo"
+# manifest PUT takes the blobs into docker-local from docker-remote.
+run skopeo copy --dest-tls-verify=false --preserve-digests "oci:$OCI:remote" "docker://$REG/docker/$N/base:skopeo"
+run skopeo inspect --raw --tls-verify=false "docker://$REG/docker-local/$N/base:skopeo"
 if [ $HAVE_DOCKER = 1 ]; then
   run docker pull "$REG/docker/$N/base:1"
   run docker tag "$REG/docker/$N/base:1" "$REG/docker/$N/base:docker"
-  known_bug "docker: an image pulled through the virtual key pushed back under a new tag" \
-    docker push "$REG/docker/$N/base:docker"
+  run docker push "$REG/docker/$N/base:docker"
+  run skopeo inspect --raw --tls-verify=false "docker://$REG/docker-local/$N/base:docker"
 fi
 pass
 

@@ -302,15 +302,12 @@ TEST_F(VirtualTest, WithTheRemoteMemberDownNewBlobsArePushedThroughTheVirtualKey
   EXPECT_GT(hub_.total(), 0);
 }
 
-// Known bug, found by the e2e test (tests/e2e/virtual_test.sh, "known bug"
-// steps): HEAD of a blob through the virtual key answers 200 when a member
-// other than the deployment repository has it, so clients upload nothing; the
-// manifest PUT then reaches the deployment repository, which does not have
-// the blobs under that name: 400 MANIFEST_BLOB_UNKNOWN. That is `docker pull
-// host/docker/base:1 && docker tag ... host/docker/base:mine && docker push`.
-// Enable once the deployment repository takes such blobs (and child
-// manifests of an index) from the member that has them.
-TEST_F(VirtualTest, DISABLED_AManifestWhoseBlobsAnotherMemberHasIsPushedThroughTheVirtualKey) {
+// Found by the e2e test (tests/e2e/virtual_test.sh): HEAD of a blob through
+// the virtual key answers 200 when a member other than the deployment
+// repository has it, so clients upload nothing; the manifest PUT must then
+// find those blobs (and an index's children) in the deployment repository.
+// That is `docker pull host/docker/base:1 && docker tag ... host/docker/base:mine && docker push`.
+TEST_F(VirtualTest, AManifestWhoseBlobsAnotherMemberHasIsPushedThroughTheVirtualKey) {
   Image in_dev = makeImage();
   img("docker-dev").pushImage(in_dev, "1");
   for (const auto& l : in_dev.layers) ASSERT_EQ(img("docker").headBlob(l.digest).status, 200);
@@ -324,6 +321,21 @@ TEST_F(VirtualTest, DISABLED_AManifestWhoseBlobsAnotherMemberHasIsPushedThroughT
   put = img("docker", "base").putManifest("mine", upstream.manifest);
   EXPECT_EQ(put.status, 201) << put.describe();
   expectServes(img("docker-local", "base"), upstream, "mine");
+  // Not cached yet: the remote fetches the blobs the client skipped.
+  Image cold = makeImage(mt::kDockerManifest, 2);
+  hub_.addImage("cold", cold, "1");
+  put = img("docker", "cold").putManifest("mine", cold.manifest);
+  EXPECT_EQ(put.status, 201) << put.describe();
+  expectServes(img("docker-local", "cold"), cold, "mine");
+  // An index whose children another member has.
+  Image a = makeImage(), b = makeImage();
+  img("docker-dev", "multi").pushImage(a);
+  img("docker-dev", "multi").pushImage(b);
+  Manifest index = makeIndex({a.manifest, b.manifest});
+  put = img("docker", "multi").putManifest("1", index);
+  EXPECT_EQ(put.status, 201) << put.describe();
+  expectServes(img("docker-local", "multi"), a, a.manifest.digest);
+  EXPECT_EQ(img("docker-local", "multi").getManifest("1").body, index.bytes);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "berth/auth/access_controller.h"
 #include "berth/core/media_types.h"
+#include "repo/manifest_parser.h"
 
 namespace berth::repo {
 namespace {
@@ -223,7 +224,61 @@ Result<PutManifestResult> VirtualRepository::putManifest(const Call& call, const
                                                          const std::string& bytes) {
   auto target = deployment(call, name, auth::Action::Deploy);
   if (!target) return tl::unexpected(target.error());
+  // A client pushing through this key was told by HEAD that blobs another
+  // member has are here, so it uploaded none of them: the deployment
+  // repository takes them (and an index's children) from that member first.
+  // What cannot be taken is left for putManifest to refuse, as it would.
+  if (auto parsed = parseManifest(content_type, bytes)) adopt(call, **target, name, *parsed, 0);
   return (*target)->putManifest(call, name, ref, content_type, bytes);
+}
+
+void VirtualRepository::adopt(const Call& call, Repository& target, const std::string& name,
+                              const ParsedManifest& manifest, int depth) {
+  auto members = readable(call, name);
+  for (const auto& d : manifest.blobs) {
+    if (target.statBlob(call, name, d)) continue;
+    for (auto* m : members)
+      if (m != &target && adoptBlob(call, target, *m, name, d)) break;
+  }
+  if (depth > 0) return;  // an index of indexes: its grandchildren are not looked for
+  for (const auto& d : manifest.manifests) {
+    Reference child;
+    child.digest = d;
+    if (target.getManifest(call, name, child)) continue;
+    for (auto* m : members) {
+      if (m == &target) continue;
+      auto found = m->getManifest(call, name, child);
+      if (!found) continue;
+      if (auto parsed = parseManifest(found->media_type, found->bytes)) adopt(call, target, name, *parsed, depth + 1);
+      if (target.putManifest(call, name, child, found->media_type, found->bytes)) break;
+    }
+  }
+}
+
+bool VirtualRepository::adoptBlob(const Call& call, Repository& target, Repository& member, const std::string& name,
+                                  const Digest& d) {
+  auto mounted = target.mountBlob(call, name, d, member, name);
+  if (mounted && *mounted) return true;
+  if (member.settings().type != config::RepoType::Remote) return false;
+  // Not cached yet: fetched through the remote (the pull the client skipped).
+  auto reader = member.openBlob(call, name, d);
+  if (!reader) return false;
+  if (const auto& ready = (*reader)->ready()) {
+    for (uint64_t held = 0; held < (*reader)->size();) {
+      auto more = ready(held);
+      if (!more) return false;
+      held = *more;
+    }
+  }
+  // The last byte arrives once the digest is verified; the blob is installed
+  // in the store a moment later.
+  for (int attempt = 0; attempt < 250; ++attempt) {
+    mounted = target.mountBlob(call, name, d, member, name);
+    if (!mounted) return false;
+    if (*mounted) return true;
+    pauseCall(call, std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 Result<std::optional<Digest>> VirtualRepository::resolveTag(const Call& call, const std::string& name,

@@ -20,6 +20,8 @@
 
 namespace berth::repo {
 
+struct ParsedManifest;  // repo/manifest_parser.h
+
 class VirtualRepository final : public Repository {
  public:
   VirtualRepository(config::Repository settings, storage::MetadataStorePtr meta);
@@ -62,6 +64,12 @@ class VirtualRepository final : public Repository {
   // With resolve_tags_by_latest_timestamp: the local member whose `tag` was
   // pushed last, or null when no readable local member has it.
   Result<Repository*> latestLocal(const Call& call, const std::string& name, const std::string& tag) const;
+
+  // Links into `target` what `manifest` needs and another member has: blobs,
+  // and the child manifests of an index (depth 0) with their blobs.
+  void adopt(const Call& call, Repository& target, const std::string& name, const ParsedManifest& manifest,
+             int depth);
+  bool adoptBlob(const Call& call, Repository& target, Repository& member, const std::string& name, const Digest& d);
 
   config::Repository settings_;
   storage::MetadataStorePtr meta_;
