@@ -137,7 +137,8 @@ TEST_F(VirtualAuthTest, TheCatalogCursorNeverNamesAnImageTheCallerCannotList) {
   for (int i = 0; i < 10 && !target.empty(); ++i) {
     auto r = as("patterned").get(target);
     ASSERT_EQ(r.status, 200) << r.describe();
-    for (const auto& n : r.json()["repositories"]) listed.push_back(n.get<std::string>());
+    auto body = r.json();
+    for (const auto& n : body["repositories"]) listed.push_back(n.get<std::string>());
     auto link = r.header("Link");
     EXPECT_EQ(link.find("secret"), std::string::npos) << link;
     EXPECT_EQ(link.find("zzz"), std::string::npos) << link;
