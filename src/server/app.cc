@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/health_endpoint.h"
 #include "auth/access_controller_impl.h"
 #include "auth/security_service.h"
 #include "http/server.h"
+#include "observe/health.h"
 #include "observe/logging.h"
 #include "http/client.h"
 #include "repo/local_repository.h"
@@ -47,6 +49,7 @@ struct App::Parts {
   std::shared_ptr<repo::RepositoryRegistry> registry;
   std::shared_ptr<auth::SecurityService> security;
   std::unique_ptr<api::Api> api;
+  std::unique_ptr<observe::Health> health;
   std::unique_ptr<http::Server> server;
   // Hourly upkeep (expired uploads), stopped with the server.
   std::mutex upkeep_mu;
@@ -128,8 +131,14 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port)});
   http::ExchangeObserver observer;
   if (p.cfg.log.access_log) observer = observe::logAccess;
+  p.health = std::make_unique<observe::Health>(paths, [meta = p.meta] { return meta->ping(); },
+                                               p.cfg.storage.ready_min_free_bytes);
   api::Api* api = p.api.get();
-  p.server = std::make_unique<http::Server>(opts, [api](http::Exchange& ex) { api->handle(ex); }, observer);
+  observe::Health* health = p.health.get();
+  auto handler = [api, health](http::Exchange& ex) {
+    if (!api::answerHealthRoute(ex, *health)) api->handle(ex);
+  };
+  p.server = std::make_unique<http::Server>(opts, handler, observer);
   p.server->listen();
 }
 
@@ -161,6 +170,11 @@ void App::serve() {
   p.server->serve();
 }
 
-std::size_t App::stop() { return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds); }
+void App::beginDrain() { parts_->health->setDraining(); }
+
+std::size_t App::stop() {
+  beginDrain();
+  return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
+}
 
 }  // namespace berth::server
