@@ -100,8 +100,14 @@ run env DOCKER_BUILDKIT=0 docker build --network host --build-arg "BUILD_JOBS=${
   -f "$ROOT/docker/Dockerfile" -t "$IMG" "$ROOT"
 timed "image build" $((SECONDS - t0))
 # The context is what .dockerignore lets through: no build dirs, no data/.
+# The sources are about 1 MB; a host build/ directory alone is hundreds.
 ctx=$(grep -m1 -oE 'Sending build context to Docker daemon +[0-9.]+[kMG]?B' "$E2E_OUT" | awk '{print $NF}')
-pass "build context ${ctx:-?}"
+case $ctx in
+  *kB) ;;
+  *MB) [ "${ctx%%.*}" -lt 20 ] || fail "build context $ctx: .dockerignore lets build output or data in" ;;
+  *) fail "build context '${ctx:-unknown}': .dockerignore lets build output or data in" ;;
+esac
+pass "build context $ctx"
 
 step "the image: uid 999, HEALTHCHECK, BERTH_CONFIG only, the volume"
 inspect() { docker image inspect -f "$1" "$IMG"; }
@@ -123,13 +129,14 @@ published=""
 if out=$(docker run -d --name "$NAME-published" -p "127.0.0.1:$P:5000" -v "$NAME-pub:/var/lib/berth" "$IMG" 2>&1); then
   # Without a bridge network dockerd starts the container unreachable, with no port bound.
   published=$(docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{$p}}{{end}}' "$NAME-published")
+  out="the container started, with no port bound"
 fi
 if [ -n "$published" ]; then
   wait_status "http://127.0.0.1:$P/health/ready" 200 60 || { container_logs "$NAME-published"; fail "nothing on 127.0.0.1:$P"; }
   pass "registry on 127.0.0.1:$P through the published port"
 else
   # dockerd.sh runs dockerd without a bridge, iptables or userland proxy.
-  skip_step "publishing a port needs a bridge network, and the private dockerd has none on this machine (the port was not bound: $(tr '\n' ' ' <<<"$out" | cut -c1-120)); the same image runs with --network host below"
+  skip_step "publishing a port needs a bridge network, and the private dockerd has none on this machine ($(tr '\n' ' ' <<<"$out" | cut -c1-160)); the same image runs with --network host below"
 fi
 docker rm -f "$NAME-published" >/dev/null 2>&1 || true
 
