@@ -59,5 +59,12 @@ stop_dockerd() {
   stop_pid "$DOCKERD_PID" dockerd || log "dockerd needed SIGKILL"
   wait "$DOCKERD_PID" 2>/dev/null
   DOCKERD_PID=""
+  # dockerd leaves exec-root/netns/default (nsfs) mounted, and after a kill
+  # perhaps overlay mounts: unmount what is left below the temp dir, or the
+  # final rm --one-file-system leaves the directory behind.
+  local m
+  for m in $(awk -v d="$E2E_TMP/docker/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cannot unmount $m"
+  done
 }
 
