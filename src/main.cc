@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -11,15 +12,21 @@
 #include "berth/config.h"
 #include "observe/logging.h"
 #include "server/app.h"
+#include "server/healthcheck.h"
 #include "server/port_check.h"
+#include "server/storage_check.h"
 
 namespace {
 
 void usage() {
   std::cout << "usage: berth [--config FILE] [--ready-file FILE]   serve\n"
                "       berth check-config [--config FILE]          validate a config and exit\n"
+               "       berth healthcheck [--config FILE] [--address HOST:PORT] [--live] [--timeout SECONDS]\n"
+               "                                                   exit 0 if that berth answers /health/ready\n"
+               "                                                   (or /health/live) with 200, else 1\n"
                "       berth print-default-config                  print the embedded default config\n"
-               "       berth --version\n";
+               "       berth --version\n"
+               "--config defaults to $BERTH_CONFIG, else the embedded default config.\n";
 }
 
 berth::config::Config load(const std::string& path) {
@@ -29,7 +36,11 @@ berth::config::Config load(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path, ready_file, command = "serve";
+  // The container image sets BERTH_CONFIG, so that serving and its
+  // HEALTHCHECK read the same file; --config wins over it.
+  const char* env_config = std::getenv("BERTH_CONFIG");
+  std::string config_path = env_config ? env_config : "", ready_file, command = "serve";
+  berth::server::HealthcheckOptions health;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--version") {
@@ -42,8 +53,14 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--ready-file" && i + 1 < argc) {
       ready_file = argv[++i];
-    } else if (a == "check-config" || a == "print-default-config") {
+    } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck") {
       command = a;
+    } else if (command == "healthcheck" && a == "--address" && i + 1 < argc) {
+      health.address = argv[++i];
+    } else if (command == "healthcheck" && a == "--live") {
+      health.path = "/health/live";
+    } else if (command == "healthcheck" && a == "--timeout" && i + 1 < argc) {
+      health.timeout_seconds = static_cast<unsigned>(std::max(1L, std::strtol(argv[++i], nullptr, 10)));
     } else {
       std::cerr << "berth: unknown argument '" << a << "'\n";
       usage();
@@ -61,6 +78,7 @@ int main(int argc, char** argv) {
     std::cerr << "berth: invalid configuration: " << e.what() << "\n";
     return 1;
   }
+  if (command == "healthcheck") return berth::server::runHealthcheck(cfg, health);
   if (command == "check-config") {
     // Loading checked the ports against each other; binding tells whether
     // something else holds one. The main port is not tried: checking the
@@ -83,6 +101,7 @@ int main(int argc, char** argv) {
 
   berth::observe::setupLogging(cfg.log);
   try {
+    berth::server::checkStorageRoot(cfg.storage.root);
     berth::server::App app(cfg);
     spdlog::info("berth {} listening on {} (storage {}, {} repositories)", BERTH_VERSION, app.address(),
                  cfg.storage.root, cfg.repositories.size());
@@ -97,6 +116,13 @@ int main(int argc, char** argv) {
       int sig = 0;
       sigwait(&set, &sig);
       spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      if (unsigned delay = cfg.server.shutdown_delay_seconds; delay > 0) {
+        app.beginDrain();
+        spdlog::info("not ready from now on; serving {} s more before stopping (server.shutdown_delay_seconds; "
+                     "a second signal stops at once)", delay);
+        timespec wait{static_cast<time_t>(delay), 0};
+        if (sigtimedwait(&set, nullptr, &wait) > 0) spdlog::info("second signal: stopping now");
+      }
       std::size_t left = app.stop();
       if (left > 0) {
         // Their threads still use the server: destroying it now would be a

@@ -32,6 +32,11 @@ struct Server {
   unsigned read_timeout_seconds = 60;
   unsigned min_body_bytes_per_second = 1024;
   unsigned shutdown_grace_seconds = 30;
+  // SIGTERM/SIGINT: /health/ready answers 503 at once, but the listeners stay
+  // open and serve this long before the graceful stop begins, so that a load
+  // balancer polling readiness stops sending new requests first. A second
+  // signal cuts the delay short. 0: stop at once.
+  unsigned shutdown_delay_seconds = 0;
   // Request bodies held in memory at once (manifests, JSON), all requests
   // together; over it a request gets 429. Upload bodies stream to disk.
   uint64_t max_buffered_body_bytes = 64ull * 1024 * 1024;
@@ -53,6 +58,9 @@ struct Storage {
   unsigned max_uploads_per_user = 100;         // ditto, anonymous callers counting as one user
   std::string metadata_sync = "full";          // full | normal: when a metadata commit is durable
   unsigned upload_cache_mib = 2048;            // newest uploaded data kept in the page cache; 0 = none
+  // /health/ready answers 503 while the storage root's filesystem has less
+  // free space than this (for an unprivileged user); 0 = not checked.
+  uint64_t ready_min_free_bytes = 64ull * 1024 * 1024;
 };
 
 enum class RepoType { Local, Remote, Virtual };

@@ -37,6 +37,7 @@ void validate(const Config& c, const std::string& origin) {
   if (c.server.header_timeout_seconds == 0) bad(origin, "server.header_timeout_seconds must be at least 1");
   if (c.server.idle_timeout_seconds == 0) bad(origin, "server.idle_timeout_seconds must be at least 1");
   if (c.server.read_timeout_seconds == 0) bad(origin, "server.read_timeout_seconds must be at least 1");
+  if (c.server.shutdown_delay_seconds > 3600) bad(origin, "server.shutdown_delay_seconds must be at most 3600");
   if (c.server.max_buffered_body_bytes < 4 * 1024 * 1024)
     bad(origin, "server.max_buffered_body_bytes must be at least 4194304 (one manifest of the maximum size)");
   for (std::size_t i = 0; i < c.server.trusted_proxies.size(); ++i)
@@ -75,7 +76,8 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "max_connections_per_client",
                        "header_timeout_seconds", "idle_timeout_seconds", "read_timeout_seconds",
-                       "min_body_bytes_per_second", "shutdown_grace_seconds", "max_buffered_body_bytes", "tls", "trusted_proxies"}, origin,
+                       "min_body_bytes_per_second", "shutdown_grace_seconds", "shutdown_delay_seconds", "max_buffered_body_bytes", "tls",
+                       "trusted_proxies"}, origin,
                       "server");
     read(s, "listen", c.server.listen, origin, "server");
     read(s, "workers", c.server.workers, origin, "server");
@@ -86,6 +88,7 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(s, "min_body_bytes_per_second", c.server.min_body_bytes_per_second, origin, "server");
     read(s, "read_timeout_seconds", c.server.read_timeout_seconds, origin, "server");
     read(s, "shutdown_grace_seconds", c.server.shutdown_grace_seconds, origin, "server");
+    read(s, "shutdown_delay_seconds", c.server.shutdown_delay_seconds, origin, "server");
     read(s, "max_buffered_body_bytes", c.server.max_buffered_body_bytes, origin, "server");
     read(s, "trusted_proxies", c.server.trusted_proxies, origin, "server");
     if (const auto tls = s["tls"]) {
@@ -103,13 +106,14 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(l, "access_log", c.log.access_log, origin, "log");
     const auto st = root["storage"];
     checkKnownKeys(st, {"root", "upload_expiry_hours", "max_uploads_per_repository", "max_uploads_per_user",
-                        "metadata_sync", "upload_cache_mib"}, origin, "storage");
+                        "metadata_sync", "upload_cache_mib", "ready_min_free_bytes"}, origin, "storage");
     read(st, "root", c.storage.root, origin, "storage");
     read(st, "upload_expiry_hours", c.storage.upload_expiry_hours, origin, "storage");
     read(st, "max_uploads_per_repository", c.storage.max_uploads_per_repository, origin, "storage");
     read(st, "max_uploads_per_user", c.storage.max_uploads_per_user, origin, "storage");
     read(st, "metadata_sync", c.storage.metadata_sync, origin, "storage");
     read(st, "upload_cache_mib", c.storage.upload_cache_mib, origin, "storage");
+    read(st, "ready_min_free_bytes", c.storage.ready_min_free_bytes, origin, "storage");
     readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");

@@ -11,9 +11,11 @@
 #include <thread>
 
 #include "api/api.h"
+#include "api/health_endpoint.h"
 #include "auth/access_controller_impl.h"
 #include "auth/security_service.h"
 #include "http/server.h"
+#include "observe/health.h"
 #include "observe/logging.h"
 #include "http/client.h"
 #include "repo/local_repository.h"
@@ -49,6 +51,7 @@ struct App::Parts {
   std::shared_ptr<repo::RepositoryRegistry> registry;
   std::shared_ptr<auth::SecurityService> security;
   std::unique_ptr<api::Api> api;
+  std::unique_ptr<observe::Health> health;
   std::unique_ptr<http::Server> server;
   // The remotes' outbound clients: shut down when the drain starts (stop()).
   std::vector<std::shared_ptr<http::HttpClient>> outbound;
@@ -141,8 +144,14 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port)});
   http::ExchangeObserver observer;
   if (p.cfg.log.access_log) observer = observe::logAccess;
+  p.health = std::make_unique<observe::Health>(paths, [meta = p.meta] { return meta->ping(); },
+                                               p.cfg.storage.ready_min_free_bytes);
   api::Api* api = p.api.get();
-  p.server = std::make_unique<http::Server>(opts, [api](http::Exchange& ex) { api->handle(ex); }, observer);
+  observe::Health* health = p.health.get();
+  auto handler = [api, health](http::Exchange& ex) {
+    if (!api::answerHealthRoute(ex, *health)) api->handle(ex);
+  };
+  p.server = std::make_unique<http::Server>(opts, handler, observer);
   p.server->listen();
 }
 
@@ -174,7 +183,10 @@ void App::serve() {
   p.server->serve();
 }
 
+void App::beginDrain() { parts_->health->setDraining(); }
+
 std::size_t App::stop() {
+  beginDrain();
   // Upstream fetches in flight are cancelled before the drain, not after it:
   // a request waiting on an upstream (one that trickles a blob for ever)
   // would otherwise hold the drain for the whole grace period. Those requests

@@ -22,7 +22,10 @@ class App {
   std::vector<std::pair<std::string, std::string>> repositoryAddresses() const;
   // Serves until stop(); returns after the listener closed.
   void serve();
-  // Thread-safe; graceful. Returns connections still running after the grace period.
+  // Thread-safe: /health/ready answers 503 from now on; serving goes on.
+  void beginDrain();
+  // Thread-safe; graceful (begins the drain too). Returns connections still
+  // running after the grace period.
   std::size_t stop();
 
  private:

@@ -80,6 +80,14 @@ SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync)
   must(db_.exec(std::string("DELETE FROM images WHERE ") + kImageIsEmpty));
 }
 
+Status SqliteMetadataStore::ping() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT count(*) FROM sqlite_master");
+  auto row = s.step();
+  if (!row) return tl::unexpected(row.error());
+  return {};
+}
+
 Result<int64_t> SqliteMetadataStore::synchronousLevel() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("PRAGMA synchronous");

@@ -47,6 +47,9 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::vector<UploadRecord>> uploads() override;
   Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) override;
 
+  // A read of the schema: the connection is open and the file answers
+  // (readiness, /health/ready).
+  Status ping();
   // PRAGMA synchronous of this connection (2 = FULL, 1 = NORMAL).
   Result<int64_t> synchronousLevel();
 

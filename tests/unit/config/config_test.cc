@@ -88,6 +88,18 @@ TEST(Config, UploadCacheBudget) {
   expectError("storage: {upload_cache_mib: -5}", "storage.upload_cache_mib");
 }
 
+TEST(Config, ReadinessFloorAndShutdownDelay) {
+  EXPECT_EQ(loadDefault().storage.ready_min_free_bytes, 64ull << 20);
+  EXPECT_EQ(loadFromString("storage: {}", "t.yml").storage.ready_min_free_bytes, 64ull << 20);
+  EXPECT_EQ(loadFromString("storage: {ready_min_free_bytes: 0}", "t.yml").storage.ready_min_free_bytes, 0u);
+  EXPECT_EQ(loadFromString("storage: {ready_min_free_bytes: 1152921504606846976}", "t.yml").storage.ready_min_free_bytes,
+            1ull << 60);
+  expectError("storage: {ready_min_free_bytes: -1}", "storage.ready_min_free_bytes");
+  EXPECT_EQ(loadDefault().server.shutdown_delay_seconds, 0u);
+  EXPECT_EQ(loadFromString("server: {shutdown_delay_seconds: 15}", "t.yml").server.shutdown_delay_seconds, 15u);
+  expectError("server: {shutdown_delay_seconds: 3601}", "server.shutdown_delay_seconds");
+}
+
 TEST(Config, TrustedProxiesAreCidrBlocksCheckedAtLoad) {
   EXPECT_TRUE(loadDefault().server.trusted_proxies.empty()) << "nobody's X-Forwarded-* is believed by default";
   auto c = loadFromString("server: {trusted_proxies: [10.0.0.0/8, \"fd00::/8\", 192.0.2.1]}", "t");
