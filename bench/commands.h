@@ -26,6 +26,8 @@ json cmdSeedTags(const Args& a);
 json cmdSeedRepos(const Args& a);
 json cmdTagsList(const Args& a);
 json cmdCatalog(const Args& a);
+// scenarios_lifecycle.cc
+json cmdPromote(const Args& a);
 // setup_commands.cc
 json cmdLoopback(const Args& a);
 json cmdFreePort(const Args& a);

@@ -47,6 +47,8 @@ void usage() {
   tags-list     --target H:P [--repo R] [--iterations 20] [--seconds 60] [--n N] [--expect-min K] [--pid P]
   seed-repos    --target H:P [--prefix docker-local/bench/cat/r] [--count 2000] [--workers 16]
   catalog       --target H:P [--n 1000] [--iterations 20] [--seconds 60] [--expect-min K] [--pid P]
+  promote       --target H:P [--repo R] [--to-repo KEY] [--layers 50] [--layer-size 4KiB] [--iterations 200] [--pid P]
+                copies of one tag to fresh tags, then moves of it back and forth (Berth only)
   loopback      [--size 4GiB]           loopback TCP throughput of this machine
   free-port                             prints a free 127.0.0.1 port
   wait          --target H:P [--timeout 30]
@@ -96,7 +98,8 @@ int main(int argc, char** argv) {
       {"manifest-load", cmdManifestLoad}, {"blob-head", cmdBlobHead}, {"crowd", cmdCrowd},
       {"push-load", cmdPushLoad},  {"seed-tags", cmdSeedTags}, {"tags-list", cmdTagsList},
       {"seed-repos", cmdSeedRepos}, {"catalog", cmdCatalog},   {"loopback", cmdLoopback},
-      {"free-port", cmdFreePort},  {"wait", cmdWait},          {"report", cmdReport}};
+      {"free-port", cmdFreePort},  {"wait", cmdWait},          {"report", cmdReport},
+      {"promote", cmdPromote}};
   auto it = cmds.find(cmd);
   if (it == cmds.end()) {
     usage();

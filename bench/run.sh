@@ -159,7 +159,7 @@ if [ -z "$BB" ]; then
     g++ -std=c++20 -O2 -DNDEBUG -DBOOST_ASIO_NO_DEPRECATED \
       bench/main.cc bench/args.cc bench/common.cc bench/data.cc bench/net.cc bench/measure.cc \
       bench/registry_api.cc bench/workers.cc bench/scenarios_blobs.cc bench/scenarios_requests.cc \
-      bench/scenarios_listing.cc bench/scenarios_crowd.cc bench/crowd.cc bench/crowd_peers.cc \
+      bench/scenarios_listing.cc bench/scenarios_crowd.cc bench/scenarios_lifecycle.cc bench/crowd.cc bench/crowd_peers.cc \
       bench/setup_commands.cc bench/report.cc bench/report_crowd.cc bench/report_remote.cc \
       -o "$BUILD_DIR/bench/berth_bench" -lcrypto -pthread || die "cannot build berth_bench"
     BB=$BUILD_DIR/bench/berth_bench

@@ -87,6 +87,12 @@ struct Virtual {
   bool resolve_tags_by_latest_timestamp = false;
 };
 
+// A local repository's tag retention (docs/lifecycle.md).
+struct Local {
+  unsigned max_unique_tags = 0;             // tags kept per image; the oldest go first; 0 = no limit
+  std::vector<std::string> protected_tags;  // never removed by max_unique_tags (they still count)
+};
+
 struct Repository {
   std::string key;
   RepoType type = RepoType::Local;
@@ -96,6 +102,7 @@ struct Repository {
   // and containerd's hosts.toml point at. 0: none. Any repository type may
   // have one, as with Artifactory's "port" access method.
   unsigned port = 0;
+  Local local;     // type == Local only
   Remote remote;   // type == Remote only
   Virtual virt;    // type == Virtual only
   int line = 0;    // where it is defined in the config file (1-based; 0 = unknown), for messages

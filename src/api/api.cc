@@ -46,6 +46,9 @@ auth::AccessRequest accessFor(const Route& r, const std::string& method) {
     case RouteKind::Blob:
     case RouteKind::Manifest:
       return {r.repo_key, r.image, read ? Action::Read : method == "DELETE" ? Action::Delete : Action::Deploy};
+    // The images are in the body or the path: any right of the kind in the
+    // repository passes here, the handler asks for each image.
+    case RouteKind::RepoPath: return {r.repo_key, {}, method == "DELETE" ? Action::Delete : Action::Read};
     default: return {r.repo_key, r.image, Action::Read};
   }
 }
@@ -53,9 +56,9 @@ auth::AccessRequest accessFor(const Route& r, const std::string& method) {
 }  // namespace
 
 std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e) {
-  // The token endpoint, /v2/auth and the REST API take Basic credentials.
+  // The token endpoint, /v2/auth and the REST APIs take Basic credentials.
   if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
-      route->kind == RouteKind::AuthConfig)
+      route->kind == RouteKind::AuthConfig || route->kind == RouteKind::Promote || route->kind == RouteKind::RepoPath)
     return "Basic realm=\"Berth\"";
   Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}, {}, {}};
   std::string out = bearerChallenge(c);
@@ -64,8 +67,11 @@ std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route
 }
 
 Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
-         std::shared_ptr<auth::SecurityService> security)
-    : registry_(std::move(registry)), access_(std::move(access)), security_(std::move(security)) {}
+         std::shared_ptr<auth::SecurityService> security, std::shared_ptr<ops::Lifecycle> lifecycle)
+    : registry_(std::move(registry)),
+      access_(std::move(access)),
+      security_(std::move(security)),
+      lifecycle_(std::move(lifecycle)) {}
 
 void Api::handle(http::Exchange& raw) {
   HeaderAddingExchange ex(raw);
@@ -118,6 +124,8 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
     case RouteKind::Manifest: return handleManifest(c);
     case RouteKind::Tags: return handleTags(c);
     case RouteKind::Referrers: return handleReferrers(c);
+    case RouteKind::Promote: return lifecycle_ ? handlePromote(c, *lifecycle_) : unsupported(c);
+    case RouteKind::RepoPath: return lifecycle_ ? handleRepoPath(c, *lifecycle_) : unsupported(c);
     default: return unsupported(c);
   }
 }

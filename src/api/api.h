@@ -13,14 +13,18 @@
 namespace berth::auth {
 class SecurityService;
 }
+namespace berth::ops {
+class Lifecycle;
+}
 
 namespace berth::api {
 
 class Api {
  public:
-  // `security` is null for an open registry.
+  // `security` is null for an open registry; `lifecycle` null: no promotion
+  // or deletion routes (UNSUPPORTED).
   Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
-      std::shared_ptr<auth::SecurityService> security);
+      std::shared_ptr<auth::SecurityService> security, std::shared_ptr<ops::Lifecycle> lifecycle = nullptr);
   void handle(http::Exchange& ex);
 
  private:
@@ -31,6 +35,7 @@ class Api {
   std::shared_ptr<repo::RepositoryRegistry> registry_;
   auth::AccessControllerPtr access_;
   std::shared_ptr<auth::SecurityService> security_;
+  std::shared_ptr<ops::Lifecycle> lifecycle_;
 };
 
 }  // namespace berth::api

@@ -14,6 +14,9 @@
 namespace berth::auth {
 class SecurityService;
 }
+namespace berth::ops {
+class Lifecycle;
+}
 
 namespace berth::api {
 
@@ -76,6 +79,8 @@ Status handleReferrers(Context& c);
 Status handleToken(Context& c);
 Status handleAuthConfig(Context& c);
 Status handleSecurity(Context& c);
+Status handlePromote(Context& c, ops::Lifecycle& life);
+Status handleRepoPath(Context& c, ops::Lifecycle& life);
 
 // "http(s)://host" as the client addressed us (Host header, TLS or not).
 std::string externalBase(const http::HttpRequest& req);

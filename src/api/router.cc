@@ -90,7 +90,21 @@ Result<Route> matchRoute(const std::string& path, const std::string& port_reposi
     route.base = "/v2/" + route.repo_key;
     return matchImageRoute(rest.substr(slash + 1), std::move(route), path);
   }
-  if (p.starts_with("/artifactory/")) p.remove_prefix(12);
+  if (p.starts_with("/artifactory/")) {
+    p.remove_prefix(12);
+    // Any other first segment than "api" is a repository key: Artifactory's
+    // paths in a repository's tree. (A repository keyed "api" cannot be addressed so.)
+    if (p != "/api" && !p.starts_with("/api/")) {
+      std::string_view rest = p.substr(1);
+      auto slash = rest.find('/');
+      route.kind = RouteKind::RepoPath;
+      route.repo_key = std::string(rest.substr(0, slash));
+      if (route.repo_key.empty()) return noRoute(path);
+      route.tail = slash == std::string_view::npos ? std::string() : std::string(rest.substr(slash + 1));
+      route.base = "/artifactory/" + route.repo_key;
+      return route;
+    }
+  }
   if (!p.starts_with("/api/docker/")) return noRoute(path);
   std::string_view rest = p.substr(12);
   auto slash = rest.find('/');
@@ -107,6 +121,11 @@ Result<Route> matchRoute(const std::string& path, const std::string& port_reposi
   }
   if (!rest.starts_with("v2/")) return noRoute(path);
   rest.remove_prefix(3);
+  // Not an image called "promote": an image's routes always end in a kind marker.
+  if (rest == "promote") {
+    route.kind = RouteKind::Promote;
+    return route;
+  }
   if (rest == "_catalog") {
     route.kind = RouteKind::RepoCatalog;
     return route;

@@ -2,6 +2,9 @@
 //   /v2/<repoKey>/<image>/...                       (repoKey = first name component)
 //   /artifactory/api/docker/<repoKey>/v2/<image>/...
 //   /api/docker/<repoKey>/v2/<image>/...
+// Artifactory's REST routes of the image lifecycle (docs/lifecycle.md):
+//   [/artifactory]/api/docker/<repoKey>/v2/promote  (POST)
+//   /artifactory/<repoKey>/<path>                   (DELETE: a tag or an image)
 // and, on a repository's own port (config `port:`, a registry mirror):
 //   /v2/<image>/...                                 (repoKey = the port's repository)
 // Pure function; the grammar of names and references is checked here too.
@@ -18,13 +21,15 @@ enum class RouteKind {
   Token,       // /v2/token, <family>/v2/token: Docker token auth
   AuthConfig,  // /v2/auth, <family>/v2/auth: a docker config.json snippet
   Security,    // /api/security/<tail...>: users, groups, permissions, access tokens
+  Promote,     // [/artifactory]/api/docker/<repoKey>/v2/promote: the source is repo_key
+  RepoPath,    // /artifactory/<repoKey>/<tail...>: a path in the repository's tree (image[/tag])
 };
 
 struct Route {
   RouteKind kind = RouteKind::Base;
   std::string repo_key;  // empty for Base and Catalog of the /v2 family
   std::string image;     // image name inside the repository
-  std::string tail;      // digest, reference or upload id (unparsed)
+  std::string tail;      // digest, reference, upload id, or RepoPath's path (unparsed)
   // URL prefix of this repository in this family: "/v2/<key>", "/api/docker/<key>/v2",
   // or "/v2" on the repository's own port.
   std::string base;

@@ -18,6 +18,8 @@ namespace {
 // The keys a remote repository takes besides key, type, description, port.
 const std::set<std::string> kRemoteKeys{"url",     "username",        "password", "metadata_ttl_seconds",
                                         "offline", "timeout_seconds", "ca_file",  "foreign_layers"};
+// The keys a local repository takes.
+const std::set<std::string> kLocalKeys{"max_unique_tags", "protected_tags"};
 // The keys a virtual repository takes.
 const std::set<std::string> kVirtualKeys{"repositories", "default_deployment_repo",
                                          "resolve_tags_by_latest_timestamp"};
@@ -133,6 +135,14 @@ void readRemote(const YAML::Node& node, Remote& r, const std::string& origin, co
   }
 }
 
+void readLocal(const YAML::Node& node, Local& l, const std::string& origin, const std::string& where) {
+  read(node, "max_unique_tags", l.max_unique_tags, origin, where);
+  read(node, "protected_tags", l.protected_tags, origin, where);
+  for (std::size_t i = 0; i < l.protected_tags.size(); ++i)
+    if (!isValidTag(l.protected_tags[i]))
+      bad(origin, where + ".protected_tags[" + std::to_string(i) + "] is not a valid tag");
+}
+
 }  // namespace
 
 std::string expandEnvironment(const std::string& value, const std::string& origin, const std::string& key) {
@@ -161,6 +171,7 @@ Repository readRepository(const YAML::Node& node, const std::string& origin, con
   std::set<std::string> known{"key", "type", "description", "port"};
   known.insert(kRemoteKeys.begin(), kRemoteKeys.end());
   known.insert(kVirtualKeys.begin(), kVirtualKeys.end());
+  known.insert(kLocalKeys.begin(), kLocalKeys.end());
   checkKnownKeys(node, known, origin, where);
   Repository r;
   if (node) r.line = node.Mark().line + 1;
@@ -170,6 +181,7 @@ Repository readRepository(const YAML::Node& node, const std::string& origin, con
   r.type = parseRepoType(type, origin, where);
   read(node, "description", r.description, origin, where);
   readPort(node, r.port, origin, where);
+  if (r.type == RepoType::Local) readLocal(node, r.local, origin, where);
   if (r.type == RepoType::Remote) readRemote(node, r.remote, origin, where);
   if (r.type == RepoType::Virtual) {
     read(node, "repositories", r.virt.repositories, origin, where);
@@ -183,6 +195,7 @@ Repository readRepository(const YAML::Node& node, const std::string& origin, con
         bad(origin, where + "." + k + " applies only to a " + owner_name + " repository (type: " + owner_name +
                         "); '" + r.key + "' is " + type);
   };
+  refuseKeysOf(kLocalKeys, RepoType::Local, "local");
   refuseKeysOf(kRemoteKeys, RepoType::Remote, "remote");
   refuseKeysOf(kVirtualKeys, RepoType::Virtual, "virtual");
   return r;

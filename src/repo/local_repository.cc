@@ -1,6 +1,8 @@
 #include "repo/local_repository.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include "berth/core/media_types.h"
 #include "berth/core/sha256.h"
@@ -162,7 +164,17 @@ Result<PutManifestResult> LocalRepository::putManifest(const Call&, const std::s
   w.blobs = parsed->blobs;
   w.manifests = parsed->manifests;
   if (!ref.isDigest()) w.tag = ref.tag;
-  if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  w.limit = {settings_.local.max_unique_tags, settings_.local.protected_tags};
+  // The checks above ran outside the write: a delete may have pruned a link since.
+  w.require_references = true;
+  auto out = meta_->putManifest(w);
+  if (!out) return tl::unexpected(out.error());
+  if (!out->missing.empty())
+    return fail(ErrorCode::ManifestBlobUnknown, "manifest references a manifest or blob unknown to registry",
+                out->missing);
+  if (!out->evicted.empty())
+    spdlog::info("{}/{}: max_unique_tags {} removed tags {}", key(), name, settings_.local.max_unique_tags,
+                 fmt::join(out->evicted, ", "));
   return PutManifestResult{digest, parsed->subject};
 }
 

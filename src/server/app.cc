@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "observe/health.h"
 #include "observe/logging.h"
+#include "ops/lifecycle.h"
 #include "http/client.h"
 #include "repo/local_repository.h"
 #include "repo/remote/remote_repository.h"
@@ -120,7 +121,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     spdlog::warn("no security section in the configuration: this registry is open to everyone");
     access = auth::makeAllowAll();
   }
-  p.api = std::make_unique<api::Api>(p.registry, access, p.security);
+  p.api = std::make_unique<api::Api>(p.registry, access, p.security,
+                                     std::make_shared<ops::Lifecycle>(p.registry, p.meta));
 
   auto hp = config::parseListen(p.cfg.server.listen);
   http::ServerOptions opts;

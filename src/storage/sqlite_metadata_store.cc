@@ -25,17 +25,18 @@ CREATE TABLE IF NOT EXISTS manifest_refs(
 CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(child);
 CREATE TABLE IF NOT EXISTS tags(
   repo TEXT NOT NULL, name TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, updated INTEGER NOT NULL,
-  PRIMARY KEY(repo, name, tag)) WITHOUT ROWID;
+  seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(repo, name, tag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, name, digest);
 CREATE TABLE IF NOT EXISTS uploads(
   uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,
   owner TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
 )sql";
 
-// After the upgrade of an older uploads table (no owner column).
-constexpr const char* kUploadIndexes = R"sql(
+// After the upgrade of older tables (uploads without owner, tags without seq).
+constexpr const char* kUpgradedIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS uploads_repo ON uploads(repo);
 CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner);
+CREATE INDEX IF NOT EXISTS tags_seq ON tags(seq);
 )sql";
 
 // An image with no tag, manifest or blob link left is no longer listed.
@@ -72,10 +73,16 @@ SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync)
     if (!st) throw std::runtime_error(st.error().message);
   };
   must(db_.exec(kSchema));
-  auto has_owner = db_.prepare("SELECT 1 FROM pragma_table_info('uploads') WHERE name='owner'").step();
-  must(has_owner ? Status{} : tl::unexpected(has_owner.error()));
-  if (!*has_owner) must(db_.exec("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''"));
-  must(db_.exec(kUploadIndexes));
+  auto addColumn = [&](const char* table, const char* column, const char* definition) {
+    auto has = db_.prepare(std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name='" + column + "'")
+                   .step();
+    must(has ? Status{} : tl::unexpected(has.error()));
+    if (!*has) must(db_.exec(std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + definition));
+  };
+  addColumn("uploads", "owner", "TEXT NOT NULL DEFAULT ''");
+  // Push order of tags (max unique tags); older rows keep 0 and sort by time.
+  addColumn("tags", "seq", "INTEGER NOT NULL DEFAULT 0");
+  must(db_.exec(kUpgradedIndexes));
   // Images emptied before deletes forgot them (older versions never did).
   must(db_.exec(std::string("DELETE FROM images WHERE ") + kImageIsEmpty));
 }
@@ -157,32 +164,65 @@ Result<bool> SqliteMetadataStore::unlinkBlob(const std::string& repo, const std:
   return deleteAndForget("DELETE FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3", repo, name, d.str());
 }
 
-Status SqliteMetadataStore::putManifest(const ManifestWrite& w) {
+Result<PutManifestOutcome> SqliteMetadataStore::putManifest(const ManifestWrite& w) {
   const auto& m = w.record;
   std::lock_guard lock(mu_);
   Transaction tx(db_);
-  if (auto st = tx.begin(); !st) return st;
-  if (auto st = touchImage(m.repo, m.name); !st) return st;
+  if (auto st = tx.begin(); !st) return tl::unexpected(st.error());
+  PutManifestOutcome out;
+  if (w.require_references) {
+    auto missing = missingReference(w);
+    if (!missing) return tl::unexpected(missing.error());
+    if (!missing->empty()) {
+      out.missing = std::move(*missing);
+      return out;  // rolled back: nothing written
+    }
+  }
+  if (auto st = touchImage(m.repo, m.name); !st) return tl::unexpected(st.error());
   auto st = db_.prepare(std::string("INSERT OR REPLACE INTO manifests(") + kManifestCols +
                         ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)")
                 .bind(1, m.repo).bind(2, m.name).bind(3, m.digest.str()).bind(4, m.media_type)
                 .bind(5, static_cast<int64_t>(m.size)).bind(6, m.subject).bind(7, m.artifact_type)
                 .bind(8, m.annotations).bind(9, m.created ? m.created : now()).run();
-  if (!st) return st;
+  if (!st) return tl::unexpected(st.error());
   auto addRef = [&](const Digest& child, const char* kind) {
     return db_.prepare("INSERT OR IGNORE INTO manifest_refs(repo, name, parent, child, kind) VALUES(?1,?2,?3,?4,?5)")
         .bind(1, m.repo).bind(2, m.name).bind(3, m.digest.str()).bind(4, child.str()).bind(5, std::string(kind)).run();
   };
   for (const auto& b : w.blobs)
-    if (auto s2 = addRef(b, "blob"); !s2) return s2;
+    if (auto s2 = addRef(b, "blob"); !s2) return tl::unexpected(s2.error());
   for (const auto& c : w.manifests)
-    if (auto s2 = addRef(c, "manifest"); !s2) return s2;
+    if (auto s2 = addRef(c, "manifest"); !s2) return tl::unexpected(s2.error());
   if (w.tag) {
-    auto s3 = db_.prepare("INSERT OR REPLACE INTO tags(repo, name, tag, digest, updated) VALUES(?1,?2,?3,?4,?5)")
-                  .bind(1, m.repo).bind(2, m.name).bind(3, *w.tag).bind(4, m.digest.str()).bind(5, now()).run();
-    if (!s3) return s3;
+    if (auto s3 = writeTag(m.repo, m.name, *w.tag, m.digest.str()); !s3) return tl::unexpected(s3.error());
+    auto ev = enforceTagLimit(m.repo, m.name, w.limit, {*w.tag});
+    if (!ev) return tl::unexpected(ev.error());
+    out.evicted = std::move(*ev);
   }
-  return tx.commit();
+  if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
+  return out;
+}
+
+Result<std::string> SqliteMetadataStore::missingReference(const ManifestWrite& w) {
+  const auto& m = w.record;
+  auto absent = [&](const char* sql, const Digest& d) -> Result<bool> {
+    auto s = db_.prepare(sql);
+    s.bind(1, m.repo).bind(2, m.name).bind(3, d.str());
+    auto row = s.step();
+    if (!row) return tl::unexpected(row.error());
+    return !*row;
+  };
+  for (const auto& b : w.blobs) {
+    auto gone = absent("SELECT 1 FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3", b);
+    if (!gone) return tl::unexpected(gone.error());
+    if (*gone) return b.str();
+  }
+  for (const auto& c : w.manifests) {
+    auto gone = absent("SELECT 1 FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3", c);
+    if (!gone) return tl::unexpected(gone.error());
+    if (*gone) return c.str();
+  }
+  return std::string();
 }
 
 Result<std::optional<ManifestRecord>> SqliteMetadataStore::manifest(const std::string& repo, const std::string& name,

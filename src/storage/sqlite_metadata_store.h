@@ -22,7 +22,7 @@ class SqliteMetadataStore final : public MetadataStore {
                                                  const Digest& d) override;
   Result<bool> unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) override;
 
-  Status putManifest(const ManifestWrite& write) override;
+  Result<PutManifestOutcome> putManifest(const ManifestWrite& write) override;
   Result<std::optional<ManifestRecord>> manifest(const std::string& repo, const std::string& name,
                                                  const Digest& d) override;
   Result<bool> deleteManifest(const std::string& repo, const std::string& name, const Digest& d) override;
@@ -37,6 +37,10 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<bool> deleteTag(const std::string& repo, const std::string& name, const std::string& tag) override;
   Result<Page> listTags(const std::string& repo, const std::string& name, const std::string& last,
                         std::size_t n) override;
+
+  Result<PromoteOutcome> promote(const PromoteSpec& spec) override;
+  Result<bool> deleteTagAndPrune(const std::string& repo, const std::string& name, const std::string& tag) override;
+  Result<bool> deleteImage(const std::string& repo, const std::string& name) override;
 
   Result<bool> imageExists(const std::string& repo, const std::string& name) override;
   Result<Page> listImages(const std::string& repo, const std::string& last, std::size_t n) override;
@@ -64,6 +68,23 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<bool> deleteAndForget(const std::string& sql, const std::string& repo, const std::string& name,
                                const std::string& key);
   Result<Page> page(Stmt& stmt, std::size_t n);
+
+  // The first of the write's blobs or child manifests absent from its image, or "".
+  Result<std::string> missingReference(const ManifestWrite& w);
+
+  // Lifecycle (sqlite_metadata_store_lifecycle.cc); callers hold mu_ and a transaction.
+  // Sets the tag, as the newest push of the image.
+  Status writeTag(const std::string& repo, const std::string& name, const std::string& tag, const std::string& digest);
+  // Removes the image's oldest tags beyond limit.max (never protected or
+  // `fresh` ones), then prunes: the tags removed.
+  Result<std::vector<std::string>> enforceTagLimit(const std::string& repo, const std::string& name,
+                                                   const TagLimit& limit, const std::vector<std::string>& fresh);
+  // Removes the candidate manifests (digest strings) that nothing in the
+  // image holds any more, their children and referrers in turn, and the
+  // links of blobs no remaining manifest of the image references.
+  Status prune(const std::string& repo, const std::string& name, std::vector<std::string> candidates);
+  // Every row of the image, in every table.
+  Status removeImageRows(const std::string& repo, const std::string& name);
 
   std::mutex mu_;
   SqliteDb db_;

@@ -29,11 +29,60 @@ struct ManifestRecord {
   int64_t created = 0;        // unix seconds
 };
 
+// Max unique tags (docs/lifecycle.md): when a tag write leaves an image with
+// more than `max` tags, its oldest tags by push order are removed in the same
+// transaction, then the manifests nothing in the image references any more.
+// Never a protected tag, nor one the same operation wrote. 0 = no limit.
+struct TagLimit {
+  std::size_t max = 0;
+  std::vector<std::string> protected_tags;
+};
+
 struct ManifestWrite {
   ManifestRecord record;
   std::vector<Digest> blobs;      // config + layers (+ subject is not a ref)
   std::vector<Digest> manifests;  // children of an index
   std::optional<std::string> tag;
+  TagLimit limit;                 // applies when `tag` is set
+  // Checked in the write's transaction: every blob linked in the image and
+  // every child manifest present, so that a concurrent delete that pruned
+  // one cannot leave a manifest whose references are gone (a remote's cache
+  // stores manifests before their layers and does not ask).
+  bool require_references = false;
+};
+
+struct PutManifestOutcome {
+  std::string missing;               // with require_references: a reference absent (nothing written)
+  std::vector<std::string> evicted;  // tags the TagLimit removed
+};
+
+// A promotion (docs/lifecycle.md): manifest records, their references, the
+// links of the blobs they reference and tags are copied from one image to
+// another, in one transaction; no blob content is touched.
+struct PromoteSpec {
+  std::string from_repo, from_name, to_repo, to_name;
+  std::optional<std::string> tag;  // absent: every tag and manifest of the image
+  std::string target_tag;          // with `tag`: the tag written in the target (empty: the same)
+  bool move = false;               // then removed from the source (tags, and what they alone referenced)
+  bool allow_overwrite = false;    // may repoint a target tag that names another manifest
+  TagLimit limit;                  // the target's
+};
+
+enum class PromoteStatus {
+  Done,
+  ImageUnknown,      // the source image has no manifest
+  TagUnknown,        // the source tag does not exist
+  Incomplete,        // the source lacks a child manifest or a blob link (a remote's partial cache)
+  OverwriteRefused,  // a target tag names another manifest and allow_overwrite is false
+};
+
+struct PromoteOutcome {
+  PromoteStatus status = PromoteStatus::Done;
+  std::string detail;  // the missing digest or tag, the tag that would be overwritten
+  std::vector<std::pair<std::string, Digest>> tags;  // tags written in the target
+  std::vector<std::string> overwritten;              // of those, the ones that named another manifest
+  std::vector<std::string> evicted;                  // target tags removed by its TagLimit
+  std::size_t manifests = 0, blobs = 0;              // records and links the promotion carried
 };
 
 struct TagRecord {
@@ -74,8 +123,9 @@ class MetadataStore {
                                                          const Digest& d) = 0;
   virtual Result<bool> unlinkBlob(const std::string& repo, const std::string& name, const Digest& d) = 0;
 
-  // Manifests. putManifest stores the record, its references and the tag in one transaction.
-  virtual Status putManifest(const ManifestWrite& write) = 0;
+  // Manifests. putManifest stores the record, its references and the tag in
+  // one transaction, with the tag limit applied.
+  virtual Result<PutManifestOutcome> putManifest(const ManifestWrite& write) = 0;
   virtual Result<std::optional<ManifestRecord>> manifest(const std::string& repo, const std::string& name,
                                                          const Digest& d) = 0;
   // Removes the manifest and every tag pointing to it. False when absent.
@@ -94,6 +144,18 @@ class MetadataStore {
   // Sorted; the tags after `last`, at most n.
   virtual Result<Page> listTags(const std::string& repo, const std::string& name, const std::string& last,
                                 std::size_t n) = 0;
+
+  // Lifecycle (docs/lifecycle.md). Each is one transaction, all or nothing.
+  // Pruning: a manifest that no tag and no index of the image references any
+  // more is removed with its references, then (in turn) its children and
+  // referrers nothing else holds; links of blobs that no remaining manifest of
+  // the image references are removed. A manifest pushed by digest alone is
+  // never a candidate: only what a removed tag or manifest pointed to is.
+  virtual Result<PromoteOutcome> promote(const PromoteSpec& spec) = 0;
+  // Removes the tag, then prunes. False when the tag does not exist.
+  virtual Result<bool> deleteTagAndPrune(const std::string& repo, const std::string& name, const std::string& tag) = 0;
+  // Removes the image: every tag, manifest and blob link. False when unknown.
+  virtual Result<bool> deleteImage(const std::string& repo, const std::string& name) = 0;
 
   // Images ("<repo>/<name>"), sorted. repo empty = all repositories.
   virtual Result<bool> imageExists(const std::string& repo, const std::string& name) = 0;

@@ -103,3 +103,41 @@ TEST(Router, RefusesBadNamesAndUnknownShapes) {
 
 }  // namespace
 }  // namespace berth::api
+
+namespace berth::api {
+namespace {
+
+TEST(Router, PromoteIsItsOwnRouteInBothArtifactoryFamilies) {
+  for (std::string prefix : {"/artifactory/api/docker/docker-dev/v2", "/api/docker/docker-dev/v2"}) {
+    auto r = matchRoute(prefix + "/promote");
+    ASSERT_TRUE(r) << prefix;
+    EXPECT_EQ(r->kind, RouteKind::Promote);
+    EXPECT_EQ(r->repo_key, "docker-dev");
+    // An image called "promote" keeps its registry routes.
+    auto m = matchRoute(prefix + "/promote/manifests/1");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->kind, RouteKind::Manifest);
+    EXPECT_EQ(m->image, "promote");
+  }
+  EXPECT_EQ(matchRoute("/v2/docker-dev/promote").error().code, ErrorCode::NameUnknown) << "not under /v2";
+}
+
+TEST(Router, ArtifactoryRepositoryPaths) {
+  auto r = matchRoute("/artifactory/docker-dev/team/app/1.0");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, RouteKind::RepoPath);
+  EXPECT_EQ(r->repo_key, "docker-dev");
+  EXPECT_EQ(r->tail, "team/app/1.0");
+  EXPECT_EQ(matchRoute("/artifactory/docker-dev")->tail, "");
+  EXPECT_EQ(matchRoute("/artifactory/docker-dev/")->tail, "");
+  // "api" is Artifactory's REST API, never a repository key.
+  EXPECT_EQ(matchRoute("/artifactory/api/docker/k/v2/a/tags/list")->kind, RouteKind::Tags);
+  EXPECT_EQ(matchRoute("/artifactory/api/security/users")->kind, RouteKind::Security);
+  EXPECT_FALSE(matchRoute("/artifactory/api"));
+  EXPECT_FALSE(matchRoute("/artifactory/"));
+  // Without the /artifactory prefix such paths are no route at all.
+  EXPECT_EQ(matchRoute("/docker-dev/app/1").error().code, ErrorCode::NameUnknown);
+}
+
+}  // namespace
+}  // namespace berth::api
