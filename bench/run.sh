@@ -36,8 +36,9 @@
 #   BENCH_REMOTE_BLOB, BENCH_REMOTE_SHARED_BLOB, BENCH_REMOTE_REPEAT, BENCH_REMOTE_LOAD_SECONDS
 #                            remote suite: cold/warm blob (1 GiB), the blob 16 clients pull at once
 #                            (256 MiB), rounds of each measurement (3), manifest load seconds (5)
-#   BENCH_VIRTUAL_REPEAT, BENCH_VIRTUAL_LOAD_SECONDS
-#                            virtual suite: rounds (3), seconds of each request load (5)
+#   BENCH_VIRTUAL_REPEAT, BENCH_VIRTUAL_LOAD_SECONDS, BENCH_VIRTUAL_LIST_ITERATIONS
+#                            virtual suite: rounds (3), seconds of each request load (5), full tags lists
+#                            per measurement (50)
 #
 # Only loopback addresses are used; every scenario is bounded in count and time
 # (berth_bench's own watchdog plus `timeout`).

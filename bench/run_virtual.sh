@@ -23,6 +23,9 @@
 
 VIRTUAL_REPEAT=${BENCH_VIRTUAL_REPEAT:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)}
 VIRTUAL_SECS=${BENCH_VIRTUAL_LOAD_SECONDS:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
+# Full lists per measurement: more than the suite's, since a merged list takes only tens of ms and
+# other processes' bursts on a shared machine would otherwise decide its median.
+VIRTUAL_ITER=${BENCH_VIRTUAL_LIST_ITERATIONS:-$([ "$QUICK" = 1 ] && echo 10 || echo 50)}
 
 start_virtual_berth() {
   local dir=$WORK/virtual
@@ -81,7 +84,7 @@ virtual_round() {
     manifest-load --method GET --by tag --repo v2/bench/m "${VIA[@]}" "${L[@]}"
   virtual_pair "$n" blob_head blob-head --present 1 --repo docker-local/bench/m "${L[@]}" -- \
     blob-head --present 1 --repo v2/bench/m "${VIA[@]}" "${L[@]}"
-  local T=(--iterations "$ITER" --seconds 60 "${P[@]}")
+  local T=(--iterations "$VIRTUAL_ITER" --seconds 60 "${P[@]}")
   virtual_pair "$n" tags_same tags-list --repo docker-local/bench/tags-same --expect-min "$TAGS" "${T[@]}" -- \
     tags-list --repo v3/bench/tags-same --expect-min "$TAGS" "${T[@]}"
   virtual_pair "$n" tags_distinct tags-list --repo docker-local/bench/tags-distinct --expect-min "$TAGS" "${T[@]}" -- \
@@ -114,7 +117,7 @@ run_virtual() {
       --tag-suffix "-$suffix"
   done
   jq -nc --argjson rounds "$VIRTUAL_REPEAT" --argjson secs "$VIRTUAL_SECS" --argjson conns "$CONNS" \
-    --argjson tags "$TAGS" --argjson iter "$ITER" --arg load "$load0" \
+    --argjson tags "$TAGS" --argjson iter "$VIRTUAL_ITER" --arg load "$load0" \
     '{ok:true, rounds:$rounds, load_seconds:$secs, load_conns:$conns, tags:$tags, list_iterations:$iter,
       load_average_start:$load}' >"$R/setup.json"
 
