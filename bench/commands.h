@@ -37,7 +37,8 @@ json cmdReport(const Args& a);
 
 // The manifest-GET load's image (--seed, default 77), pushed to repo:tag and read back once. With
 // --push-to H:P (and --push-repo R, default repo) it is pushed there instead (the upstream of a
-// pull-through cache at the target) and only read back from the target.
+// pull-through cache at the target, or a member of a virtual repository on the target itself)
+// and only read back from the target.
 Image pushLoadImage(const Args& a, const Target& t, const std::string& repo, const std::string& tag);
 // The closed-loop load of `method` on `target` (--conns, --seconds, --warmup, --max-requests).
 LoadSpec manifestLoadSpec(const Args& a, const std::string& method, const std::string& target);

@@ -36,14 +36,16 @@ void usage() {
   pull          --target H:P [--repo R] --digest D [--size N] [--parallel 1] [--verify 1] [--pid P]
   small-images  --target H:P [--repo R] [--count 500] [--workers 16] [--layers 3] [--layer-size 4KiB] [--pid P]
   manifest-load --target H:P [--repo R] [--method GET|HEAD] [--by tag|digest] [--conns 64] [--seconds 10] [--warmup 1] [--pid P]
-                [--push-to H:P [--push-repo R]]   push the image to another registry (a cache's upstream)
+                [--push-to H:P [--push-repo R]]   push the image there instead (a cache's upstream; or the
+                                                   target itself and a virtual key's member as R)
   blob-head     --target H:P [--repo R] [--present 1|0] [--conns 64] [--seconds 10] [--pid P]
+                [--push-to H:P [--push-repo R]]   the image pushed there, as for manifest-load
   crowd         --target H:P --kind idle|slow [--idle 10000] [--slow-headers 1000] [--slow-bodies 1000] [--per-source 250]
                 [--header-interval 5] [--body-interval 1] [--body-bytes 4] [--conns 64] [--seconds 10] [--pid P]
                 the manifest GET load alone, then with the crowd held open (one epoll thread)
   push-load     --target H:P [--pushes 4] [--size 1GiB] [--conns 64] [--seconds 10] [--max-during 300] [--pid P]
                 the manifest GET load alone, then while N clients each push a blob (monolithic)
-  seed-tags     --target H:P [--repo R] [--count 10000] [--workers 16]
+  seed-tags     --target H:P [--repo R] [--count 10000] [--workers 16] [--tag-suffix S] [--seed 99]
   tags-list     --target H:P [--repo R] [--iterations 20] [--seconds 60] [--n N] [--expect-min K] [--pid P]
   seed-repos    --target H:P [--prefix docker-local/bench/cat/r] [--count 2000] [--workers 16]
   catalog       --target H:P [--n 1000] [--iterations 20] [--seconds 60] [--expect-min K] [--pid P]

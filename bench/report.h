@@ -57,4 +57,9 @@ bool hasRemoteResults(const std::filesystem::path& results_dir);
 void writeRemoteTables(Tables& t, const std::filesystem::path& results_dir);
 void writeRemoteNotes(Tables& t, const std::filesystem::path& results_dir);
 
+// report_virtual.cc: virtual repositories beside their members (RESULTS/virtual/, from bench/run_virtual.sh).
+bool hasVirtualResults(const std::filesystem::path& results_dir);
+void writeVirtualTables(Tables& t, const std::filesystem::path& results_dir);
+void writeVirtualNotes(Tables& t, const std::filesystem::path& results_dir);
+
 }  // namespace berth_bench::report

@@ -12,6 +12,8 @@
 #       push-load  the manifest GET load while 4 clients each push a 1 GiB blob
 #       remote     pull-through caches: Berth's remote repository vs registry:2's proxy mode, both
 #                  in front of one loopback docker-registry (bench/run_remote.sh; about 3 minutes)
+#       virtual    virtual repositories: Berth alone, each request through a virtual key beside the same
+#                  request on its member (bench/run_virtual.sh; about 3 minutes)
 #       crowd      idle slow push-load
 #     (no GROUP: all of them). A partial run writes $BUILD_DIR/benchmarks-partial.md unless
 #     BENCH_OUT says otherwise, so that docs/benchmarks.md keeps the full run.
@@ -34,6 +36,9 @@
 #   BENCH_REMOTE_BLOB, BENCH_REMOTE_SHARED_BLOB, BENCH_REMOTE_REPEAT, BENCH_REMOTE_LOAD_SECONDS
 #                            remote suite: cold/warm blob (1 GiB), the blob 16 clients pull at once
 #                            (256 MiB), rounds of each measurement (3), manifest load seconds (5)
+#   BENCH_VIRTUAL_REPEAT, BENCH_VIRTUAL_LOAD_SECONDS, BENCH_VIRTUAL_LIST_ITERATIONS
+#                            virtual suite: rounds (3), seconds of each request load (5), full tags lists
+#                            per measurement (50)
 #
 # Only loopback addresses are used; every scenario is bounded in count and time
 # (berth_bench's own watchdog plus `timeout`).
@@ -48,15 +53,15 @@ die() { log "error: $*"; exit 1; }
 GROUPS_RUN=()
 for g in "$@"; do
   case $g in
-    suite | idle | slow | push-load | remote) GROUPS_RUN+=("$g") ;;
+    suite | idle | slow | push-load | remote | virtual) GROUPS_RUN+=("$g") ;;
     crowd) GROUPS_RUN+=(idle slow push-load) ;;
-    all) GROUPS_RUN+=(suite idle slow push-load remote) ;;
+    all) GROUPS_RUN+=(suite idle slow push-load remote virtual) ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown group $g (suite idle slow push-load remote crowd all)" ;;
+    *) die "unknown group $g (suite idle slow push-load remote virtual crowd all)" ;;
   esac
 done
 PARTIAL=1
-if [ ${#GROUPS_RUN[@]} = 0 ]; then GROUPS_RUN=(suite idle slow push-load remote); PARTIAL=0; fi
+if [ ${#GROUPS_RUN[@]} = 0 ]; then GROUPS_RUN=(suite idle slow push-load remote virtual); PARTIAL=0; fi
 [[ " ${GROUPS_RUN[*]} " == *" suite "* ]] && PARTIAL=0
 runs() { [[ " ${GROUPS_RUN[*]} " == *" $1 "* ]]; }
 
@@ -160,7 +165,7 @@ if [ -z "$BB" ]; then
       bench/main.cc bench/args.cc bench/common.cc bench/data.cc bench/net.cc bench/measure.cc \
       bench/registry_api.cc bench/workers.cc bench/scenarios_blobs.cc bench/scenarios_requests.cc \
       bench/scenarios_listing.cc bench/scenarios_crowd.cc bench/scenarios_lifecycle.cc bench/crowd.cc bench/crowd_peers.cc \
-      bench/setup_commands.cc bench/report.cc bench/report_crowd.cc bench/report_remote.cc \
+      bench/setup_commands.cc bench/report.cc bench/report_crowd.cc bench/report_remote.cc bench/report_virtual.cc \
       -o "$BUILD_DIR/bench/berth_bench" -lcrypto -pthread || die "cannot build berth_bench"
     BB=$BUILD_DIR/bench/berth_bench
   fi
@@ -419,6 +424,9 @@ fi
 # shellcheck source=bench/run_remote.sh
 source "$ROOT/bench/run_remote.sh"
 runs remote && run_remote
+# shellcheck source=bench/run_virtual.sh
+source "$ROOT/bench/run_virtual.sh"
+runs virtual && run_virtual
 
 # ------------------------------------------------------------------ report
 

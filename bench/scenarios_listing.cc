@@ -105,12 +105,16 @@ json cmdSeedTags(const Args& a) {
   int count = static_cast<int>(a.num("count", 10000));
   int workers = static_cast<int>(a.num("workers", 16));
   checkCountAndWorkers(count, workers, 200000);
+  // Tags t000000<suffix>, t000001<suffix>, ...: repositories seeded with different suffixes have
+  // distinct tags that interleave in sorted order.
+  std::string suffix = a.str("tag-suffix", "");
+  auto tag = [&](int i) { return "t" + zeroPadded(i, 6) + suffix; };
   Image img = makeImage(static_cast<uint64_t>(a.num("seed", 99)), 1, 4 * KiB, isOci(a));
   auto t0 = Clock::now();
-  pushImageOnce(t, repo, "t000000", img);
+  pushImageOnce(t, repo, tag(0), img);
   std::atomic<int> next{1};
   runWorkers(t, workers, [&](int, Conn& c) {
-    for (int i; (i = next++) < count;) putManifest(c, repo, "t" + zeroPadded(i, 6), img);
+    for (int i; (i = next++) < count;) putManifest(c, repo, tag(i), img);
   });
   return {{"scenario", "seed-tags"}, {"repo", repo}, {"tags", count}, {"seconds", secondsSince(t0)}};
 }

@@ -118,8 +118,9 @@ json cmdBlobHead(const Args& a) {
   Target t = parseTarget(a.need("target"));
   std::string repo = a.str("repo", "docker-local/bench/m");
   bool present = a.flag("present", true);
-  Image img = makeImage(static_cast<uint64_t>(a.num("seed", 77)), 3, 4 * KiB, isOci(a));
-  pushImageOnce(t, repo, a.str("tag", "latest"), img);
+  // The manifest load's image; with --push-to, pushed there (another repository of the target,
+  // a virtual key's member) and only read back here.
+  Image img = pushLoadImage(a, t, repo, a.str("tag", "latest"));
   std::vector<std::string> targets;
   for (auto& b : img.layers) targets.push_back("/v2/" + repo + "/blobs/" + b.digest);
   targets.push_back("/v2/" + repo + "/blobs/" + img.config.digest);

@@ -46,11 +46,21 @@ auto firstHit(const std::vector<Repository*>& members, const std::string& repo_k
 // item among the first n overall has fewer than n items before it in its own
 // list. Items at or before `last` are dropped (an upstream may ignore it).
 // Members' lists come sorted (a remote's upstream may not: sorted then), so
-// the union is a linear merge, not a tree of strings.
+// the union is one k-way merge that moves each item at most once, drops
+// duplicates as it goes and stops after n + 1: a list of 10,000 tags in each
+// of three members is 10,000 moves, not three appends, two in-place merges
+// and a de-duplication over 30,000 (bench/run.sh virtual). Members are few,
+// so the smallest head is found by a scan, not a heap.
 Result<storage::Page> mergePages(std::vector<Result<storage::Page>> pages, const std::string& last, std::size_t n,
                                  const Error& nobody) {
+  using It = std::vector<std::string>::iterator;
+  struct Run {
+    It at, end;
+  };
   storage::Page out;
   std::optional<Error> failure, not_found;
+  std::vector<Run> runs;
+  std::size_t total = 0;
   bool any = false;
   for (auto& p : pages) {
     if (!p) {
@@ -62,14 +72,22 @@ Result<storage::Page> mergePages(std::vector<Result<storage::Page>> pages, const
     auto& items = p->items;
     if (!std::is_sorted(items.begin(), items.end())) std::sort(items.begin(), items.end());
     auto from = last.empty() ? items.begin() : std::upper_bound(items.begin(), items.end(), last);
-    auto mid = static_cast<std::ptrdiff_t>(out.items.size());
-    out.items.insert(out.items.end(), std::make_move_iterator(from), std::make_move_iterator(items.end()));
-    std::inplace_merge(out.items.begin(), out.items.begin() + mid, out.items.end());
+    if (from == items.end()) continue;
+    total += static_cast<std::size_t>(items.end() - from);
+    runs.push_back({from, items.end()});
   }
   // A member that failed hides nothing from the others (as for reads); when
   // all of them failed, the failure is the answer.
   if (!any) return tl::unexpected(failure ? *failure : not_found ? *not_found : nobody);
-  out.items.erase(std::unique(out.items.begin(), out.items.end()), out.items.end());
+  out.items.reserve(std::min(total, n + 1));
+  while (!runs.empty() && out.items.size() <= n) {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < runs.size(); ++i)
+      if (*runs[i].at < *runs[best].at) best = i;
+    auto& run = runs[best];
+    if (out.items.empty() || out.items.back() != *run.at) out.items.push_back(std::move(*run.at));
+    if (++run.at == run.end) runs.erase(runs.begin() + static_cast<std::ptrdiff_t>(best));
+  }
   // Members that say "more" yet give nothing after `last` (an upstream that
   // ignores it) must not send the client round in circles.
   if (out.items.empty()) out.more = false;
