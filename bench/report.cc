@@ -21,6 +21,13 @@ namespace fs = std::filesystem;
 namespace report {
 
 // The last non-empty line of a result file as JSON; null when absent or empty.
+std::optional<double> median(std::vector<double> v) {
+  if (v.empty()) return std::nullopt;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 json loadJson(const fs::path& p) {
   std::ifstream f(p);
   if (!f) return nullptr;

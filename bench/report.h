@@ -7,6 +7,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -14,6 +15,8 @@ namespace berth_bench::report {
 
 // The last non-empty line of a result file as JSON; null when absent or empty.
 json loadJson(const std::filesystem::path& p);
+// The median of the values; empty when there are none.
+std::optional<double> median(std::vector<double> v);
 // "not run", the error of a failed result, or "" for a good one.
 std::string errorOf(const json& j);
 // The number at a dotted path ("walk.p50_ms") of a good result.

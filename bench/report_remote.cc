@@ -19,13 +19,6 @@ namespace {
 
 using Opt = std::optional<double>;
 
-Opt median(std::vector<double> v) {
-  if (v.empty()) return std::nullopt;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 class RemoteSection {
  public:
   RemoteSection(Tables& t, fs::path dir) : t_(t), dir_(std::move(dir)), setup_(loadJson(dir_ / "setup.json")) {}
