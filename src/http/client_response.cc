@@ -77,6 +77,7 @@ constexpr std::size_t kMaxUnparsed = 64 * 1024;
 Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t size) {
   if (error_) return tl::unexpected(*error_);
   if (!conn_ || size == 0) return std::size_t{0};
+  if (direct_left_) return readDirect(s, data, size);
   auto& c = *conn_;
   auto& body = parser_->get().body();
   for (;;) {
@@ -98,6 +99,13 @@ Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t
     // a real one is a few bytes. A server that never ends one must not grow
     // this buffer without bound.
     if (c.buffer.size() >= kMaxUnparsed) return broken("malformed response body (a chunk line or trailer too long)");
+    // The parser would copy every byte once more (socket -> connection
+    // buffer -> caller) for nothing when the rest is just so many bytes.
+    if (c.buffer.size() == 0 && !parser_->chunked())
+      if (auto left = parser_->content_length_remaining(); left && *left > 0) {
+        direct_left_ = *left;
+        return readDirect(s, data, size);
+      }
     outbound::error_code ec;
     outbound::readMore(c, s, Clock::now() + client_.options.timeout, ec);
     if (ec == asio::error::eof) {
@@ -106,6 +114,22 @@ Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t
       finish();  // a body delimited by the end of the connection
       return std::size_t{0};
     }
+    if (ec == asio::error::timed_out) return broken("timed out waiting for the response body");
+    if (ec) return broken(outbound::describe(ec) + " while reading the body");
+  }
+}
+
+Result<std::size_t> ResponseImpl::readDirect(Suspender& s, char* data, std::size_t size) {
+  auto want = static_cast<std::size_t>(std::min<uint64_t>(size, *direct_left_));
+  for (;;) {
+    outbound::error_code ec;
+    std::size_t n = outbound::readInto(*conn_, s, Clock::now() + client_.options.timeout, asio::buffer(data, want), ec);
+    if (n > 0) {
+      *direct_left_ -= n;
+      if (*direct_left_ == 0) finish();
+      return n;
+    }
+    if (ec == asio::error::eof) return broken("connection closed before the end of the body");
     if (ec == asio::error::timed_out) return broken("timed out waiting for the response body");
     if (ec) return broken(outbound::describe(ec) + " while reading the body");
   }
