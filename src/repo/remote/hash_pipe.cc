@@ -25,6 +25,14 @@ char* HashPipe::next(const Call& call) {
       if (submitted_ - hashed_ < lengths_.size())
         return memory_.get() + (submitted_ % lengths_.size()) * buffer_bytes_;
     }
+    // Every buffer is queued. When the hasher is not at work (its task
+    // still waits for a thread: the cores are busy), the producer, which
+    // has one, hashes the oldest buffer itself rather than wait for it.
+    if (hash_mu_.try_lock()) {
+      std::lock_guard hashing(hash_mu_, std::adopt_lock);
+      hashOne();
+      continue;
+    }
     progress_.wait(call, seen, kRecheck);
   }
 }
@@ -40,26 +48,38 @@ void HashPipe::submit(std::size_t n) {
   post_([self = shared_from_this()] { self->drain(); });
 }
 
+bool HashPipe::hashOne() {
+  const char* data;
+  std::size_t n;
+  {
+    std::lock_guard lock(mu_);
+    if (hashed_ == submitted_) return false;
+    std::size_t slot = hashed_ % lengths_.size();
+    data = memory_.get() + slot * buffer_bytes_;
+    n = lengths_[slot];
+  }
+  sha_.update(data, n);
+  {
+    std::lock_guard lock(mu_);
+    ++hashed_;
+  }
+  progress_.notifyAll();
+  return true;
+}
+
 void HashPipe::drain() {
   for (;;) {
-    const char* data;
-    std::size_t n;
+    std::lock_guard hashing(hash_mu_);
     {
+      // Checked and cleared under mu_, which submit() holds to decide
+      // whether to post: no buffer is left without a task to hash it.
       std::lock_guard lock(mu_);
       if (hashed_ == submitted_) {
         running_ = false;
         break;
       }
-      std::size_t slot = hashed_ % lengths_.size();
-      data = memory_.get() + slot * buffer_bytes_;
-      n = lengths_[slot];
     }
-    sha_.update(data, n);
-    {
-      std::lock_guard lock(mu_);
-      ++hashed_;
-    }
-    progress_.notifyAll();
+    hashOne();
   }
   progress_.notifyAll();
 }
@@ -69,10 +89,15 @@ Digest HashPipe::finish(const Call& call) {
     uint64_t seen = progress_.generation();
     {
       std::lock_guard lock(mu_);
-      if (!running_ && hashed_ == submitted_) break;
+      if (hashed_ == submitted_) break;  // a task still to run finds nothing left
+    }
+    if (hash_mu_.try_lock()) {
+      std::lock_guard hashing(hash_mu_, std::adopt_lock);
+      if (hashOne()) continue;
     }
     progress_.wait(call, seen, kRecheck);
   }
+  std::lock_guard hashing(hash_mu_);
   return sha_.finish();
 }
 

@@ -7,9 +7,11 @@
 // The producer (one fetch) takes a buffer (next), fills it, hands it over
 // (submit) and may go on reading it (to write it to the cache file) until it
 // takes the next one: hashing only reads. Buffers are hashed in order, one at
-// a time, by a task posted to `post` that drains the queue; when every buffer
-// is still queued, next() waits (suspending the fetch's coroutine) for the
-// hasher to give one back. Memory: the ring, whatever the blob's size.
+// a time, by a task posted to `post` that drains the queue. When every
+// buffer is still queued, next() hashes the oldest itself if the hasher is
+// not at work (on busy cores its task may wait long for a thread), else
+// waits (suspending the fetch's coroutine) for it to give one back. Memory:
+// the ring, whatever the blob's size.
 //
 // Thread-safe between the one producer and the hasher. The pipe lives until
 // its hasher task is done with it (shared), so a producer that stops early
@@ -48,12 +50,15 @@ class HashPipe : public std::enable_shared_from_this<HashPipe> {
  private:
   HashPipe(Post post, std::size_t buffers, std::size_t buffer_bytes);
   void drain();  // the hasher task
+  // Hashes the oldest queued buffer, if any; the caller holds hash_mu_.
+  bool hashOne();
 
   const Post post_;
   const std::size_t buffer_bytes_;
   std::unique_ptr<char[]> memory_;
   std::vector<std::size_t> lengths_;  // of each buffer's queued bytes
-  Sha256 sha_;                        // the hasher task's alone while it runs
+  std::mutex hash_mu_;                // whoever hashes (the task, or a producer helping) holds it
+  Sha256 sha_;                        // under hash_mu_
   std::mutex mu_;
   uint64_t submitted_ = 0, hashed_ = 0;  // buffers, counted since the start
   bool running_ = false;                 // a hasher task is posted or running
