@@ -13,9 +13,9 @@ namespace berth::repo::remote {
 namespace {
 
 // The ring the fetch receives into while earlier buffers are hashed: a
-// write or a hash is one call per megabyte (256 KiB buffers cost a fifth more
-// CPU per GiB, 4 MiB ones half as much again: they leave the caches), and a
-// fetch holds at most 4 MiB whatever the blob's size (a small blob, its size).
+// write or a hash is one call per megabyte (256 KiB buffers cost a quarter
+// more CPU per GiB, 4 MiB ones 60% more: they leave the caches), and a fetch
+// holds at most 4 MiB whatever the blob's size (a small blob, its size).
 constexpr std::size_t kBuffers = 4;
 constexpr std::size_t kBufferBytes = 1 << 20;
 // A buffer goes on (written, shown to readers) once the upstream has nothing
