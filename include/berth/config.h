@@ -74,6 +74,9 @@ struct Remote {
   bool offline = false;                   // serve only what is cached
   unsigned timeout_seconds = 60;          // connect and idle-read timeout towards the upstream
   std::string ca_file;                    // extra PEM CA bundle for the upstream
+  // No blob is fetched beyond this many bytes (an upstream that sends a body
+  // without end must not fill the disk); a blob of known size is held to it.
+  uint64_t max_blob_bytes = uint64_t(64) << 30;
   struct ForeignLayers {
     bool enabled = false;                     // fetch and cache layers whose descriptors carry `urls`
     std::vector<std::string> include{"**"};   // Ant-style patterns the URL must match

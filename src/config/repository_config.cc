@@ -17,7 +17,8 @@ namespace {
 
 // The keys a remote repository takes besides key, type, description, port.
 const std::set<std::string> kRemoteKeys{"url",     "username",        "password", "metadata_ttl_seconds",
-                                        "offline", "timeout_seconds", "ca_file",  "foreign_layers"};
+                                        "offline", "timeout_seconds", "ca_file",  "foreign_layers",
+                                        "max_blob_bytes"};
 // The keys a local repository takes.
 const std::set<std::string> kLocalKeys{"max_unique_tags", "protected_tags"};
 // The keys a virtual repository takes.
@@ -123,6 +124,8 @@ void readRemote(const YAML::Node& node, Remote& r, const std::string& origin, co
   read(node, "offline", r.offline, origin, where);
   read(node, "timeout_seconds", r.timeout_seconds, origin, where);
   if (r.timeout_seconds == 0) bad(origin, where + ".timeout_seconds must be at least 1");
+  read(node, "max_blob_bytes", r.max_blob_bytes, origin, where);
+  if (r.max_blob_bytes == 0) bad(origin, where + ".max_blob_bytes must be at least 1");
   read(node, "ca_file", r.ca_file, origin, where);
   checkCaFile(r.ca_file, origin, where + ".ca_file");
   if (const auto fl = node["foreign_layers"]) {

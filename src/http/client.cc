@@ -2,6 +2,7 @@
 // proxies, the request on the wire, the pooled-connection retry, redirects.
 // Reading a response is in client_response.cc, connecting in
 // client_connect.cc, connections and their pool in client_conn.cc.
+#include <boost/asio/post.hpp>
 #include <boost/asio/spawn.hpp>
 #include <boost/asio/strand.hpp>
 #include <algorithm>
@@ -283,6 +284,8 @@ void HttpClient::spawn(std::function<void(Suspender&)> task) {
   });
   if (!started) spdlog::error("cannot map a coroutine stack for a background task; the task did not run");
 }
+
+void HttpClient::post(std::function<void()> task) { asio::post(impl_->pool, std::move(task)); }
 
 void HttpClient::shutdown() {
   impl_->stopping = true;

@@ -127,6 +127,9 @@ class HttpClient {
   // Runs `task` in a coroutine of the client's own, detached from any
   // request: work that must outlive the request that started it.
   void spawn(std::function<void(Suspender&)> task);
+  // Runs `task` on the client's threads, beside its coroutines: CPU work a
+  // spawn()ed task hands off (hashing what a fetch receives).
+  void post(std::function<void()> task);
   // Fails every request and body read in progress at once, and every later
   // one: for an owner that is stopping, whose spawn()ed work must not wait
   // out a stalled upstream's timeout. Idempotent; the destructor does it too.

@@ -141,23 +141,19 @@ void expire(Connection& c) {
   ::shutdown(sock.native_handle(), SHUT_RDWR);
 }
 
-std::size_t readMore(Connection& c, Suspender& s, Clock::time_point deadline, error_code& ec) {
-  constexpr std::size_t kReadSize = 64 * 1024;
+std::size_t readInto(Connection& c, Suspender& s, Clock::time_point deadline, asio::mutable_buffer dest,
+                     error_code& ec) {
   ec = {};
   if (c.expired) {
     ec = asio::error::timed_out;
     return 0;
   }
-  auto dest = c.buffer.prepare(kReadSize);
   if (!c.stream.secure()) {
     // Data already there costs no trip through the reactor and back.
     ssize_t got;
     do got = ::recv(c.stream.socket().native_handle(), dest.data(), dest.size(), MSG_DONTWAIT);
     while (got < 0 && errno == EINTR);
-    if (got > 0) {
-      c.buffer.commit(static_cast<std::size_t>(got));
-      return static_cast<std::size_t>(got);
-    }
+    if (got > 0) return static_cast<std::size_t>(got);
     if (got == 0) {
       ec = asio::error::eof;
       return 0;
@@ -178,6 +174,12 @@ std::size_t readMore(Connection& c, Suspender& s, Clock::time_point deadline, er
   }
   // A TLS peer that closes without close_notify: the end of the stream all the same.
   if (ec == asio::ssl::error::stream_truncated) ec = asio::error::eof;
+  return n;
+}
+
+std::size_t readMore(Connection& c, Suspender& s, Clock::time_point deadline, error_code& ec) {
+  constexpr std::size_t kReadSize = 64 * 1024;
+  std::size_t n = readInto(c, s, deadline, c.buffer.prepare(kReadSize), ec);
   c.buffer.commit(n);
   return n;
 }

@@ -105,6 +105,10 @@ class Alarm {
 // that nothing started later waits either. Sets `expired`.
 void expire(Connection& c);
 
+// Reads what arrives into `dest` (a plain socket is tried without waiting
+// first). ec: eof, a socket error, or timed_out once the deadline passed.
+std::size_t readInto(Connection& c, Suspender& s, Clock::time_point deadline, asio::mutable_buffer dest,
+                     error_code& ec);
 // Appends what arrives to c.buffer (a plain socket is tried without waiting
 // first). ec: eof, a socket error, or timed_out once the deadline passed.
 std::size_t readMore(Connection& c, Suspender& s, Clock::time_point deadline, error_code& ec);

@@ -96,6 +96,10 @@ class ResponseImpl final : public ClientResponse {
   void drain(Suspender& s, std::size_t limit);
 
  private:
+  // A length-delimited body once nothing is left in the connection's
+  // buffer: straight from the socket into the caller's memory.
+  Result<std::size_t> readDirect(Suspender& s, char* data, std::size_t size);
+  std::optional<outbound::Clock::time_point> readDeadline() const;
   void finish();  // the body ended: the connection goes back to the pool
   tl::unexpected<Error> broken(const std::string& what);
 
@@ -106,6 +110,7 @@ class ResponseImpl final : public ClientResponse {
   Suspender* owner_;  // null: the caller is a plain thread
   std::optional<outbound::Clock::time_point> deadline_;  // for the whole body, when the request set one
   std::optional<Error> error_;
+  std::optional<uint64_t> direct_left_;  // set once readDirect() took over from the parser
 };
 
 }  // namespace berth::http

@@ -83,6 +83,7 @@ constexpr std::size_t kMaxUnparsed = 64 * 1024;
 Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t size) {
   if (error_) return tl::unexpected(*error_);
   if (!conn_ || size == 0) return std::size_t{0};
+  if (direct_left_) return readDirect(s, data, size);
   auto& c = *conn_;
   auto& body = parser_->get().body();
   for (;;) {
@@ -104,15 +105,17 @@ Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t
     // a real one is a few bytes. A server that never ends one must not grow
     // this buffer without bound.
     if (c.buffer.size() >= kMaxUnparsed) return broken("malformed response body (a chunk line or trailer too long)");
-    // Each read waits at most the timeout; a request that bounded its whole
-    // response (a token) ends at that deadline however steadily bytes come.
-    auto until = Clock::now() + client_.options.timeout;
-    if (deadline_) {
-      if (Clock::now() >= *deadline_) return broken("timed out waiting for the whole response");
-      until = std::min(until, *deadline_);
-    }
+    // The parser would copy every byte once more (socket -> connection
+    // buffer -> caller) for nothing when the rest is just so many bytes.
+    if (c.buffer.size() == 0 && !parser_->chunked())
+      if (auto left = parser_->content_length_remaining(); left && *left > 0) {
+        direct_left_ = *left;
+        return readDirect(s, data, size);
+      }
+    auto until = readDeadline();
+    if (!until) return broken("timed out waiting for the whole response");
     outbound::error_code ec;
-    outbound::readMore(c, s, until, ec);
+    outbound::readMore(c, s, *until, ec);
     if (ec == asio::error::eof) {
       parser_->put_eof(ec);
       if (ec || !parser_->is_done()) return broken("connection closed before the end of the body");
@@ -124,6 +127,36 @@ Result<std::size_t> ResponseImpl::readWith(Suspender& s, char* data, std::size_t
                                                             : "timed out waiting for the response body");
     if (ec) return broken(outbound::describe(ec) + " while reading the body");
   }
+}
+
+Result<std::size_t> ResponseImpl::readDirect(Suspender& s, char* data, std::size_t size) {
+  auto want = static_cast<std::size_t>(std::min<uint64_t>(size, *direct_left_));
+  for (;;) {
+    auto until = readDeadline();
+    if (!until) return broken("timed out waiting for the whole response");
+    outbound::error_code ec;
+    std::size_t n = outbound::readInto(*conn_, s, *until, asio::buffer(data, want), ec);
+    if (n > 0) {
+      *direct_left_ -= n;
+      if (*direct_left_ == 0) finish();
+      return n;
+    }
+    if (ec == asio::error::eof) return broken("connection closed before the end of the body");
+    if (ec == asio::error::timed_out)
+      return broken(deadline_ && Clock::now() >= *deadline_ ? "timed out waiting for the whole response"
+                                                            : "timed out waiting for the response body");
+    if (ec) return broken(outbound::describe(ec) + " while reading the body");
+  }
+}
+
+// Each read waits at most the timeout; a request that bounded its whole
+// response (a token) ends at that deadline however steadily bytes come.
+// Empty when that deadline has passed.
+std::optional<outbound::Clock::time_point> ResponseImpl::readDeadline() const {
+  auto until = Clock::now() + client_.options.timeout;
+  if (!deadline_) return until;
+  if (Clock::now() >= *deadline_) return std::nullopt;
+  return std::min(until, *deadline_);
 }
 
 void ResponseImpl::drain(Suspender& s, std::size_t limit) {

@@ -79,6 +79,7 @@ Result<ParsedManifest> parseManifest(const std::string& content_type, const std:
     auto cfg = descriptorDigest(doc["config"], "config");
     if (!cfg) return tl::unexpected(cfg.error());
     out.blobs.push_back(*cfg);
+    out.blob_sizes.push_back(doc["config"]["size"].get<uint64_t>());
     if (doc["config"].contains("mediaType")) out.artifact_type = doc["config"]["mediaType"].get<std::string>();
     if (!doc.contains("layers") || !doc["layers"].is_array()) return invalid("layers must be an array");
     std::size_t i = 0;
@@ -89,6 +90,7 @@ Result<ParsedManifest> parseManifest(const std::string& content_type, const std:
       bool foreign = l.contains("urls") && l["urls"].is_array() && !l["urls"].empty();
       if (!foreign) {
         out.blobs.push_back(*d);
+        out.blob_sizes.push_back(l["size"].get<uint64_t>());
         continue;
       }
       ForeignLayer f{*d, 0, {}};

@@ -22,6 +22,7 @@ struct ForeignLayer {
 struct ParsedManifest {
   std::string media_type;
   std::vector<Digest> blobs;      // config and layers that must be present (foreign layers skipped)
+  std::vector<uint64_t> blob_sizes;  // the size each of `blobs` has, as its descriptor says
   std::vector<Digest> manifests;  // an index's children
   std::string subject;            // subject digest string, or empty
   std::string artifact_type;      // artifactType, else config.mediaType

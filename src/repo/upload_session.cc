@@ -92,6 +92,26 @@ void UploadSession::end() {
 }
 
 Status UploadSession::append(const char* data, std::size_t size) {
+  if (auto st = write(data, size); !st) return st;
+  if (hash_valid_) hasher_.update(data, size);
+  given_digest_.reset();
+  offset_ += size;
+  startWriteback();
+  return {};
+}
+
+Status UploadSession::appendUnhashed(const char* data, std::size_t size) {
+  if (auto st = write(data, size); !st) return st;
+  hash_valid_ = false;
+  given_digest_.reset();
+  offset_ += size;
+  startWriteback();
+  return {};
+}
+
+void UploadSession::setDigest(const Digest& d) { given_digest_ = d; }
+
+Status UploadSession::write(const char* data, std::size_t size) {
   if (auto st = openFile(); !st) return st;
   std::size_t done = 0;
   while (done < size) {
@@ -104,9 +124,6 @@ Status UploadSession::append(const char* data, std::size_t size) {
     }
     done += static_cast<std::size_t>(n);
   }
-  if (hash_valid_) hasher_.update(data, size);
-  offset_ += size;
-  startWriteback();
   return {};
 }
 
@@ -135,6 +152,11 @@ void UploadSession::startWriteback() {
 
 Result<Digest> UploadSession::digest() {
   if (ended_) return gone(uuid_);
+  if (given_digest_) {
+    Digest d = *given_digest_;
+    given_digest_.reset();
+    return d;
+  }
   if (!hash_valid_) {
     // After a restart: re-hash what is on disk, once.
     if (auto st = openFile(); !st) return tl::unexpected(st.error());

@@ -82,6 +82,12 @@ class UploadSession {
   // last good offset so the session stays consistent. BLOB_UPLOAD_UNKNOWN
   // when the session has ended or its file is gone.
   Status append(const char* data, std::size_t size);
+  // Appends without hashing, for a caller that hashes what it appends on
+  // another thread (a remote repository's fetch) and gives the digest with
+  // setDigest(); without it, digest() re-hashes the file.
+  Status appendUnhashed(const char* data, std::size_t size);
+  // The digest of everything appended so far, computed by the caller.
+  void setDigest(const Digest& d);
   // The digest of everything appended (re-hashing from disk if needed).
   Result<Digest> digest();
   // Marks the session ended and closes its file (the upload store ends it).
@@ -89,6 +95,7 @@ class UploadSession {
   bool ended() const { return ended_; }
 
  private:
+  Status write(const char* data, std::size_t size);
   Status openFile();
   void closeFile();
   void release();  // by the Lease
@@ -101,6 +108,7 @@ class UploadSession {
   uint64_t released_;      // on disk and handed to recent_ (or dropped from the page cache) up to here
   std::shared_ptr<RecentPages> recent_;
   bool hash_valid_;
+  std::optional<Digest> given_digest_;  // setDigest(), until the next append
   const bool resumable_;
   bool ended_ = false;
   Sha256 hasher_;

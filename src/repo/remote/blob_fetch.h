@@ -4,9 +4,11 @@
 // The fetch runs in a coroutine of the outbound client's own (not in any
 // request's), so a client that disconnects cancels nothing: the others keep
 // reading, and the cache is completed. The bytes go to a non-resumable upload
-// session (hashed as they arrive); readers follow the session's file as it
-// grows (a descriptor each, dup'ed from the fetch's own), so a second client
-// gets bytes as they arrive, not after the whole blob, and memory stays flat.
+// session; they are hashed on another thread while the next ones arrive
+// (HashPipe), so receiving, writing and hashing overlap. Readers follow the
+// session's file as it grows (a descriptor each, dup'ed from the fetch's
+// own), woken as bytes are written (no polling), so a second client gets
+// bytes as they arrive, not after the whole blob, and memory stays flat.
 //
 // Nothing wrong is ever served whole: the last byte is held back until the
 // digest is verified (not until the cache is durable: only the link waits for
@@ -14,10 +16,17 @@
 // linked. Completed, the blob is installed and linked for every image name
 // that asked for it.
 //
+// Size: a body longer than expected is refused as it arrives -- expected is
+// the upstream's Content-Length, else the size the blob's descriptor gave
+// (when a manifest naming it was fetched), capped by Deps::max_bytes -- and
+// one announced longer than that is refused before a byte is written. The
+// partial file is removed, waiting readers get the error, nothing is cached.
+//
 // Thread-safe.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,6 +39,8 @@
 #include "berth/repo/call.h"
 #include "berth/storage/blob_store.h"
 #include "berth/storage/metadata_store.h"
+#include "repo/notifier.h"
+#include "repo/remote/hash_pipe.h"
 #include "repo/upload_store.h"
 
 namespace berth::http {
@@ -47,12 +58,15 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
     storage::BlobStorePtr blobs;
     storage::MetadataStorePtr meta;
     std::shared_ptr<UploadStore> uploads;
+    HashPipe::Post post;  // runs the hashing beside the fetch
+    uint64_t max_bytes = UINT64_MAX;  // no blob is fetched beyond this
   };
   // Opens the upstream response (GET, auth and redirects done); runs inside
   // the fetch's coroutine.
   using Open = std::function<Result<std::unique_ptr<http::ClientResponse>>(http::Suspender&)>;
 
-  BlobFetch(Deps deps, std::string name, Digest digest);
+  // expected_size: the blob's size as a descriptor gave it, if known.
+  BlobFetch(Deps deps, std::string name, Digest digest, std::optional<uint64_t> expected_size = std::nullopt);
   ~BlobFetch();
 
   const Digest& digest() const { return digest_; }
@@ -84,12 +98,16 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
   enum class State { Starting, Streaming, Done, Failed };
   Result<uint64_t> waitReady(uint64_t pos, const Call& call);
   void failWith(Error e);
-  Status stream(http::ClientResponse& res, const UploadSessionPtr& session);
+  // The most bytes the body may have, or why it is refused.
+  Result<uint64_t> limitFor(const http::ClientResponse& res) const;
+  Status stream(http::Suspender& self, http::ClientResponse& res, UploadSession& session, uint64_t limit);
   Status complete(const UploadSessionPtr& session);
 
   Deps deps_;
   const std::string first_name_;
   const Digest digest_;
+  const std::optional<uint64_t> expected_size_;
+  Notifier progress_;  // every change of the state below
   mutable std::mutex mu_;
   State state_ = State::Starting;
   std::optional<Error> error_;

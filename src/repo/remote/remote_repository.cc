@@ -11,7 +11,6 @@
 #include "http/client.h"
 #include "repo/local_repository.h"
 #include "repo/manifest_parser.h"
-#include "repo/remote/foreign_layers.h"
 #include "repo/remote/tag_list.h"
 
 namespace berth::repo::remote {
@@ -69,153 +68,7 @@ tl::unexpected<Error> RemoteRepository::readOnly() const {
               "repository " + key() + " is a remote (pull-through cache) repository: push to a local repository");
 }
 
-// --- blobs -------------------------------------------------------------------
-
-Result<storage::BlobInfo> RemoteRepository::statBlob(const Call& call, const std::string& name, const Digest& d) {
-  auto linked = meta_->linkedBlobSize(key(), name, d);
-  if (!linked) return tl::unexpected(linked.error());
-  if (*linked) return storage::BlobInfo{**linked};
-  if (settings_.remote.offline) return blobUnknown(d);
-  {
-    std::lock_guard lock(fetch_mu_);
-    if (auto it = fetches_.find(d.str()); it != fetches_.end())
-      if (auto size = it->second->size()) return storage::BlobInfo{*size};
-  }
-  if (auto f = foreignLayer(name, d); f && f->size > 0) return storage::BlobInfo{f->size};
-  auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
-  if (!res) return tl::unexpected(res.error());
-  if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
-  if (!(*res)->content_length)
-    return fail(ErrorCode::Unavailable, "upstream " + upstream_.host() + " did not say the size of blob " + d.str());
-  return storage::BlobInfo{*(*res)->content_length};
-}
-
-Result<bool> RemoteRepository::linkIfUpstreamHas(const Call& call, const std::string& name, const Digest& d) {
-  if (!blobs_->stat(d)) return false;
-  auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
-  if (!res || (*res)->status != 200) return false;
-  auto info = blobs_->stat(d);
-  if (!info) return false;
-  // A 200 alone is not "the upstream has this blob": a catch-all web page
-  // answers 200 to anything, and the blob may be another repository's. The
-  // answer must announce this blob's size, and its digest when it names one.
-  const auto& head = **res;
-  std::string named = head.header("Docker-Content-Digest");
-  if (head.content_length != info->size || (!named.empty() && named != d.str())) return false;
-  if (auto st = meta_->linkBlob(key(), name, d, info->size); !st) return tl::unexpected(st.error());
-  return true;
-}
-
-Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, const std::string& name,
-                                                          const Digest& d) {
-  auto linked = meta_->linkedBlobSize(key(), name, d);
-  if (!linked) return tl::unexpected(linked.error());
-  if (*linked) return blobs_->open(d);
-  if (settings_.remote.offline) return blobUnknown(d);
-  if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);
-  if (auto st = mayJoin(call, name, d); !st) return tl::unexpected(st.error());
-  if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);  // stored meanwhile
-  auto fetch = joinOrStartFetch(name, d);
-  if (!fetch) return fail(ErrorCode::Unavailable, "the server is shutting down");
-  if (auto st = fetch->waitStarted(call); !st) return tl::unexpected(st.error());
-  return fetch->reader(call);
-}
-
-Status RemoteRepository::mayJoin(const Call& call, const std::string& name, const Digest& d) {
-  BlobFetchPtr running;
-  {
-    std::lock_guard lock(fetch_mu_);
-    auto it = fetches_.find(d.str());
-    if (it == fetches_.end() || it->second->hasName(name)) return {};
-    running = it->second;
-  }
-  if (foreignLayer(name, d)) return {};  // this image's manifest names the layer's URL
-  if (foreignLayer(running->firstName(), d)) {
-    // That fetch reads a URL another image's manifest chose: never joined
-    // from here. Once it ends, this image fetches from its upstream.
-    auto wait = std::chrono::milliseconds(1);
-    for (;;) {
-      {
-        std::lock_guard lock(fetch_mu_);
-        auto it = fetches_.find(d.str());
-        if (it == fetches_.end() || it->second != running) break;
-      }
-      pauseCall(call, wait);
-      wait = std::min(wait * 2, std::chrono::milliseconds(20));
-    }
-    return {};
-  }
-  auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
-  if (!res) return tl::unexpected(res.error());
-  if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
-  return {};
-}
-
-BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const Digest& d) {
-  std::lock_guard lock(fetch_mu_);
-  if (stopping_) return nullptr;
-  if (auto it = fetches_.find(d.str()); it != fetches_.end()) {
-    it->second->addName(name);
-    return it->second;
-  }
-  auto fetch = std::make_shared<BlobFetch>(BlobFetch::Deps{key(), upstream_.host(), blobs_, meta_, uploads_}, name, d);
-  fetches_[d.str()] = fetch;
-  ++running_;
-  client_->spawn([this, fetch, name, d](http::Suspender& self) {
-    fetch->run(self, [&](http::Suspender& s) { return openUpstreamBlob(s, name, d); });
-    {
-      std::lock_guard lock(fetch_mu_);
-      if (auto it = fetches_.find(d.str()); it != fetches_.end() && it->second == fetch) fetches_.erase(it);
-    }
-    --running_;
-  });
-  return fetch;
-}
-
-Result<std::unique_ptr<http::ClientResponse>> RemoteRepository::openUpstreamBlob(http::Suspender& self,
-                                                                                  const std::string& name,
-                                                                                  const Digest& d) {
-  if (auto f = foreignLayer(name, d)) {
-    auto res = upstream_.fetchUrl(f->url, &self);
-    if (!res) return tl::unexpected(res.error());
-    if ((*res)->status != 200)
-      return fail(ErrorCode::Unavailable, "the foreign layer " + d.str() + " could not be fetched from its URL",
-                  "status " + std::to_string((*res)->status));
-    return res;
-  }
-  auto res = upstream_.request("GET", name, "blobs/" + d.str(), {}, &self);
-  if (!res) return tl::unexpected(res.error());
-  if ((*res)->status != 200) return tl::unexpected(upstream_.errorFor(**res, ErrorCode::BlobUnknown, "blob " + d.str()));
-  return res;
-}
-
-void RemoteRepository::noteForeignLayers(const std::string& name, const std::string& media_type,
-                                         const std::string& bytes, bool prefetch) {
-  const auto& fl = settings_.remote.foreign_layers;
-  // Called on every cached manifest served: most have no foreign layer, and
-  // need not be parsed again to know it.
-  if (!fl.enabled || !media::isImageManifest(media_type) || bytes.find("\"urls\"") == std::string::npos) return;
-  auto parsed = parseManifest(media_type, bytes);
-  if (!parsed) return;
-  for (const auto& f : parsed->foreign) {
-    std::string url = firstAllowedUrl(f.urls, fl.include);
-    if (url.empty()) continue;  // left to the client, which fetches it from its URL
-    {
-      std::lock_guard lock(foreign_mu_);
-      foreign_[name + "@" + f.digest.str()] = Foreign{url, f.size};
-    }
-    if (prefetch) {
-      auto linked = meta_->linkedBlobSize(key(), name, f.digest);
-      if (linked && !*linked) joinOrStartFetch(name, f.digest);
-    }
-  }
-}
-
-std::optional<RemoteRepository::Foreign> RemoteRepository::foreignLayer(const std::string& name, const Digest& d) {
-  std::lock_guard lock(foreign_mu_);
-  if (auto it = foreign_.find(name + "@" + d.str()); it != foreign_.end()) return it->second;
-  return std::nullopt;
-}
+// --- blobs (fetching them: remote_blobs.cc) ----------------------------------
 
 Status RemoteRepository::deleteBlob(const Call&, const std::string& name, const Digest& d) {
   auto removed = meta_->unlinkBlob(key(), name, d);
@@ -332,6 +185,7 @@ Result<StoredManifest> RemoteRepository::fetchManifest(const Call& call, const s
                  parsed.error().detail.empty() ? parsed.error().message : parsed.error().detail);
     return StoredManifest{digest, media_type, std::move(*bytes)};
   }
+  for (std::size_t i = 0; i < parsed->blobs.size(); ++i) sizes_.note(name, parsed->blobs[i], parsed->blob_sizes[i]);
   if (auto stored = blobs_->putBytes(*bytes); !stored) return tl::unexpected(stored.error());
   storage::ManifestWrite w;
   w.record = {key(), name, digest, parsed->media_type, bytes->size(), parsed->subject, parsed->artifact_type,

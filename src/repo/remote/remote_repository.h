@@ -22,6 +22,7 @@
 
 #include "berth/repo/repository.h"
 #include "repo/remote/blob_fetch.h"
+#include "repo/remote/descriptor_sizes.h"
 #include "repo/remote/single_flight.h"
 #include "repo/remote/upstream.h"
 #include "repo/upload_store.h"
@@ -77,7 +78,9 @@ class RemoteRepository final : public Repository {
   // A fetch in flight for other image names is joined only once the upstream
   // confirms that `name` has the blob too (as for a blob stored here already).
   Status mayJoin(const Call& call, const std::string& name, const Digest& d);
-  BlobFetchPtr joinOrStartFetch(const std::string& name, const Digest& d);
+  // linked (if given): set, and no fetch, when the blob is linked for name
+  // by now (a fetch that just ended).
+  BlobFetchPtr joinOrStartFetch(const std::string& name, const Digest& d, bool* linked = nullptr);
   Result<std::unique_ptr<http::ClientResponse>> openUpstreamBlob(http::Suspender& self, const std::string& name,
                                                                  const Digest& d);
   tl::unexpected<Error> readOnly() const;
@@ -105,6 +108,7 @@ class RemoteRepository final : public Repository {
   std::map<std::string, BlobFetchPtr> fetches_;  // by digest, while in flight
   std::mutex foreign_mu_;
   std::map<std::string, Foreign> foreign_;  // by "<image>@<digest>": layers cached from their own URL
+  DescriptorSizes sizes_;                   // of the blobs of the manifests fetched
   std::atomic<int> running_{0};                  // fetch coroutines not yet returned
   std::atomic<bool> stopping_{false};
 };

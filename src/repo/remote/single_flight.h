@@ -1,11 +1,11 @@
 // Concurrent requests for the same thing share one piece of work: the first
 // caller runs it (in its own coroutine), the others wait for its result
-// without holding a thread (repo::pauseCall) and get the same answer.
+// without holding a thread (a Notifier: suspended, woken when it is there)
+// and get the same answer.
 //
 // Thread-safe.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -16,6 +16,7 @@
 
 #include "berth/core/error.h"
 #include "berth/repo/call.h"
+#include "repo/notifier.h"
 
 namespace berth::repo::remote {
 
@@ -45,25 +46,28 @@ class SingleFlight {
       finish(key, *flight, *result);
       return *result;
     }
-    auto wait = std::chrono::milliseconds(1);
     for (;;) {
+      uint64_t seen = flight->done.generation();
       {
         std::lock_guard lock(mu_);
         if (flight->result) return *flight->result;
       }
-      pauseCall(call, wait);
-      wait = std::min(wait * 2, std::chrono::milliseconds(20));
+      flight->done.wait(call, seen, std::chrono::milliseconds(500));
     }
   }
 
  private:
   struct Flight {
     std::optional<Result<T>> result;
+    Notifier done;
   };
   void finish(const std::string& key, Flight& flight, Result<T> result) {
-    std::lock_guard lock(mu_);
-    flight.result = std::move(result);
-    flights_.erase(key);
+    {
+      std::lock_guard lock(mu_);
+      flight.result = std::move(result);
+      flights_.erase(key);
+    }
+    flight.done.notifyAll();
   }
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Flight>> flights_;

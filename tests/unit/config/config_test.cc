@@ -137,6 +137,7 @@ TEST(RemoteConfig, DefaultsAndEveryKey) {
   EXPECT_EQ(d.remote.url, "https://registry-1.docker.io");
   EXPECT_EQ(d.remote.metadata_ttl_seconds, 21600u);
   EXPECT_EQ(d.remote.timeout_seconds, 60u);
+  EXPECT_EQ(d.remote.max_blob_bytes, uint64_t(64) << 30);
   EXPECT_FALSE(d.remote.offline);
   EXPECT_FALSE(d.remote.foreign_layers.enabled);
   EXPECT_EQ(d.remote.foreign_layers.include, std::vector<std::string>{"**"});
@@ -144,6 +145,7 @@ TEST(RemoteConfig, DefaultsAndEveryKey) {
   TempFile ca("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
   auto r = loadFromString(remote(", url: \"HTTPS://ghcr.io:8443/\", username: u, password: p, metadata_ttl_seconds: 0,"
                                  " offline: true, timeout_seconds: 5, ca_file: \"" + ca.path() + "\", port: 5001,"
+                                 " max_blob_bytes: 107374182400,"
                                  " foreign_layers: {enabled: true, include: [\"**/mcr.microsoft.com/**\"]}"),
                           "t")
                .repositories.at(0);
@@ -153,6 +155,7 @@ TEST(RemoteConfig, DefaultsAndEveryKey) {
   EXPECT_EQ(r.remote.metadata_ttl_seconds, 0u);
   EXPECT_TRUE(r.remote.offline);
   EXPECT_EQ(r.remote.timeout_seconds, 5u);
+  EXPECT_EQ(r.remote.max_blob_bytes, 107374182400u) << "more than 32 bits";
   EXPECT_EQ(r.remote.ca_file, ca.path());
   EXPECT_EQ(r.port, 5001u);
   EXPECT_TRUE(r.remote.foreign_layers.enabled);
@@ -231,11 +234,14 @@ TEST(RemoteConfig, RefusesBadValuesAndUnknownKeys) {
   expectError(remote(", foreign_layers: true"), "repositories[0].foreign_layers must be a mapping");
   expectError(remote(", foreign_layers: {include: [\"\"]}"), "include[0] is empty");
   expectError(remote(", offline: maybe"), "repositories[0].offline");
+  expectError(remote(", max_blob_bytes: 0"), "repositories[0].max_blob_bytes must be at least 1");
+  expectError(remote(", max_blob_bytes: -1"), "repositories[0].max_blob_bytes");
+  expectError(remote(", max_blob_bytes: 64GiB"), "repositories[0].max_blob_bytes");
 }
 
 TEST(RemoteConfig, RemoteKeysAreRefusedOnALocalRepository) {
   for (const char* k : {"url: \"http://a\"", "username: u", "password: p", "metadata_ttl_seconds: 1", "offline: true",
-                        "timeout_seconds: 1", "ca_file: x", "foreign_layers: {}"}) {
+                        "timeout_seconds: 1", "ca_file: x", "foreign_layers: {}", "max_blob_bytes: 1"}) {
     SCOPED_TRACE(k);
     std::string key(k, std::string_view(k).find(':'));
     expectError(std::string("repositories: [{key: l, type: local, ") + k + "}]",

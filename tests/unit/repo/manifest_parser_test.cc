@@ -9,7 +9,7 @@ namespace berth::repo {
 namespace {
 
 std::string d(const std::string& s) { return Sha256::of(s).str(); }
-std::string desc(const std::string& mt, const std::string& content, int size = 10) {
+std::string desc(const std::string& mt, const std::string& content, int64_t size = 10) {
   return R"({"mediaType":")" + mt + R"(","digest":")" + d(content) + R"(","size":)" + std::to_string(size) + "}";
 }
 
@@ -17,12 +17,14 @@ TEST(ManifestParser, DockerSchema2ListsConfigAndLayers) {
   std::string m = R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":)" +
                   desc("application/vnd.docker.container.image.v1+json", "c") + R"(,"layers":[)" +
                   desc("application/vnd.docker.image.rootfs.diff.tar.gzip", "l1") + "," +
-                  desc("application/vnd.docker.image.rootfs.diff.tar.gzip", "l2") + "]}";
+                  desc("application/vnd.docker.image.rootfs.diff.tar.gzip", "l2", 5000000000) + "]}";
   auto p = parseManifest(std::string(media::kDockerManifest), m);
   ASSERT_TRUE(p) << p.error().detail;
   EXPECT_EQ(p->media_type, media::kDockerManifest);
   ASSERT_EQ(p->blobs.size(), 3u);
   EXPECT_EQ(p->blobs[0].str(), d("c"));
+  // The descriptors' sizes, beside them (a remote repository holds a fetch to them).
+  EXPECT_EQ(p->blob_sizes, (std::vector<uint64_t>{10, 10, 5000000000}));
 }
 
 TEST(ManifestParser, OciIndexListsChildren) {

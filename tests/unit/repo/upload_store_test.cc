@@ -127,6 +127,35 @@ TEST_F(UploadStoreTest, CommitTellsWhenVerifiedBeforeInstalling) {
   EXPECT_TRUE(blobs_->stat(d));
 }
 
+// A remote repository's fetch hashes on another thread: what it appends
+// unhashed is committed against the digest it gives, and re-hashed from the
+// file when it gives none.
+TEST_F(UploadStoreTest, AppendUnhashedCommitsAgainstTheGivenDigestOrTheFile) {
+  Digest abc = Sha256::of(std::string("abc"));
+  auto commitOf = [&](const std::optional<Digest>& given) {
+    auto s = start();
+    auto lease = s->acquire();
+    EXPECT_TRUE(lease);
+    EXPECT_TRUE(s->appendUnhashed("ab", 2));
+    EXPECT_TRUE(s->appendUnhashed("c", 1));
+    if (given) s->setDigest(*given);
+    return store().commit(s, abc);
+  };
+  EXPECT_EQ(commitOf(abc).value_or(0), 3u);
+  EXPECT_EQ(commitOf(std::nullopt).value_or(0), 3u) << "no digest given: the file is hashed";
+  auto lied = commitOf(Sha256::of(std::string("abd")));
+  ASSERT_FALSE(lied);
+  EXPECT_EQ(lied.error().code, ErrorCode::DigestInvalid) << "the given digest is what is checked";
+  // A digest given and then appended to is stale: the file decides.
+  auto s = start();
+  auto lease = s->acquire();
+  ASSERT_TRUE(lease);
+  ASSERT_TRUE(s->appendUnhashed("ab", 2));
+  s->setDigest(Sha256::of(std::string("ab")));
+  ASSERT_TRUE(s->append("c", 1));
+  EXPECT_EQ(store().commit(s, abc).value_or(0), 3u);
+}
+
 TEST_F(UploadStoreTest, EndedSessionIsUnknownToRequestsThatWaitedForIt) {
   auto s = start();
   append(*s, "abc");
