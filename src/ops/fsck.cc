@@ -275,6 +275,7 @@ Result<FsckReport> checkStore(const std::string& root, const RepoTypes& repos, c
 
   Checker checker(paths, repos, *snap, *scan);
   checker.run();
+  if (options.before_confirm) options.before_confirm();
   auto confirmed = confirm(paths, std::move(checker.candidates));
   if (!confirmed) return tl::unexpected(confirmed.error());
 

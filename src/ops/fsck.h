@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -66,6 +67,9 @@ struct FsckProblem {
 struct FsckOptions {
   bool quick = false;              // skip hashing blob files (manifests are still hashed)
   int64_t stale_seconds = 86400;   // temp files older than this are reported
+  // Tests: runs after the first pass, before its file problems are confirmed
+  // (where a delete or a garbage collection running beside fsck strikes).
+  std::function<void()> before_confirm;
 };
 
 struct FsckStats {

@@ -97,6 +97,30 @@ TEST(Fsck, UnreferencedBlobsAreCountedNotReported) {
   EXPECT_NE(formatFsckText(*r).find("1 blob (7 B) referenced by nothing"), std::string::npos) << formatFsckText(*r);
 }
 
+// Garbage collection beside fsck: the link (or manifest row) goes, then the
+// file. fsck saw the row, then no file: a second look finds no row.
+TEST(Fsck, RowsRemovedDuringTheCheckAreNoProblem) {
+  Store s;
+  Digest layer = s.blob("docker-local", "layer");
+  Digest manifest = s.manifest("docker-local", descriptor("application/vnd.oci.image.config.v1+json", "layer"),
+                               nlohmann::json::array());
+  ASSERT_TRUE(s.blobs.remove(layer));
+  ASSERT_TRUE(s.blobs.remove(manifest));
+  const RepoTypes repos{{"docker-local", config::RepoType::Local}};
+  auto before = checkStore(s.dir.path(), repos, {});
+  ASSERT_TRUE(before);
+  EXPECT_EQ(kindsOf(*before), (std::vector<std::string>{"blob_missing", "manifest_missing"}));
+
+  FsckOptions options;
+  options.before_confirm = [&] {
+    ASSERT_TRUE(s.meta.deleteImage("docker-local", "app"));
+  };
+  auto during = checkStore(s.dir.path(), repos, options);
+  ASSERT_TRUE(during);
+  EXPECT_EQ(kindsOf(*during), std::vector<std::string>{});
+  EXPECT_EQ(during->stats.blob_links, 1u);  // what the first snapshot held
+}
+
 TEST(Fsck, TextNamesTagsAndImagesAndSortsErrorsFirst) {
   FsckReport r;
   FsckProblem warning{FsckSeverity::Warning, "stray_file", "", "", "", "", "blobs/sha256/ab/x", "", "not a digest name"};
