@@ -192,7 +192,8 @@ class Checker {
         unreferenced_bytes += f.size;
       }
       std::string held = links == link_count.end() ? "no image links it"
-                                                   : "linked to " + std::to_string(links->second) + " images";
+                                                   : "linked to " + std::to_string(links->second) +
+                                                         (links->second == 1 ? " image" : " images");
       if (f.state == BlobFile::State::Unreadable) {
         problems.push_back(problem(fsck_kind::kBlobUnreadable, "", "", "sha256:" + hex, f.note + " (" + held + ")"));
       } else if (f.state == BlobFile::State::Mismatch && !is_manifest) {

@@ -1,4 +1,5 @@
 // `berth fsck`'s output: text lines or JSON, and the exit code.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -42,7 +43,9 @@ std::string plural(std::size_t n, const char* one, const char* many) {
 std::string formatFsckText(const FsckReport& r) {
   std::string out;
   for (const auto& p : r.problems) {
-    out += std::string(severityName(p.severity)) + " " + p.kind + " " + subject(p) + ": " + p.message;
+    std::string message = p.message;
+    std::replace(message.begin(), message.end(), '\n', ' ');  // one line per problem, whatever a parser said
+    out += std::string(severityName(p.severity)) + " " + p.kind + " " + subject(p) + ": " + message;
     // A blob file's path, when the subject does not say where it is.
     if (!p.path.empty() && subject(p) != p.path) out += " [" + p.path + "]";
     out += "\n";
