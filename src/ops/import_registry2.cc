@@ -77,7 +77,9 @@ void Registry2Importer::importImage(const std::string& name) {
 
   std::vector<Pending> pending;
   std::map<std::string, storage::ManifestWrite> writes;
+  std::set<std::string> revisions;
   for (const auto& link : source_.revisionLinks(name)) {
+    if (link.digest) revisions.insert(link.digest->str());
     if (auto p = readRevision(name, link)) {
       writes[p->digest.str()] = p->write;
       pending.push_back(std::move(*p));
@@ -85,7 +87,7 @@ void Registry2Importer::importImage(const std::string& name) {
     tick();
   }
   auto recorded = recordManifests(name, std::move(pending));
-  importTags(name, writes, recorded);
+  importTags(name, writes, revisions, recorded);
 }
 
 bool Registry2Importer::ensureLink(const std::string& name, const Digest& d, const std::string& role) {
@@ -206,7 +208,7 @@ std::set<std::string> Registry2Importer::recordManifests(const std::string& name
 }
 
 void Registry2Importer::importTags(const std::string& name, const std::map<std::string, storage::ManifestWrite>& writes,
-                                   const std::set<std::string>& recorded) {
+                                   const std::set<std::string>& revisions, const std::set<std::string>& recorded) {
   for (const auto& link : source_.tagLinks(name)) {
     auto skipped = [&](const std::string& why) {
       ++report_.tags.skipped;
@@ -223,8 +225,8 @@ void Registry2Importer::importTags(const std::string& name, const std::map<std::
     std::string d = link.digest->str();
     auto w = writes.find(d);
     if (w == writes.end() || !recorded.count(d)) {
-      skipped(w == writes.end() ? "dangling: names " + d + ", which is not a revision of the repository"
-                                : "its manifest " + d + " was skipped");
+      skipped(revisions.count(d) ? "its manifest " + d + " was skipped"
+                                 : "dangling: names " + d + ", which is not a revision of the repository");
       continue;
     }
     auto current = meta_.resolveTag(repo_key_, name, link.entry);

@@ -72,7 +72,7 @@ class Registry2Importer {
   // Writes the manifests children first; returns the digests recorded (new or present).
   std::set<std::string> recordManifests(const std::string& name, std::vector<Pending> pending);
   void importTags(const std::string& name, const std::map<std::string, storage::ManifestWrite>& writes,
-                  const std::set<std::string>& recorded);
+                  const std::set<std::string>& revisions, const std::set<std::string>& recorded);
 
   // Memoized: each digest is verified and installed once per run.
   const BlobState& blob(const Digest& d);

@@ -191,6 +191,9 @@ TEST(ImportRegistry2, CorruptBlobsAndDanglingLinksAreReportedAndSkipped) {
     fs::create_directories(dir);
     writeFile(dir + "/link", ghost);
   }
+  const std::string nowhere = sha256Of("no revision either");
+  fs::create_directories(v2 + "/repositories/team/app/_manifests/tags/nowhere/current");
+  writeFile(v2 + "/repositories/team/app/_manifests/tags/nowhere/current/link", nowhere);
   // A repository name outside the grammar.
   fs::create_directories(v2 + "/repositories/Team/UPPER/_manifests/tags");
 
@@ -200,11 +203,13 @@ TEST(ImportRegistry2, CorruptBlobsAndDanglingLinksAreReportedAndSkipped) {
   EXPECT_NE(r.out.find("blob " + spoiled.layers[1].digest + ": corrupt (its data hashes to " + sha256Of(corrupt_bytes)),
             std::string::npos) << r.out;
   EXPECT_NE(r.out.find("blob " + ghost + ": missing"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("team/app:ghost: dangling"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("team/app: manifest " + ghost + ": its blob is missing"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("team/app:ghost: its manifest " + ghost + " was skipped"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("team/app:nowhere: dangling: names " + nowhere), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("team/bad: manifest " + spoiled.manifest.digest + ": a blob it references could not be imported"),
             std::string::npos) << r.out;
   EXPECT_NE(r.out.find("image 'Team/UPPER': not a valid image name"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("tags        1 imported, 0 already in Berth, 2 skipped"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tags        1 imported, 0 already in Berth, 3 skipped"), std::string::npos) << r.out;
 
   berth.start();
   HttpClient b(berth.host(), berth.port());
