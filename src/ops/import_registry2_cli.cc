@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -104,6 +105,15 @@ int runImportRegistry2(const std::vector<std::string>& args, std::string config_
     auto source = Registry2Layout::open(root);
     if (!source) return std::cerr << "berth import-registry2: " << root << ": " << source.error().message << "\n", 1;
 
+    // What this writes must be the daemon's to use: a root-owned 0600
+    // metadata.db would keep a Berth running as uid 999 from starting.
+    struct stat root_st {};
+    if (::stat(cfg.storage.root.c_str(), &root_st) == 0 && root_st.st_uid != ::geteuid())
+      return std::cerr << "berth import-registry2: the storage root " << cfg.storage.root << " belongs to uid "
+                       << root_st.st_uid << ", not to this user (uid " << ::geteuid()
+                       << "): run the import as the user Berth runs as (sudo -u, or docker run --user "
+                       << root_st.st_uid << ":" << root_st.st_gid << ")\n",
+             1;
     // A daemon may be running on this storage: its temp files stay (false),
     // and SQLite's WAL and busy timeout let both processes write.
     storage::Paths paths(cfg.storage.root);

@@ -4,6 +4,7 @@
 // reported and skipped; it works beside a running Berth; twice is once.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -292,6 +293,15 @@ TEST(ImportRegistry2, RefusesWhatItCannotImportInto) {
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no repository 'nope'"), std::string::npos) << unknown.err;
   EXPECT_EQ(runBerth({"import-registry2", "--root", empty}).exit_code, 2);
+  // Files a daemon of another user could not open are never written.
+  if (::geteuid() == 0) {
+    fs::create_directories(berth.storageRoot());
+    ASSERT_EQ(::chown(berth.storageRoot().c_str(), 12345, 12345), 0);
+    CommandResult foreign = importInto(berth, empty);
+    EXPECT_EQ(foreign.exit_code, 1);
+    EXPECT_NE(foreign.err.find("belongs to uid 12345"), std::string::npos) << foreign.err;
+    EXPECT_FALSE(fs::exists(berth.storageRoot() + "/metadata.db"));
+  }
   fs::remove_all(empty);
 }
 
