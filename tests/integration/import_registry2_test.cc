@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cstdlib>
 #include <map>
 #include <regex>
 #include <thread>
@@ -151,6 +152,8 @@ TEST(ImportRegistry2, EverythingPullsBackByTagAndDigestAndTwiceImportsNothingNew
   EXPECT_EQ(inodeOf(berthBlob(berth, all[0].blobs[1].digest)), inodeOf(registryBlob(registry, all[0].blobs[1].digest)));
   EXPECT_EQ(snapshot(registry.storageRoot()), before);
 
+  EXPECT_EQ(r.err.find("\33[K"), std::string::npos) << "a progress line without a terminal";
+
   berth.start();
   HttpClient b(berth.host(), berth.port());
   expectPullable(b, all);
@@ -280,6 +283,23 @@ TEST(ImportRegistry2, CopiesAcrossFilesystems) {
   berth.start();
   HttpClient b(berth.host(), berth.port());
   expectPullable(b, all);
+}
+
+// On a terminal (script(1) gives it a pty) one line is rewritten in place, then cleared.
+TEST(ImportRegistry2, ShowsProgressOnATerminalOnly) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a pseudo-terminal";
+  DistributionRegistry registry;
+  fill(registry);
+  registry.stop();
+  Daemon berth({.repositories = {"docker-local"}});
+  std::string out_file = berth.dir() + "/typescript";
+  std::string cmd = std::string("script -qec '") + BERTH_BINARY + " import-registry2 --root " +
+                    registry.storageRoot() + " --into docker-local --config " + berth.configPath() + "' " + out_file +
+                    " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string seen = readFile(out_file);
+  EXPECT_NE(seen.find("\r\33[K[1/3] library/base  blobs "), std::string::npos) << seen;
+  EXPECT_NE(seen.find("imported "), std::string::npos) << seen;
 }
 
 TEST(ImportRegistry2, RefusesWhatItCannotImportInto) {
