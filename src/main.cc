@@ -12,6 +12,7 @@
 #include "berth/config.h"
 #include "observe/logging.h"
 #include "ops/fsck.h"
+#include "ops/import_registry2_cli.h"
 #include "server/app.h"
 #include "server/healthcheck.h"
 #include "server/port_check.h"
@@ -27,6 +28,7 @@ void usage() {
                "                                                   (or /health/live) with 200, else 1\n"
                "       berth fsck [--config FILE] [--quick] [--json]  check the storage root, read-only: exit 0\n"
                "                                                   clean, 1 problems found, 2 could not check\n"
+               "       berth import-registry2 --root DIR --into REPO_KEY   import a registry:2 storage\n"
                "       berth print-default-config                  print the embedded default config\n"
                "       berth --version\n"
                "--config defaults to $BERTH_CONFIG, else the embedded default config.\n";
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--ready-file" && i + 1 < argc) {
       ready_file = argv[++i];
+    } else if (a == "import-registry2") {
+      return berth::ops::runImportRegistry2(std::vector<std::string>(argv + i + 1, argv + argc), config_path);
     } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck" || a == "fsck") {
       command = a;
     } else if (command == "healthcheck" && a == "--address" && i + 1 < argc) {
