@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "berth/config.h"
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
   try {
     cfg = load(config_path);
   } catch (const std::exception& e) {
-    std::cerr << "berth: invalid configuration: " << e.what() << "\n";
+    std::istringstream problems(e.what());  // a ConfigError has one line per problem
+    for (std::string line; std::getline(problems, line);) std::cerr << "berth: invalid configuration: " << line << "\n";
     return 1;
   }
   if (command == "healthcheck") return berth::server::runHealthcheck(cfg, health);
