@@ -63,22 +63,32 @@ std::string expandValue(const std::string& value, const Environment& env, const 
   return out;
 }
 
-void expandNode(YAML::Node node, const std::string& path, const Environment& env, const std::string& origin,
+// False when a reference in the node could not be expanded (reported).
+bool expandNode(YAML::Node node, const std::string& path, const Environment& env, const std::string& origin,
                 std::set<std::string>& referenced) {
   if (node.IsScalar()) {
     const std::string& v = node.Scalar();
-    if (v.find('$') == std::string::npos) return;
+    if (v.find('$') == std::string::npos) return true;
+    auto* problems = ProblemCollector::current();
+    const std::size_t before = problems->problems().size();
     std::string expanded = expandValue(v, env, path, node.Mark(), origin, referenced);
+    if (problems->problems().size() != before) return false;
     if (expanded != v) node = expanded;  // in place: the node keeps its line and column
   } else if (node.IsSequence()) {
     for (std::size_t i = 0; i < node.size(); ++i)
       expandNode(node[i], path + "[" + std::to_string(i) + "]", env, origin, referenced);
   } else if (node.IsMap()) {
+    std::vector<YAML::Node> failed;
     for (auto kv : node) {
       std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-      expandNode(kv.second, path.empty() ? key : path + "." + key, env, origin, referenced);
+      if (!expandNode(kv.second, path.empty() ? key : path + "." + key, env, origin, referenced))
+        failed.push_back(kv.first);
     }
+    // The key falls back to its default, so that the checks of its value do
+    // not report the unexpanded reference a second time.
+    for (const auto& key : failed) node.remove(key);
   }
+  return true;
 }
 
 // What a variable name can mean, given what the parser has said so far.

@@ -14,7 +14,7 @@ namespace {
 // finds where the problem is.
 KeyPath leadingPath(const std::string& message) {
   KeyPath out;
-  std::size_t i = 0;
+  std::size_t i = message.starts_with("unknown key ") ? 12 : 0;
   auto isKeyChar = [](char c) { return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_'; };
   while (i < message.size()) {
     if (message[i] == '[') {
@@ -43,18 +43,25 @@ KeyPath leadingPath(const std::string& message) {
 // or the deepest of its sections the file has; or at the environment
 // variable that set it.
 void place(ConfigProblem& p, const YAML::Node& doc, const std::map<std::string, std::string>& overridden) {
-  if (p.line > 0 || !p.variable.empty()) return;
+  if (!p.variable.empty()) return;
   const KeyPath path = leadingPath(p.message);
+  // A value an override set is that variable's problem, whatever line and
+  // column the YAML parsed from it may carry.
+  for (KeyPath prefix; const auto& step : path) {
+    prefix.push_back(step);
+    if (auto it = overridden.find(dotted(prefix)); it != overridden.end()) {
+      p.variable = it->second;
+      p.line = p.column = 0;
+      return;
+    }
+  }
+  if (p.line > 0) return;
   YAML::Node cur = doc;
   YAML::Mark mark = YAML::Mark::null_mark();
   KeyPath walked;
   bool created = false;  // the deepest node reached was made by an override, not read from the file
   for (const auto& step : path) {
     walked.push_back(step);
-    if (auto it = overridden.find(dotted(walked)); it != overridden.end()) {
-      p.variable = it->second;
-      return;
-    }
     YAML::Node next;
     if (step.index >= 0 && cur.IsSequence() && static_cast<std::size_t>(step.index) < cur.size())
       next = cur[static_cast<std::size_t>(step.index)];
