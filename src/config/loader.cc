@@ -21,7 +21,7 @@ KeyPath leadingPath(const std::string& message) {
       auto close = message.find(']', i);
       if (close == std::string::npos || close == i + 1) break;
       std::string digits = message.substr(i + 1, close - i - 1);
-      if (digits.find_first_not_of("0123456789") != std::string::npos || out.empty()) break;
+      if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos || out.empty()) break;
       out.push_back({"", std::stol(digits)});
       i = close + 1;
       continue;
