@@ -12,6 +12,7 @@
 
 #include "berth/config.h"
 #include "observe/logging.h"
+#include "ops/fsck.h"
 #include "server/app.h"
 #include "server/healthcheck.h"
 #include "server/port_check.h"
@@ -25,6 +26,8 @@ void usage() {
                "       berth healthcheck [--config FILE] [--address HOST:PORT] [--live] [--timeout SECONDS]\n"
                "                                                   exit 0 if that berth answers /health/ready\n"
                "                                                   (or /health/live) with 200, else 1\n"
+               "       berth fsck [--config FILE] [--quick] [--json]  check the storage root, read-only: exit 0\n"
+               "                                                   clean, 1 problems found, 2 could not check\n"
                "       berth print-default-config                  print the embedded default config\n"
                "       berth --version\n"
                "--config defaults to $BERTH_CONFIG, else the embedded default config.\n";
@@ -42,6 +45,8 @@ int main(int argc, char** argv) {
   const char* env_config = std::getenv("BERTH_CONFIG");
   std::string config_path = env_config ? env_config : "", ready_file, command = "serve";
   berth::server::HealthcheckOptions health;
+  berth::ops::FsckOptions fsck;
+  bool fsck_json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--version") {
@@ -54,7 +59,7 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--ready-file" && i + 1 < argc) {
       ready_file = argv[++i];
-    } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck") {
+    } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck" || a == "fsck") {
       command = a;
     } else if (command == "healthcheck" && a == "--address" && i + 1 < argc) {
       health.address = argv[++i];
@@ -62,6 +67,8 @@ int main(int argc, char** argv) {
       health.path = "/health/live";
     } else if (command == "healthcheck" && a == "--timeout" && i + 1 < argc) {
       health.timeout_seconds = static_cast<unsigned>(std::max(1L, std::strtol(argv[++i], nullptr, 10)));
+    } else if (command == "fsck" && (a == "--quick" || a == "--json")) {
+      (a == "--quick" ? fsck.quick : fsck_json) = true;
     } else {
       std::cerr << "berth: unknown argument '" << a << "'\n";
       usage();
@@ -78,8 +85,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::istringstream problems(e.what());  // a ConfigError has one line per problem
     for (std::string line; std::getline(problems, line);) std::cerr << "berth: invalid configuration: " << line << "\n";
-    return 1;
+    return command == "fsck" ? 2 : 1;  // fsck: 2 is "could not check"
   }
+  if (command == "fsck") return berth::ops::runFsck(cfg, fsck, fsck_json);
   if (command == "healthcheck") return berth::server::runHealthcheck(cfg, health);
   if (command == "check-config") {
     // Loading checked the ports against each other; binding tells whether

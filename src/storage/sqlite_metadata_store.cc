@@ -27,6 +27,30 @@ CREATE TABLE IF NOT EXISTS tags(
   repo TEXT NOT NULL, name TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, updated INTEGER NOT NULL,
   seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(repo, name, tag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, name, digest);
+-- The version of each image's tag list (TagListCache): bumped by every tag
+-- row written, whoever writes it; a row is never removed, so a version never
+-- comes back. (No OR IGNORE in the bodies: an outer INSERT OR REPLACE would
+-- turn it into a REPLACE and reset the version.)
+CREATE TABLE IF NOT EXISTS tag_versions(
+  repo TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY(repo, name)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS tags_inserted AFTER INSERT ON tags BEGIN
+  INSERT INTO tag_versions SELECT NEW.repo, NEW.name, 0
+    WHERE NOT EXISTS(SELECT 1 FROM tag_versions WHERE repo=NEW.repo AND name=NEW.name);
+  UPDATE tag_versions SET version=version+1 WHERE repo=NEW.repo AND name=NEW.name;
+END;
+CREATE TRIGGER IF NOT EXISTS tags_updated AFTER UPDATE ON tags BEGIN
+  INSERT INTO tag_versions SELECT OLD.repo, OLD.name, 0
+    WHERE NOT EXISTS(SELECT 1 FROM tag_versions WHERE repo=OLD.repo AND name=OLD.name);
+  UPDATE tag_versions SET version=version+1 WHERE repo=OLD.repo AND name=OLD.name;
+  INSERT INTO tag_versions SELECT NEW.repo, NEW.name, 0
+    WHERE NOT EXISTS(SELECT 1 FROM tag_versions WHERE repo=NEW.repo AND name=NEW.name);
+  UPDATE tag_versions SET version=version+1 WHERE repo=NEW.repo AND name=NEW.name;
+END;
+CREATE TRIGGER IF NOT EXISTS tags_deleted AFTER DELETE ON tags BEGIN
+  INSERT INTO tag_versions SELECT OLD.repo, OLD.name, 0
+    WHERE NOT EXISTS(SELECT 1 FROM tag_versions WHERE repo=OLD.repo AND name=OLD.name);
+  UPDATE tag_versions SET version=version+1 WHERE repo=OLD.repo AND name=OLD.name;
+END;
 CREATE TABLE IF NOT EXISTS uploads(
   uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,
   owner TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
@@ -323,6 +347,28 @@ Result<Page> SqliteMetadataStore::page(Stmt& s, std::size_t n) {
 Result<Page> SqliteMetadataStore::listTags(const std::string& repo, const std::string& name, const std::string& last,
                                            std::size_t n) {
   std::lock_guard lock(mu_);
+  // The version first, then the rows: a write by another process in between
+  // leaves a newer list under an older version (a miss next time), never an
+  // older list under a newer one.
+  auto v = db_.prepare("SELECT version FROM tag_versions WHERE repo=?1 AND name=?2");
+  v.bind(1, repo).bind(2, name);
+  auto row = v.step();
+  if (!row) return err(row);
+  const int64_t version = *row ? v.integer(0) : 0;
+  const std::string image = repo + "/" + name;
+  if (auto cached = tag_cache_.page(image, version, last, n)) return *cached;
+  if (last.empty()) {
+    // The first page reads the whole list (up to the cache's bound) once;
+    // the next pages and lists come from memory until a tag changes.
+    auto all = db_.prepare("SELECT tag FROM tags WHERE repo=?1 AND name=?2 ORDER BY tag LIMIT ?3");
+    all.bind(1, repo).bind(2, name).bind(3, static_cast<int64_t>(kTagCacheMaxTags) + 1);
+    auto whole = page(all, kTagCacheMaxTags);
+    if (!whole) return whole;
+    if (!whole->more) {
+      tag_cache_.put(image, version, std::move(whole->items));
+      if (auto cached = tag_cache_.page(image, version, last, n)) return *cached;
+    }
+  }
   auto s = db_.prepare("SELECT tag FROM tags WHERE repo=?1 AND name=?2 AND tag>?3 ORDER BY tag LIMIT ?4");
   s.bind(1, repo).bind(2, name).bind(3, last).bind(4, static_cast<int64_t>(n) + 1);
   return page(s, n);

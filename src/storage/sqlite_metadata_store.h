@@ -6,6 +6,7 @@
 
 #include "berth/storage/metadata_store.h"
 #include "storage/sqlite_db.h"
+#include "storage/tag_list_cache.h"
 
 namespace berth::storage {
 
@@ -86,8 +87,12 @@ class SqliteMetadataStore final : public MetadataStore {
   // Every row of the image, in every table.
   Status removeImageRows(const std::string& repo, const std::string& name);
 
+  // The tag names kept in memory in all (about 40 bytes each).
+  static constexpr std::size_t kTagCacheMaxTags = 256 * 1024;
+
   std::mutex mu_;
   SqliteDb db_;
+  TagListCache tag_cache_{kTagCacheMaxTags};  // under mu_
   const SyncMode sync_;
 };
 

@@ -192,6 +192,23 @@ EOF
 # ---------------------------------------------------------------- registry
 _is_loopback() { case "${1%:*}" in 127.*|localhost|'[::1]') return 0 ;; *) return 1 ;; esac; }
 
+# e2e_start_upstream: Debian's docker-registry on a free loopback port, as the
+# upstream of a remote repository; sets UP=127.0.0.1:port and UP_PID. A test
+# may stop it mid-way with e2e_stop_upstream (also run on exit).
+UP="" UP_PID=""
+e2e_stop_upstream() {
+  [ -n "$UP_PID" ] || return 0
+  stop_pid "$UP_PID" docker-registry || true
+  wait "$UP_PID" 2>/dev/null || true
+  UP_PID=""
+}
+e2e_start_upstream() {
+  E2E_REFERENCE=1 e2e_start_registry
+  UP=$REG UP_PID=$E2E_SERVER_PID
+  E2E_SERVER_PID=""
+  e2e_on_exit e2e_stop_upstream
+}
+
 # e2e_start_registry: sets REG=host:port of the registry under test and waits
 # until GET /v2/ answers 200.
 e2e_start_registry() {

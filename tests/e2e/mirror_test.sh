@@ -16,11 +16,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # ---------------------------------------------------------------- upstream
 step "start the upstream (docker-registry) and put library/e2e-mirror-$E2E_RUN:1 in it"
-E2E_REFERENCE=1 e2e_start_registry
-UP=$REG UP_PID=$E2E_SERVER_PID
-E2E_SERVER_PID=""   # stopped by this script, mid-test
-stop_upstream() { [ -n "$UP_PID" ] && { stop_pid "$UP_PID" docker-registry || true; wait "$UP_PID" 2>/dev/null || true; UP_PID=""; }; return 0; }
-e2e_on_exit stop_upstream
+e2e_start_upstream   # stopped by this script, mid-test
 NAME=e2e-mirror-$E2E_RUN
 LAY=$E2E_TMP/layout
 DIGEST=$(e2e_oci_image "$LAY" 1 amd64 "" "$(e2e_layer 1024)" "$(e2e_layer 64)")
@@ -69,7 +65,7 @@ grep -q "path=/v2/library/$NAME/manifests/1 status=200" "$B/berth.log" ||
 pass
 
 step "stop the upstream; docker rmi; docker pull again: served from berth's cache"
-stop_upstream
+e2e_stop_upstream
 run docker rmi "$NAME:1"
 run docker pull "$NAME:1"
 grep -qF "Digest: $DIGEST" "$E2E_OUT" || fail "second pull reported another digest"

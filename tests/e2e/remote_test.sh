@@ -12,26 +12,8 @@ e2e_need_pkgs skopeo curl jq ca-certificates docker-registry
 e2e_client_env
 
 # ---------------------------------------------------------------- upstream
-UP_PID=""
-UP=""
-stop_upstream() {
-  [ -n "$UP_PID" ] || return 0
-  stop_pid "$UP_PID" docker-registry || true
-  wait "$UP_PID" 2>/dev/null || true
-  UP_PID=""
-}
-e2e_on_exit stop_upstream
-
-# docker-registry on a free loopback port (lib.sh's reference registry); sets
-# UP=127.0.0.1:port. This script stops it itself, mid-test.
-start_upstream() {
-  E2E_REFERENCE=1 e2e_start_registry
-  UP=$REG UP_PID=$E2E_SERVER_PID
-  E2E_SERVER_PID=""
-}
-
 step "start the upstream (docker-registry) and berth with docker-remote over it"
-start_upstream
+e2e_start_upstream
 E2E_BERTH_EXTRA_REPOS="  - key: docker-remote
     type: remote
     url: \"http://$UP\""
@@ -105,7 +87,7 @@ expect_eq "inspect .Digest" "$(jq -r .Digest "$E2E_OUT")" "$IMG"
 pass
 
 step "stop the upstream"
-stop_upstream
+e2e_stop_upstream
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://$UP/v2/" || true)
 [ "$code" = 000 ] || fail "the upstream still answers ($code)"
 pass

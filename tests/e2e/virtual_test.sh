@@ -47,19 +47,8 @@ expect_missing() {
 }
 
 # ---------------------------------------------------------------- upstream
-UP_PID=""
-stop_upstream() {
-  [ -n "$UP_PID" ] || return 0
-  stop_pid "$UP_PID" docker-registry || true
-  wait "$UP_PID" 2>/dev/null || true
-  UP_PID=""
-}
-e2e_on_exit stop_upstream
-
 step "start the upstream (docker-registry), push an image only it has; start berth"
-E2E_REFERENCE=1 e2e_start_registry
-UP=$REG UP_PID=$E2E_SERVER_PID
-E2E_SERVER_PID=""
+e2e_start_upstream
 R_IMG=$(e2e_oci_image "$OCI" remote amd64 "" "$(e2e_layer 256)" "$(e2e_layer 8)")
 run skopeo copy --dest-tls-verify=false --preserve-digests "oci:$OCI:remote" "docker://$UP/$N/remote:1"
 run skopeo copy --dest-tls-verify=false --preserve-digests "oci:$OCI:remote" "docker://$UP/$N/base:1"
@@ -189,7 +178,7 @@ step "with the upstream down, new blobs are still pushed through the virtual key
 # HEAD of a new blob: docker-local says unknown, docker-remote fails (503);
 # the virtual key must answer 404, since containers/image and dockerd abort
 # a push on anything else (it answered the 503 at first).
-stop_upstream
+e2e_stop_upstream
 OFF_IMG=$(e2e_oci_image "$OCI" offline amd64 "" "$(e2e_layer 16)")
 run skopeo copy --dest-tls-verify=false --preserve-digests "oci:$OCI:offline" "docker://$REG/docker/$N/offline:1"
 check_manifest "docker-local/$N/offline" 1 "$OCI_MT" "$OFF_IMG"
