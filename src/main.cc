@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "berth/config.h"
@@ -86,7 +87,8 @@ int main(int argc, char** argv) {
   try {
     cfg = load(config_path);
   } catch (const std::exception& e) {
-    std::cerr << "berth: invalid configuration: " << e.what() << "\n";
+    std::istringstream problems(e.what());  // a ConfigError has one line per problem
+    for (std::string line; std::getline(problems, line);) std::cerr << "berth: invalid configuration: " << line << "\n";
     return command == "fsck" ? 2 : 1;  // fsck: 2 is "could not check"
   }
   if (command == "fsck") return berth::ops::runFsck(cfg, fsck, fsck_json);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "berth/auth/model.h"
+#include "berth/config_error.h"
 
 namespace berth::config {
 
@@ -68,7 +69,7 @@ enum class RepoType { Local, Remote, Virtual };
 // A remote repository: a caching pull-through proxy of another registry.
 struct Remote {
   std::string url = "https://registry-1.docker.io";  // no trailing '/'; may carry a path prefix
-  std::string username;  // upstream credentials; ${ENV_VAR} references are expanded at load
+  std::string username;  // upstream credentials (a ${NAME} reference or BERTH_REPOSITORIES_<KEY>_PASSWORD keeps them out of the file)
   std::string password;
   unsigned metadata_ttl_seconds = 21600;  // how long a tag -> digest answer is trusted
   bool offline = false;                   // serve only what is cached
@@ -136,9 +137,10 @@ struct Config {
 // The default compiled into the binary (config/berth.yml).
 std::string_view embeddedDefaultYaml();
 
-// Parses YAML text, applies environment overrides (BERTH_LISTEN,
-// BERTH_STORAGE_ROOT, BERTH_LOG_LEVEL) and validates. Throws
-// std::runtime_error with a message naming the offending key.
+// Parses YAML text, expands ${NAME} references, applies the BERTH_<KEY PATH>
+// environment overrides (docs/configuration.md) and validates. Throws a
+// ConfigError (berth/config_error.h) listing every problem, each naming its
+// key and its line and column or environment variable.
 Config loadFromString(const std::string& yaml_text, const std::string& origin);
 Config loadFromFile(const std::string& path);
 Config loadDefault();
