@@ -62,6 +62,16 @@ struct Storage {
   // /health/ready answers 503 while the storage root's filesystem has less
   // free space than this (for an unprivileged user); 0 = not checked.
   uint64_t ready_min_free_bytes = 64ull * 1024 * 1024;
+  // Pushes (uploads, manifest PUTs) answer 507 DENIED while the free space
+  // is below this; pulls go on. 0 = off.
+  uint64_t min_free_bytes = 0;
+};
+
+// GET /metrics (docs/operations.md).
+struct Metrics {
+  bool enabled = true;
+  std::string listen;               // "host:port" of a listener of its own; "" = the main listener
+  bool require_permission = false;  // on the main listener: administrators only (else anyone)
 };
 
 enum class RepoType { Local, Remote, Virtual };
@@ -132,6 +142,7 @@ struct Config {
   Log log;
   Storage storage;
   std::vector<Repository> repositories;
+  Metrics metrics;
 };
 
 // The default compiled into the binary (config/berth.yml).

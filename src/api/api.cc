@@ -4,6 +4,7 @@
 
 #include "api/handlers.h"
 #include "auth/access_controller_impl.h"
+#include "observe/metrics.h"
 
 namespace berth::api {
 namespace {
@@ -26,6 +27,7 @@ class HeaderAddingExchange final : public http::Exchange {
   bool responded() const override { return inner_.responded(); }
   void pause(std::chrono::milliseconds d) override { inner_.pause(d); }
   http::Suspender* suspender() override { return inner_.suspender(); }
+  http::ExchangeNotes& notes() override { return inner_.notes(); }
 
  private:
   static http::HttpResponse decorate(http::HttpResponse res) {
@@ -51,6 +53,33 @@ auth::AccessRequest accessFor(const Route& r, const std::string& method) {
     case RouteKind::RepoPath: return {r.repo_key, {}, method == "DELETE" ? Action::Delete : Action::Read};
     default: return {r.repo_key, r.image, Action::Read};
   }
+}
+
+observe::RouteLabel routeLabel(RouteKind k) {
+  using L = observe::RouteLabel;
+  switch (k) {
+    case RouteKind::Base: return L::Base;
+    case RouteKind::Catalog: return L::Catalog;
+    case RouteKind::RepoCatalog: return L::RepoCatalog;
+    case RouteKind::Blob: return L::Blob;
+    case RouteKind::UploadStart: return L::UploadStart;
+    case RouteKind::Upload: return L::Upload;
+    case RouteKind::Manifest: return L::Manifest;
+    case RouteKind::Tags: return L::Tags;
+    case RouteKind::Referrers: return L::Referrers;
+    case RouteKind::Token: return L::Token;
+    case RouteKind::AuthConfig: return L::AuthConfig;
+    case RouteKind::Security: return L::Security;
+    case RouteKind::Promote: return L::Promote;
+    case RouteKind::RepoPath: return L::RepoPath;
+  }
+  return L::Unmatched;
+}
+
+// What writes content: the storage quota refuses these, not reads or deletes.
+bool isPush(RouteKind k, const std::string& method) {
+  if (k == RouteKind::UploadStart || k == RouteKind::Upload) return method != "GET" && method != "HEAD" && method != "DELETE";
+  return k == RouteKind::Manifest && method == "PUT";
 }
 
 }  // namespace
@@ -99,6 +128,8 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   auto route = matchRoute(ex.request().path, ex.request().port_repository);
   if (!route) return tl::unexpected(route.error());
   matched = *route;
+  ex.notes().route = static_cast<int>(routeLabel(route->kind));
+  ex.notes().repository = route->repo_key;
   repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);
   Context c{ex, *route, repo, *registry_, *access_, security_.get(), {}, {}, {}};
   switch (route->kind) {
@@ -116,6 +147,12 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   // Handlers check again, with what they learn from the request.
   if (auto st = c.authorize(accessFor(*route, ex.request().method)); !st) return st;
   if (!repo) return fail(ErrorCode::NameUnknown, "repository key not known to registry", route->repo_key);
+  if (push_guard_ && isPush(route->kind, ex.request().method)) {
+    if (auto st = push_guard_(); !st) {
+      observe::metrics().quotaRefused();
+      return st;
+    }
+  }
   switch (route->kind) {
     case RouteKind::RepoCatalog: return handleRepoCatalog(c);
     case RouteKind::Blob: return handleBlob(c);

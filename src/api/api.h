@@ -3,6 +3,7 @@
 // that turns a stray exception into a logged 500.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "api/router.h"
@@ -26,6 +27,9 @@ class Api {
   Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
       std::shared_ptr<auth::SecurityService> security, std::shared_ptr<ops::Lifecycle> lifecycle = nullptr);
   void handle(http::Exchange& ex);
+  // Pushes (upload requests, manifest PUTs) ask it first; an error refuses
+  // them (the storage quota). Set before serving.
+  void setPushGuard(std::function<Status()> guard) { push_guard_ = std::move(guard); }
 
  private:
   Status dispatch(http::Exchange& ex, std::optional<Route>& matched);
@@ -36,6 +40,7 @@ class Api {
   auth::AccessControllerPtr access_;
   std::shared_ptr<auth::SecurityService> security_;
   std::shared_ptr<ops::Lifecycle> lifecycle_;
+  std::function<Status()> push_guard_;
 };
 
 }  // namespace berth::api

@@ -53,7 +53,10 @@ struct Context {
   // The caller, identified once per request (credentials are checked once,
   // and a failure is logged once, however many checks a handler makes).
   const Result<auth::Principal>& who() {
-    if (!who_) who_ = access.identify(req());
+    if (!who_) {
+      who_ = access.identify(req());
+      if (*who_ && !(*who_)->anonymous()) ex.notes().user = (*who_)->name;  // for the access log
+    }
     return *who_;
   }
   Status authorize(const auth::AccessRequest& a) {

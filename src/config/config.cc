@@ -61,7 +61,7 @@ HostPort parseListen(const std::string& listen) {
 Config parseDocument(YAML::Node root, const std::string& origin) {
   Config c;
   if (root && !root.IsNull()) {
-    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security"}, origin, "");
+    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security", "metrics"}, origin, "");
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "max_connections_per_client",
                        "header_timeout_seconds", "idle_timeout_seconds", "read_timeout_seconds",
@@ -95,7 +95,7 @@ Config parseDocument(YAML::Node root, const std::string& origin) {
     read(l, "access_log", c.log.access_log, origin, "log");
     const auto st = root["storage"];
     checkKnownKeys(st, {"root", "upload_expiry_hours", "max_uploads_per_repository", "max_uploads_per_user",
-                        "metadata_sync", "upload_cache_mib", "ready_min_free_bytes"}, origin, "storage");
+                        "metadata_sync", "upload_cache_mib", "ready_min_free_bytes", "min_free_bytes"}, origin, "storage");
     read(st, "root", c.storage.root, origin, "storage");
     read(st, "upload_expiry_hours", c.storage.upload_expiry_hours, origin, "storage");
     read(st, "max_uploads_per_repository", c.storage.max_uploads_per_repository, origin, "storage");
@@ -103,6 +103,13 @@ Config parseDocument(YAML::Node root, const std::string& origin) {
     read(st, "metadata_sync", c.storage.metadata_sync, origin, "storage");
     read(st, "upload_cache_mib", c.storage.upload_cache_mib, origin, "storage");
     read(st, "ready_min_free_bytes", c.storage.ready_min_free_bytes, origin, "storage");
+    read(st, "min_free_bytes", c.storage.min_free_bytes, origin, "storage");
+    const auto m = root["metrics"];
+    checkKnownKeys(m, {"enabled", "listen", "require_permission"}, origin, "metrics");
+    read(m, "enabled", c.metrics.enabled, origin, "metrics");
+    read(m, "listen", c.metrics.listen, origin, "metrics");
+    read(m, "require_permission", c.metrics.require_permission, origin, "metrics");
+    if (!c.metrics.listen.empty()) parseListen(c.metrics.listen);
     readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");

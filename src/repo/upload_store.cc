@@ -1,5 +1,7 @@
 #include "repo/upload_store.h"
 
+#include "observe/metrics.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -89,6 +91,7 @@ Result<UploadSessionPtr> UploadStore::start(const std::string& repo, const std::
   auto s = std::make_shared<UploadSession>(uuid, repo, name, path, 0, true, resumable, recent_);
   std::lock_guard lock(mu_);
   live_[uuid] = s;
+  observe::metrics().uploadStarted();
   return s;
 }
 
@@ -110,7 +113,7 @@ Result<UploadSessionPtr> UploadStore::live(const std::string& uuid, const storag
   if (::stat(path.c_str(), &st) != 0) return unknown(uuid);
   auto s = std::make_shared<UploadSession>(uuid, known->repo, known->name, path, static_cast<uint64_t>(st.st_size),
                                            false, true, recent_);
-  live_.emplace(uuid, s);
+  if (live_.emplace(uuid, s).second) observe::metrics().uploadStarted();
   return s;
 }
 
@@ -134,7 +137,7 @@ Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file, bool rem
     recent_->forget(s->path());
   }
   std::lock_guard lock(mu_);
-  live_.erase(s->uuid());
+  if (live_.erase(s->uuid()) > 0) observe::metrics().uploadEnded();
   return st;
 }
 

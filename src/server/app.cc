@@ -12,11 +12,15 @@
 
 #include "api/api.h"
 #include "api/health_endpoint.h"
+#include "api/metrics_endpoint.h"
 #include "auth/access_controller_impl.h"
 #include "auth/security_service.h"
 #include "http/server.h"
 #include "observe/health.h"
 #include "observe/logging.h"
+#include "observe/metrics.h"
+#include "server/metrics_listener.h"
+#include "storage/free_space.h"
 #include "ops/lifecycle.h"
 #include "http/client.h"
 #include "repo/local_repository.h"
@@ -54,6 +58,9 @@ struct App::Parts {
   std::unique_ptr<api::Api> api;
   std::unique_ptr<observe::Health> health;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<storage::FreeSpaceFloor> push_floor;
+  auth::AccessControllerPtr access;
+  std::unique_ptr<MetricsListener> metrics_listener;  // metrics.listen
   // The remotes' outbound clients: shut down when the drain starts (stop()).
   std::vector<std::shared_ptr<http::HttpClient>> outbound;
   // Hourly upkeep (expired uploads), stopped with the server.
@@ -123,6 +130,11 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   }
   p.api = std::make_unique<api::Api>(p.registry, access, p.security,
                                      std::make_shared<ops::Lifecycle>(p.registry, p.meta));
+  p.access = access;
+  if (p.cfg.storage.min_free_bytes > 0) {
+    p.push_floor = std::make_unique<storage::FreeSpaceFloor>(paths.root(), p.cfg.storage.min_free_bytes);
+    p.api->setPushGuard([floor = p.push_floor.get()] { return floor->check(); });
+  }
 
   auto hp = config::parseListen(p.cfg.server.listen);
   http::ServerOptions opts;
@@ -144,17 +156,27 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
   for (const auto& r : p.cfg.repositories)
     if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port)});
-  http::ExchangeObserver observer;
-  if (p.cfg.log.access_log) observer = observe::logAccess;
+  http::ExchangeObserver observer = [access_log = p.cfg.log.access_log](const http::ExchangeSummary& s) {
+    observe::observeExchange(s, access_log);
+  };
   p.health = std::make_unique<observe::Health>(paths, [meta = p.meta] { return meta->ping(); },
                                                p.cfg.storage.ready_min_free_bytes);
   api::Api* api = p.api.get();
   observe::Health* health = p.health.get();
-  auto handler = [api, health](http::Exchange& ex) {
-    if (!api::answerHealthRoute(ex, *health)) api->handle(ex);
+  // /metrics on the main listener unless it has a listener of its own.
+  std::optional<api::MetricsAccess> metrics_here;
+  if (p.cfg.metrics.enabled && p.cfg.metrics.listen.empty())
+    metrics_here = api::MetricsAccess{p.cfg.metrics.require_permission, p.access.get(), p.security.get()};
+  auto handler = [api, health, metrics_here](http::Exchange& ex) {
+    if (api::answerHealthRoute(ex, *health)) return;
+    if (metrics_here && api::answerMetricsRoute(ex, *metrics_here)) return;
+    api->handle(ex);
   };
   p.server = std::make_unique<http::Server>(opts, handler, observer);
   p.server->listen();
+  if (p.cfg.metrics.enabled && !p.cfg.metrics.listen.empty())
+    p.metrics_listener = std::make_unique<MetricsListener>(p.cfg.metrics.listen);
+  countStoredBlobs(paths);
 }
 
 App::~App() {
@@ -164,6 +186,10 @@ App::~App() {
   }
   parts_->upkeep_cv.notify_all();
   if (parts_->upkeep.joinable()) parts_->upkeep.join();
+}
+
+std::string App::metricsAddress() const {
+  return parts_->metrics_listener ? parts_->metrics_listener->address() : std::string();
 }
 
 std::string App::address() const { return parts_->server->boundAddress(); }
@@ -177,6 +203,7 @@ std::vector<std::pair<std::string, std::string>> App::repositoryAddresses() cons
 
 void App::serve() {
   auto& p = *parts_;
+  if (p.metrics_listener) p.metrics_listener->start();
   p.upkeep = std::thread([&p] {
     std::unique_lock lock(p.upkeep_mu);
     while (!p.upkeep_cv.wait_for(lock, std::chrono::hours(1), [&p] { return p.stopping; }))
@@ -195,7 +222,9 @@ std::size_t App::stop() {
   // end with an error or a cut connection (nothing partial is cached); the
   // rest drain as usual.
   for (auto& client : parts_->outbound) client->shutdown();
-  return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
+  auto left = parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
+  if (parts_->metrics_listener) parts_->metrics_listener->stop();
+  return left;
 }
 
 }  // namespace berth::server

@@ -8,6 +8,7 @@
 #include "repo/manifest_parser.h"
 #include "repo/remote/foreign_layers.h"
 #include "repo/remote/remote_repository.h"
+#include "observe/metrics.h"
 
 namespace berth::repo::remote {
 namespace {
@@ -57,6 +58,7 @@ Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, cons
                                                           const Digest& d) {
   auto linked = meta_->linkedBlobSize(key(), name, d);
   if (!linked) return tl::unexpected(linked.error());
+  observe::metrics().cacheLookup(observe::CacheKind::Blob, bool(*linked));
   if (*linked) return blobs_->open(d);
   if (settings_.remote.offline) return blobUnknown(d);
   if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);
