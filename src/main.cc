@@ -12,6 +12,7 @@
 #include "berth/config.h"
 #include "observe/logging.h"
 #include "server/app.h"
+#include "server/gc_command.h"
 #include "server/healthcheck.h"
 #include "server/port_check.h"
 #include "server/storage_check.h"
@@ -24,6 +25,7 @@ void usage() {
                "       berth healthcheck [--config FILE] [--address HOST:PORT] [--live] [--timeout SECONDS]\n"
                "                                                   exit 0 if that berth answers /health/ready\n"
                "                                                   (or /health/live) with 200, else 1\n"
+               "       berth gc [--config FILE] [--dry-run]        collect garbage with no server running\n"
                "       berth print-default-config                  print the embedded default config\n"
                "       berth --version\n"
                "--config defaults to $BERTH_CONFIG, else the embedded default config.\n";
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   const char* env_config = std::getenv("BERTH_CONFIG");
   std::string config_path = env_config ? env_config : "", ready_file, command = "serve";
   berth::server::HealthcheckOptions health;
+  bool dry_run = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--version") {
@@ -53,8 +56,10 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--ready-file" && i + 1 < argc) {
       ready_file = argv[++i];
-    } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck") {
+    } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck" || a == "gc") {
       command = a;
+    } else if (command == "gc" && a == "--dry-run") {
+      dry_run = true;
     } else if (command == "healthcheck" && a == "--address" && i + 1 < argc) {
       health.address = argv[++i];
     } else if (command == "healthcheck" && a == "--live") {
@@ -79,6 +84,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (command == "healthcheck") return berth::server::runHealthcheck(cfg, health);
+  if (command == "gc") {
+    berth::observe::setupLogging(cfg.log);
+    return berth::server::runGcCommand(cfg, dry_run);
+  }
   if (command == "check-config") {
     // Loading checked the ports against each other; binding tells whether
     // something else holds one. The main port is not tried: checking the

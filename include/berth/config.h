@@ -63,6 +63,13 @@ struct Storage {
   uint64_t ready_min_free_bytes = 64ull * 1024 * 1024;
 };
 
+// Garbage collection (docs/lifecycle.md, "Garbage collection").
+struct Gc {
+  unsigned interval_minutes = 60;      // periodic runs in the daemon; 0 = none
+  unsigned grace_period_minutes = 60;  // blobs installed or linked this recently are kept
+  unsigned upload_ttl_hours = 24;      // upload files idle this long are removed
+};
+
 enum class RepoType { Local, Remote, Virtual };
 
 // A remote repository: a caching pull-through proxy of another registry.
@@ -130,6 +137,7 @@ struct Config {
   Security security;
   Log log;
   Storage storage;
+  Gc gc;
   std::vector<Repository> repositories;
 };
 

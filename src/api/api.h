@@ -15,6 +15,8 @@ class SecurityService;
 }
 namespace berth::ops {
 class Lifecycle;
+class GarbageCollector;
+struct GcOptions;
 }
 
 namespace berth::api {
@@ -26,6 +28,8 @@ class Api {
   Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
       std::shared_ptr<auth::SecurityService> security, std::shared_ptr<ops::Lifecycle> lifecycle = nullptr);
   void handle(http::Exchange& ex);
+  // Serves POST /api/system/storage/gc with these options (else UNSUPPORTED).
+  void setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options);
 
  private:
   Status dispatch(http::Exchange& ex, std::optional<Route>& matched);
@@ -36,6 +40,8 @@ class Api {
   auth::AccessControllerPtr access_;
   std::shared_ptr<auth::SecurityService> security_;
   std::shared_ptr<ops::Lifecycle> lifecycle_;
+  std::shared_ptr<ops::GarbageCollector> gc_;
+  std::shared_ptr<const ops::GcOptions> gc_options_;
 };
 
 }  // namespace berth::api

@@ -72,7 +72,7 @@ Config loadFromString(const std::string& text, const std::string& origin) {
   }
   Config c;
   if (root && !root.IsNull()) {
-    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security"}, origin, "");
+    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security", "gc"}, origin, "");
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "max_connections_per_client",
                        "header_timeout_seconds", "idle_timeout_seconds", "read_timeout_seconds",
@@ -114,6 +114,11 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(st, "metadata_sync", c.storage.metadata_sync, origin, "storage");
     read(st, "upload_cache_mib", c.storage.upload_cache_mib, origin, "storage");
     read(st, "ready_min_free_bytes", c.storage.ready_min_free_bytes, origin, "storage");
+    const auto gc = root["gc"];
+    checkKnownKeys(gc, {"interval_minutes", "grace_period_minutes", "upload_ttl_hours"}, origin, "gc");
+    read(gc, "interval_minutes", c.gc.interval_minutes, origin, "gc");
+    read(gc, "grace_period_minutes", c.gc.grace_period_minutes, origin, "gc");
+    read(gc, "upload_ttl_hours", c.gc.upload_ttl_hours, origin, "gc");
     readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");

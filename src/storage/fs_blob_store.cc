@@ -16,7 +16,7 @@ BlobReader::~BlobReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-FsBlobStore::FsBlobStore(Paths paths) : paths_(std::move(paths)) {
+FsBlobStore::FsBlobStore(Paths paths, bool clean_tmp) : paths_(std::move(paths)) {
   static const char* kHex = "0123456789abcdef";
   for (const auto& dir : {paths_.blobsDir(), paths_.uploadsDir(), paths_.tmpDir()})
     if (auto st = makeDirs(dir); !st) throw std::runtime_error(st.error().message);
@@ -27,7 +27,7 @@ FsBlobStore::FsBlobStore(Paths paths) : paths_(std::move(paths)) {
         throw std::runtime_error(errnoError(errno, "mkdir", shard).message);
     }
   (void)fsyncPath(paths_.blobsDir());
-  temp_removed_ = removeFilesIn(paths_.tmpDir());
+  if (clean_tmp) temp_removed_ = removeFilesIn(paths_.tmpDir());
 }
 
 Result<BlobInfo> FsBlobStore::stat(const Digest& digest) const {
