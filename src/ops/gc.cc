@@ -137,14 +137,14 @@ Status GarbageCollector::recordPhase(const GcOptions& o, GcResult& r) {
       }
       auto unrecorded = meta_->unrecordedBlobs(names);
       if (!unrecorded) return tl::unexpected(unrecorded.error());
+      std::vector<std::pair<Digest, uint64_t>> found;
       for (const auto& hex : *unrecorded) {
         Digest d = Digest::fromHex(hex);
         auto info = blobs_->stat(d);
         if (!info) continue;  // gone meanwhile
         ++r.recorded;
         if (!o.dry_run) {
-          // Dated now: a file of unknown age gets a whole grace period.
-          if (auto st = meta_->recordBlob(d, info->size); !st) return st;
+          found.emplace_back(d, info->size);
         } else if (o.grace_seconds <= 0) {
           auto used = meta_->blobReferenced(d);
           if (!used) return tl::unexpected(used.error());
@@ -154,6 +154,9 @@ Status GarbageCollector::recordPhase(const GcOptions& o, GcResult& r) {
           }
         }
       }
+      // Dated now: a file of unknown age gets a whole grace period.
+      if (!found.empty())
+        if (auto st = meta_->recordBlobs(found); !st) return st;
     }
   return {};
 }

@@ -54,7 +54,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<GcScan> scanGcCandidates(int64_t cutoff, const std::string& after, std::size_t limit) override;
   Result<std::vector<Digest>> forgetUnreferencedBlobs(const std::vector<Digest>& digests, int64_t cutoff) override;
   Result<std::vector<std::string>> unrecordedBlobs(const std::vector<std::string>& hexes) override;
-  Status recordBlob(const Digest& d, uint64_t size) override;
+  Status recordBlobs(const std::vector<std::pair<Digest, uint64_t>>& blobs) override;
   Result<bool> blobReferenced(const Digest& d) override;
 
   // A read of the schema: the connection is open and the file answers

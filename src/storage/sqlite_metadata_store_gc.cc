@@ -81,10 +81,16 @@ Result<std::vector<std::string>> SqliteMetadataStore::unrecordedBlobs(const std:
   return out;
 }
 
-Status SqliteMetadataStore::recordBlob(const Digest& d, uint64_t size) {
+Status SqliteMetadataStore::recordBlobs(const std::vector<std::pair<Digest, uint64_t>>& blobs) {
   std::lock_guard lock(mu_);
-  return db_.prepare("INSERT OR IGNORE INTO blobs(digest, size, touched) VALUES(?1,?2,?3)")
-      .bind(1, d.str()).bind(2, static_cast<int64_t>(size)).bind(3, now()).run();
+  Transaction tx(db_);  // one commit (one fsync) for a whole shard of an old store
+  if (auto st = tx.begin(); !st) return st;
+  for (const auto& [d, size] : blobs)
+    if (auto st = db_.prepare("INSERT OR IGNORE INTO blobs(digest, size, touched) VALUES(?1,?2,?3)")
+                      .bind(1, d.str()).bind(2, static_cast<int64_t>(size)).bind(3, now()).run();
+        !st)
+      return st;
+  return tx.commit();
 }
 
 Result<bool> SqliteMetadataStore::blobReferenced(const Digest& d) {

@@ -193,8 +193,9 @@ class MetadataStore {
   virtual Result<std::vector<Digest>> forgetUnreferencedBlobs(const std::vector<Digest>& digests, int64_t cutoff) = 0;
   // Of these blobs (hex digests), the ones without a record.
   virtual Result<std::vector<std::string>> unrecordedBlobs(const std::vector<std::string>& hexes) = 0;
-  // A record touched now, for a file found without one (kept if it exists).
-  virtual Status recordBlob(const Digest& d, uint64_t size) = 0;
+  // Records touched now, for files found without one (kept where one
+  // exists), in one transaction.
+  virtual Status recordBlobs(const std::vector<std::pair<Digest, uint64_t>>& blobs) = 0;
   virtual Result<bool> blobReferenced(const Digest& d) = 0;
 };
 using MetadataStorePtr = std::shared_ptr<MetadataStore>;
