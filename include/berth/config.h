@@ -74,6 +74,13 @@ struct Metrics {
   bool require_permission = false;  // on the main listener: administrators only (else anyone)
 };
 
+// Garbage collection (docs/lifecycle.md, "Garbage collection").
+struct Gc {
+  unsigned interval_minutes = 60;      // periodic runs in the daemon; 0 = none
+  unsigned grace_period_minutes = 60;  // blobs installed or linked this recently are kept
+  unsigned upload_ttl_hours = 24;      // upload files idle this long are removed
+};
+
 enum class RepoType { Local, Remote, Virtual };
 
 // A remote repository: a caching pull-through proxy of another registry.
@@ -141,6 +148,7 @@ struct Config {
   Security security;
   Log log;
   Storage storage;
+  Gc gc;
   std::vector<Repository> repositories;
   Metrics metrics;
 };

@@ -5,6 +5,7 @@
 #include "api/handlers.h"
 #include "auth/access_controller_impl.h"
 #include "observe/metrics.h"
+#include "ops/gc.h"
 
 namespace berth::api {
 namespace {
@@ -87,7 +88,8 @@ bool isPush(RouteKind k, const std::string& method) {
 std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e) {
   // The token endpoint, /v2/auth and the REST APIs take Basic credentials.
   if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
-      route->kind == RouteKind::AuthConfig || route->kind == RouteKind::Promote || route->kind == RouteKind::RepoPath)
+      route->kind == RouteKind::AuthConfig || route->kind == RouteKind::Promote || route->kind == RouteKind::RepoPath ||
+      route->kind == RouteKind::StorageGc)
     return "Basic realm=\"Berth\"";
   Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}, {}, {}};
   std::string out = bearerChallenge(c);
@@ -101,6 +103,11 @@ Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControl
       access_(std::move(access)),
       security_(std::move(security)),
       lifecycle_(std::move(lifecycle)) {}
+
+void Api::setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options) {
+  gc_ = std::move(gc);
+  gc_options_ = std::make_shared<const ops::GcOptions>(options);
+}
 
 void Api::handle(http::Exchange& raw) {
   HeaderAddingExchange ex(raw);
@@ -138,6 +145,7 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
     case RouteKind::Token: return handleToken(c);
     case RouteKind::AuthConfig: return handleAuthConfig(c);
     case RouteKind::Security: return handleSecurity(c);
+    case RouteKind::StorageGc: return gc_ ? handleStorageGc(c, *gc_, *gc_options_) : unsupported(c);
     default: break;
   }
   // Access is checked before the repository is looked up, for known and

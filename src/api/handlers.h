@@ -16,6 +16,8 @@ class SecurityService;
 }
 namespace berth::ops {
 class Lifecycle;
+class GarbageCollector;
+struct GcOptions;
 }
 
 namespace berth::api {
@@ -84,6 +86,7 @@ Status handleAuthConfig(Context& c);
 Status handleSecurity(Context& c);
 Status handlePromote(Context& c, ops::Lifecycle& life);
 Status handleRepoPath(Context& c, ops::Lifecycle& life);
+Status handleStorageGc(Context& c, ops::GarbageCollector& gc, const ops::GcOptions& options);
 
 // "http(s)://host" as the client addressed us (Host header, TLS or not).
 std::string externalBase(const http::HttpRequest& req);

@@ -61,7 +61,7 @@ HostPort parseListen(const std::string& listen) {
 Config parseDocument(YAML::Node root, const std::string& origin) {
   Config c;
   if (root && !root.IsNull()) {
-    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security", "metrics"}, origin, "");
+    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security", "metrics", "gc"}, origin, "");
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "max_connections_per_client",
                        "header_timeout_seconds", "idle_timeout_seconds", "read_timeout_seconds",
@@ -110,6 +110,11 @@ Config parseDocument(YAML::Node root, const std::string& origin) {
     read(m, "listen", c.metrics.listen, origin, "metrics");
     read(m, "require_permission", c.metrics.require_permission, origin, "metrics");
     if (!c.metrics.listen.empty()) parseListen(c.metrics.listen);
+    const auto gc = root["gc"];
+    checkKnownKeys(gc, {"interval_minutes", "grace_period_minutes", "upload_ttl_hours"}, origin, "gc");
+    read(gc, "interval_minutes", c.gc.interval_minutes, origin, "gc");
+    read(gc, "grace_period_minutes", c.gc.grace_period_minutes, origin, "gc");
+    read(gc, "upload_ttl_hours", c.gc.upload_ttl_hours, origin, "gc");
     readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");

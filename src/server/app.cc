@@ -21,6 +21,7 @@
 #include "observe/metrics.h"
 #include "server/metrics_listener.h"
 #include "storage/free_space.h"
+#include "ops/gc.h"
 #include "ops/lifecycle.h"
 #include "http/client.h"
 #include "repo/local_repository.h"
@@ -28,6 +29,7 @@
 #include "repo/virtual/virtual_repository.h"
 #include "repo/upload_store.h"
 #include "storage/fs_blob_store.h"
+#include "storage/root_lock.h"
 #include "storage/sqlite_metadata_store.h"
 
 namespace berth::server {
@@ -50,11 +52,14 @@ void raiseFileLimit() {
 
 struct App::Parts {
   config::Config cfg;
+  std::unique_ptr<storage::RootLock> root_lock;  // shared: keeps `berth gc` out while serving
   std::shared_ptr<storage::FsBlobStore> blobs;
   std::shared_ptr<storage::SqliteMetadataStore> meta;
   std::shared_ptr<repo::UploadStore> uploads;
   std::shared_ptr<repo::RepositoryRegistry> registry;
   std::shared_ptr<auth::SecurityService> security;
+  std::shared_ptr<ops::GarbageCollector> gc;
+  std::unique_ptr<ops::GcSchedule> gc_schedule;  // with gc.interval_minutes > 0, from serve()
   std::unique_ptr<api::Api> api;
   std::unique_ptr<observe::Health> health;
   std::unique_ptr<http::Server> server;
@@ -83,6 +88,9 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   p.cfg = std::move(cfg);
   raiseFileLimit();
   storage::Paths paths(p.cfg.storage.root);
+  auto lock = storage::RootLock::acquire(paths.lockFile(), storage::RootLock::Mode::Shared);
+  if (!lock) throw std::runtime_error(lock.error().message + " (" + paths.root() + ")");
+  p.root_lock = std::move(*lock);
   p.blobs = std::make_shared<storage::FsBlobStore>(paths);
   p.meta = std::make_shared<storage::SqliteMetadataStore>(
       paths.metadataDb(), p.cfg.storage.metadata_sync == "normal" ? storage::SyncMode::Normal : storage::SyncMode::Full);
@@ -135,6 +143,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     p.push_floor = std::make_unique<storage::FreeSpaceFloor>(paths.root(), p.cfg.storage.min_free_bytes);
     p.api->setPushGuard([floor = p.push_floor.get()] { return floor->check(); });
   }
+  p.gc = std::make_shared<ops::GarbageCollector>(paths, p.blobs, p.meta, p.uploads);
+  p.api->setGarbageCollector(p.gc, ops::gcOptions(p.cfg.gc));
 
   auto hp = config::parseListen(p.cfg.server.listen);
   http::ServerOptions opts;
@@ -180,6 +190,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
 }
 
 App::~App() {
+  if (parts_->gc_schedule) parts_->gc_schedule->stop();
   {
     std::lock_guard lock(parts_->upkeep_mu);
     parts_->stopping = true;
@@ -209,6 +220,9 @@ void App::serve() {
     while (!p.upkeep_cv.wait_for(lock, std::chrono::hours(1), [&p] { return p.stopping; }))
       purgeIdleUploads(*p.uploads, p.cfg.storage.upload_expiry_hours);
   });
+  if (p.cfg.gc.interval_minutes > 0)
+    p.gc_schedule = std::make_unique<ops::GcSchedule>(p.gc, ops::gcOptions(p.cfg.gc),
+                                                      std::chrono::minutes(p.cfg.gc.interval_minutes));
   p.server->serve();
 }
 
@@ -222,6 +236,8 @@ std::size_t App::stop() {
   // end with an error or a cut connection (nothing partial is cached); the
   // rest drain as usual.
   for (auto& client : parts_->outbound) client->shutdown();
+  // A collection in progress (periodic or asked for) ends at its next batch.
+  parts_->gc->cancel();
   auto left = parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
   if (parts_->metrics_listener) parts_->metrics_listener->stop();
   return left;

@@ -42,6 +42,9 @@ Result<bool> RemoteRepository::linkIfUpstreamHas(const Call& call, const std::st
   if (!blobs_->stat(d)) return false;
   auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
   if (!res || (*res)->status != 200) return false;
+  // Not held across the upstream's answer above; from here to the committed
+  // link the sweep cannot take the file (docs/design.md, "Garbage collection").
+  auto fence = blobs_->fence().writer();
   auto info = blobs_->stat(d);
   if (!info) return false;
   // A 200 alone is not "the upstream has this blob": a catch-all web page

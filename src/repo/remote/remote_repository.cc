@@ -194,14 +194,17 @@ Result<StoredManifest> RemoteRepository::fetchManifest(const Call& call, const s
     return StoredManifest{digest, media_type, std::move(*bytes)};
   }
   for (std::size_t i = 0; i < parsed->blobs.size(); ++i) sizes_.note(name, parsed->blobs[i], parsed->blob_sizes[i]);
-  if (auto stored = blobs_->putBytes(*bytes); !stored) return tl::unexpected(stored.error());
   storage::ManifestWrite w;
   w.record = {key(), name, digest, parsed->media_type, bytes->size(), parsed->subject, parsed->artifact_type,
               parsed->annotations, 0};
   w.blobs = parsed->blobs;
   w.manifests = parsed->manifests;
   if (!ref.isDigest()) w.tag = ref.tag;
-  if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  {
+    auto fence = blobs_->fence().writer();  // from the bytes to their record (docs/design.md, "Garbage collection")
+    if (auto stored = blobs_->putBytes(*bytes); !stored) return tl::unexpected(stored.error());
+    if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  }
   noteForeignLayers(name, parsed->media_type, *bytes, /*prefetch=*/true);
   return StoredManifest{digest, parsed->media_type, std::move(*bytes)};
 }
