@@ -73,6 +73,7 @@ observe::RouteLabel routeLabel(RouteKind k) {
     case RouteKind::Security: return L::Security;
     case RouteKind::Promote: return L::Promote;
     case RouteKind::RepoPath: return L::RepoPath;
+    case RouteKind::StorageGc: return L::StorageGc;
   }
   return L::Unmatched;
 }
