@@ -32,6 +32,15 @@ namespace {
 
 using namespace torture;
 
+// "[ torture  ] " with the seconds since the test began, for the log.
+std::string stamp() {
+  static const auto begin = std::chrono::steady_clock::now();
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "[ torture  ] %6.1f s: ",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
+  return buf;
+}
+
 uint64_t envNumber(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
@@ -151,7 +160,7 @@ TEST_F(GcTortureTest, EveryImageSurvivesCollectionsAndKillsAndNothingUnreference
   const auto pause = std::chrono::milliseconds(envNumber("BERTH_TORTURE_PAUSE_MS", 20));
   const uint64_t kill_min = envNumber("BERTH_TORTURE_KILL_MIN_S", 4), kill_max = envNumber("BERTH_TORTURE_KILL_MAX_S", 20);
   SCOPED_TRACE("BERTH_TORTURE_SEED=" + std::to_string(seed));
-  std::cout << "[ torture  ] BERTH_TORTURE_SEED=" << seed << ", " << seconds << " s, " << workers << " workers"
+  std::cout << stamp() << "BERTH_TORTURE_SEED=" << seed << ", " << seconds << " s, " << workers << " workers"
             << (gc_available_ ? "" : ", WITHOUT garbage collection") << std::endl;
 
   Pool pool = makePool(seed);
@@ -186,7 +195,7 @@ TEST_F(GcTortureTest, EveryImageSurvivesCollectionsAndKillsAndNothingUnreference
   gc.join();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::cout << "[ torture  ] " << stats.ops << " operations in " << elapsed << " s (" << stats.ops / elapsed
+  std::cout << stamp() << stats.ops << " operations in " << elapsed << " s (" << stats.ops / elapsed
             << "/s): " << stats.pushes << " pushes, " << stats.indexes << " indexes, " << stats.mounts << " mounts ("
             << stats.mount_fallbacks << " fell back to uploads), " << stats.promotions << " promotions, "
             << stats.retags << " retags, " << stats.deletes << " deletes, " << stats.pulls << " pulls; "
@@ -221,17 +230,20 @@ TEST_F(GcTortureTest, EveryImageSurvivesCollectionsAndKillsAndNothingUnreference
         ++tags;
       }
     }
-    std::cout << "[ torture  ] " << when << ": " << tags << " tags of " << model.size() << " images pull" << std::endl;
+    std::cout << stamp() << when << ": " << tags << " tags of " << model.size() << " images pull" << std::endl;
   };
   expectModelPulls("after the last kill -9");
   fsck();
+  std::cout << stamp() << "fsck beside the daemon: clean" << std::endl;
 
   nlohmann::json final_gc;
   bool collected = collect(http_, &final_gc);
   if (collected) std::cout << "[ torture  ] final collection: " << final_gc.dump() << std::endl;
   expectModelPulls("after the final collection");
   ASSERT_EQ(daemon_.stop(), 0);
+  std::cout << stamp() << "stopped" << std::endl;
   auto report = fsck();
+  std::cout << stamp() << "fsck: " << report.value("checked", nlohmann::json::object()).dump() << std::endl;
 
   // No blob file that no manifest references (manifests are blob files too).
   std::string why;
@@ -243,7 +255,7 @@ TEST_F(GcTortureTest, EveryImageSurvivesCollectionsAndKillsAndNothingUnreference
     std::string digest = "sha256:" + f.substr(f.find('/') + 1);
     if (!referenced.count(digest)) unreferenced.push_back(digest);
   }
-  std::cout << "[ torture  ] " << files.size() << " blob files, " << referenced.size() << " digests referenced, "
+  std::cout << stamp() << files.size() << " blob files, " << referenced.size() << " digests referenced, "
             << unreferenced.size() << " unreferenced" << std::endl;
   if (!collected) {
     std::cout << "[ torture  ] no garbage collection in this berth: the unreferenced check is skipped" << std::endl;
