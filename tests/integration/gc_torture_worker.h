@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "integration/gc_torture.h"
@@ -59,6 +60,9 @@ class Worker {
   State model_;
   ContentMap manifests_;
   BlobMap blobs_;
+  // Blobs of pushes that did not finish (cut by a kill -9): their links may
+  // stand with no manifest referencing them.
+  std::set<std::string> unfinished_blobs_;
 
  private:
   enum class Outcome { Acked, Lost, Refused, GaveUp };
@@ -66,6 +70,7 @@ class Worker {
     std::string what;
     std::vector<Key> keys;
     State after;
+    std::vector<std::string> blobs = {};  // what a push uploads or mounts
   };
 
   std::string prefix() const { return "[worker " + std::to_string(s_.id) + ", seed " + std::to_string(s_.seed) + "] "; }
@@ -101,6 +106,7 @@ class Worker {
       if (o == Outcome::Acked) {
         for (const auto& k : op.keys) model_[k] = op.after[k];
       } else {
+        unfinished_blobs_.insert(op.blobs.begin(), op.blobs.end());
         if (o == Outcome::Refused) failures_.add(prefix() + op.what + ": " + why);
         if (o == Outcome::Lost) ++stats_.lost, awaitRestart(gen, op.what + ": " + why);
         if (!op.keys.empty()) reconcile(op);
@@ -250,6 +256,7 @@ class Worker {
     op = {(index ? "push index " : "push ") + k.str() + ":" + tag + "@" + digest.substr(7, 12), {k}, {{k, model_[k]}}};
     op.after[k][tag] = digest;
     std::vector<std::string> images = index ? children : std::vector<std::string>{digest};
+    for (const auto& m : images) op.blobs.insert(op.blobs.end(), manifests_.at(m).blobs.begin(), manifests_.at(m).blobs.end());
     for (int attempt = 0; attempt < 5; ++attempt) {
       bool retry = false;
       for (const auto& m : images) {
