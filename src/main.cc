@@ -7,12 +7,15 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "berth/config.h"
 #include "observe/logging.h"
 #include "ops/fsck.h"
+#include "ops/import_registry2_cli.h"
 #include "server/app.h"
+#include "server/gc_command.h"
 #include "server/healthcheck.h"
 #include "server/port_check.h"
 #include "server/storage_check.h"
@@ -27,6 +30,8 @@ void usage() {
                "                                                   (or /health/live) with 200, else 1\n"
                "       berth fsck [--config FILE] [--quick] [--json]  check the storage root, read-only: exit 0\n"
                "                                                   clean, 1 problems found, 2 could not check\n"
+               "       berth import-registry2 --root DIR --into REPO_KEY   import a registry:2 storage\n"
+               "       berth gc [--config FILE] [--dry-run]        collect garbage with no server running\n"
                "       berth print-default-config                  print the embedded default config\n"
                "       berth --version\n"
                "--config defaults to $BERTH_CONFIG, else the embedded default config.\n";
@@ -46,6 +51,7 @@ int main(int argc, char** argv) {
   berth::server::HealthcheckOptions health;
   berth::ops::FsckOptions fsck;
   bool fsck_json = false;
+  bool dry_run = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--version") {
@@ -58,8 +64,12 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--ready-file" && i + 1 < argc) {
       ready_file = argv[++i];
-    } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck" || a == "fsck") {
+    } else if (a == "import-registry2") {
+      return berth::ops::runImportRegistry2(std::vector<std::string>(argv + i + 1, argv + argc), config_path);
+    } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck" || a == "fsck" || a == "gc") {
       command = a;
+    } else if (command == "gc" && a == "--dry-run") {
+      dry_run = true;
     } else if (command == "healthcheck" && a == "--address" && i + 1 < argc) {
       health.address = argv[++i];
     } else if (command == "healthcheck" && a == "--live") {
@@ -82,11 +92,16 @@ int main(int argc, char** argv) {
   try {
     cfg = load(config_path);
   } catch (const std::exception& e) {
-    std::cerr << "berth: invalid configuration: " << e.what() << "\n";
+    std::istringstream problems(e.what());  // a ConfigError has one line per problem
+    for (std::string line; std::getline(problems, line);) std::cerr << "berth: invalid configuration: " << line << "\n";
     return command == "fsck" ? 2 : 1;  // fsck: 2 is "could not check"
   }
   if (command == "fsck") return berth::ops::runFsck(cfg, fsck, fsck_json);
   if (command == "healthcheck") return berth::server::runHealthcheck(cfg, health);
+  if (command == "gc") {
+    berth::observe::setupLogging(cfg.log);
+    return berth::server::runGcCommand(cfg, dry_run);
+  }
   if (command == "check-config") {
     // Loading checked the ports against each other; binding tells whether
     // something else holds one. The main port is not tried: checking the

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "berth/auth/model.h"
+#include "berth/config_error.h"
 
 namespace berth::config {
 
@@ -61,6 +62,23 @@ struct Storage {
   // /health/ready answers 503 while the storage root's filesystem has less
   // free space than this (for an unprivileged user); 0 = not checked.
   uint64_t ready_min_free_bytes = 64ull * 1024 * 1024;
+  // Pushes (uploads, manifest PUTs) answer 507 DENIED while the free space
+  // is below this; pulls go on. 0 = off.
+  uint64_t min_free_bytes = 0;
+};
+
+// GET /metrics (docs/operations.md).
+struct Metrics {
+  bool enabled = true;
+  std::string listen;               // "host:port" of a listener of its own; "" = the main listener
+  bool require_permission = false;  // on the main listener: administrators only (else anyone)
+};
+
+// Garbage collection (docs/lifecycle.md, "Garbage collection").
+struct Gc {
+  unsigned interval_minutes = 60;      // periodic runs in the daemon; 0 = none
+  unsigned grace_period_minutes = 60;  // blobs installed or linked this recently are kept
+  unsigned upload_ttl_hours = 24;      // upload files idle this long are removed
 };
 
 enum class RepoType { Local, Remote, Virtual };
@@ -68,7 +86,7 @@ enum class RepoType { Local, Remote, Virtual };
 // A remote repository: a caching pull-through proxy of another registry.
 struct Remote {
   std::string url = "https://registry-1.docker.io";  // no trailing '/'; may carry a path prefix
-  std::string username;  // upstream credentials; ${ENV_VAR} references are expanded at load
+  std::string username;  // upstream credentials (a ${NAME} reference or BERTH_REPOSITORIES_<KEY>_PASSWORD keeps them out of the file)
   std::string password;
   unsigned metadata_ttl_seconds = 21600;  // how long a tag -> digest answer is trusted
   bool offline = false;                   // serve only what is cached
@@ -130,15 +148,18 @@ struct Config {
   Security security;
   Log log;
   Storage storage;
+  Gc gc;
   std::vector<Repository> repositories;
+  Metrics metrics;
 };
 
 // The default compiled into the binary (config/berth.yml).
 std::string_view embeddedDefaultYaml();
 
-// Parses YAML text, applies environment overrides (BERTH_LISTEN,
-// BERTH_STORAGE_ROOT, BERTH_LOG_LEVEL) and validates. Throws
-// std::runtime_error with a message naming the offending key.
+// Parses YAML text, expands ${NAME} references, applies the BERTH_<KEY PATH>
+// environment overrides (docs/configuration.md) and validates. Throws a
+// ConfigError (berth/config_error.h) listing every problem, each naming its
+// key and its line and column or environment variable.
 Config loadFromString(const std::string& yaml_text, const std::string& origin);
 Config loadFromFile(const std::string& path);
 Config loadDefault();

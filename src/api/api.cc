@@ -4,6 +4,8 @@
 
 #include "api/handlers.h"
 #include "auth/access_controller_impl.h"
+#include "observe/metrics.h"
+#include "ops/gc.h"
 
 namespace berth::api {
 namespace {
@@ -26,6 +28,7 @@ class HeaderAddingExchange final : public http::Exchange {
   bool responded() const override { return inner_.responded(); }
   void pause(std::chrono::milliseconds d) override { inner_.pause(d); }
   http::Suspender* suspender() override { return inner_.suspender(); }
+  http::ExchangeNotes& notes() override { return inner_.notes(); }
 
  private:
   static http::HttpResponse decorate(http::HttpResponse res) {
@@ -53,12 +56,40 @@ auth::AccessRequest accessFor(const Route& r, const std::string& method) {
   }
 }
 
+observe::RouteLabel routeLabel(RouteKind k) {
+  using L = observe::RouteLabel;
+  switch (k) {
+    case RouteKind::Base: return L::Base;
+    case RouteKind::Catalog: return L::Catalog;
+    case RouteKind::RepoCatalog: return L::RepoCatalog;
+    case RouteKind::Blob: return L::Blob;
+    case RouteKind::UploadStart: return L::UploadStart;
+    case RouteKind::Upload: return L::Upload;
+    case RouteKind::Manifest: return L::Manifest;
+    case RouteKind::Tags: return L::Tags;
+    case RouteKind::Referrers: return L::Referrers;
+    case RouteKind::Token: return L::Token;
+    case RouteKind::AuthConfig: return L::AuthConfig;
+    case RouteKind::Security: return L::Security;
+    case RouteKind::Promote: return L::Promote;
+    case RouteKind::RepoPath: return L::RepoPath;
+  }
+  return L::Unmatched;
+}
+
+// What writes content: the storage quota refuses these, not reads or deletes.
+bool isPush(RouteKind k, const std::string& method) {
+  if (k == RouteKind::UploadStart || k == RouteKind::Upload) return method != "GET" && method != "HEAD" && method != "DELETE";
+  return k == RouteKind::Manifest && method == "PUT";
+}
+
 }  // namespace
 
 std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e) {
   // The token endpoint, /v2/auth and the REST APIs take Basic credentials.
   if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
-      route->kind == RouteKind::AuthConfig || route->kind == RouteKind::Promote || route->kind == RouteKind::RepoPath)
+      route->kind == RouteKind::AuthConfig || route->kind == RouteKind::Promote || route->kind == RouteKind::RepoPath ||
+      route->kind == RouteKind::StorageGc)
     return "Basic realm=\"Berth\"";
   Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}, {}, {}};
   std::string out = bearerChallenge(c);
@@ -72,6 +103,11 @@ Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControl
       access_(std::move(access)),
       security_(std::move(security)),
       lifecycle_(std::move(lifecycle)) {}
+
+void Api::setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options) {
+  gc_ = std::move(gc);
+  gc_options_ = std::make_shared<const ops::GcOptions>(options);
+}
 
 void Api::handle(http::Exchange& raw) {
   HeaderAddingExchange ex(raw);
@@ -99,6 +135,8 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   auto route = matchRoute(ex.request().path, ex.request().port_repository);
   if (!route) return tl::unexpected(route.error());
   matched = *route;
+  ex.notes().route = static_cast<int>(routeLabel(route->kind));
+  ex.notes().repository = route->repo_key;
   repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);
   Context c{ex, *route, repo, *registry_, *access_, security_.get(), {}, {}, {}};
   switch (route->kind) {
@@ -107,6 +145,7 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
     case RouteKind::Token: return handleToken(c);
     case RouteKind::AuthConfig: return handleAuthConfig(c);
     case RouteKind::Security: return handleSecurity(c);
+    case RouteKind::StorageGc: return gc_ ? handleStorageGc(c, *gc_, *gc_options_) : unsupported(c);
     default: break;
   }
   // Access is checked before the repository is looked up, for known and
@@ -116,6 +155,12 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   // Handlers check again, with what they learn from the request.
   if (auto st = c.authorize(accessFor(*route, ex.request().method)); !st) return st;
   if (!repo) return fail(ErrorCode::NameUnknown, "repository key not known to registry", route->repo_key);
+  if (push_guard_ && isPush(route->kind, ex.request().method)) {
+    if (auto st = push_guard_(); !st) {
+      observe::metrics().quotaRefused();
+      return st;
+    }
+  }
   switch (route->kind) {
     case RouteKind::RepoCatalog: return handleRepoCatalog(c);
     case RouteKind::Blob: return handleBlob(c);

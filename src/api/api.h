@@ -3,6 +3,7 @@
 // that turns a stray exception into a logged 500.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "api/router.h"
@@ -15,6 +16,8 @@ class SecurityService;
 }
 namespace berth::ops {
 class Lifecycle;
+class GarbageCollector;
+struct GcOptions;
 }
 
 namespace berth::api {
@@ -26,6 +29,11 @@ class Api {
   Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
       std::shared_ptr<auth::SecurityService> security, std::shared_ptr<ops::Lifecycle> lifecycle = nullptr);
   void handle(http::Exchange& ex);
+  // Pushes (upload requests, manifest PUTs) ask it first; an error refuses
+  // them (the storage quota). Set before serving.
+  void setPushGuard(std::function<Status()> guard) { push_guard_ = std::move(guard); }
+  // Serves POST /api/system/storage/gc with these options (else UNSUPPORTED).
+  void setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options);
 
  private:
   Status dispatch(http::Exchange& ex, std::optional<Route>& matched);
@@ -36,6 +44,9 @@ class Api {
   auth::AccessControllerPtr access_;
   std::shared_ptr<auth::SecurityService> security_;
   std::shared_ptr<ops::Lifecycle> lifecycle_;
+  std::function<Status()> push_guard_;
+  std::shared_ptr<ops::GarbageCollector> gc_;
+  std::shared_ptr<const ops::GcOptions> gc_options_;
 };
 
 }  // namespace berth::api

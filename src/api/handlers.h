@@ -16,6 +16,8 @@ class SecurityService;
 }
 namespace berth::ops {
 class Lifecycle;
+class GarbageCollector;
+struct GcOptions;
 }
 
 namespace berth::api {
@@ -53,7 +55,10 @@ struct Context {
   // The caller, identified once per request (credentials are checked once,
   // and a failure is logged once, however many checks a handler makes).
   const Result<auth::Principal>& who() {
-    if (!who_) who_ = access.identify(req());
+    if (!who_) {
+      who_ = access.identify(req());
+      if (*who_ && !(*who_)->anonymous()) ex.notes().user = (*who_)->name;  // for the access log
+    }
     return *who_;
   }
   Status authorize(const auth::AccessRequest& a) {
@@ -81,6 +86,7 @@ Status handleAuthConfig(Context& c);
 Status handleSecurity(Context& c);
 Status handlePromote(Context& c, ops::Lifecycle& life);
 Status handleRepoPath(Context& c, ops::Lifecycle& life);
+Status handleStorageGc(Context& c, ops::GarbageCollector& gc, const ops::GcOptions& options);
 
 // "http(s)://host" as the client addressed us (Host header, TLS or not).
 std::string externalBase(const http::HttpRequest& req);

@@ -78,6 +78,10 @@ Result<Route> matchRoute(const std::string& path, const std::string& port_reposi
     route.tail = std::string(p.substr(p.find("/api/security/") + 14));
     return route;
   }
+  if (p == "/api/system/storage/gc" || p == "/artifactory/api/system/storage/gc") {
+    route.kind = RouteKind::StorageGc;
+    return route;
+  }
   if (p == "/v2/_catalog") {
     route.kind = RouteKind::Catalog;
     return route;

@@ -23,6 +23,7 @@ enum class RouteKind {
   Security,    // /api/security/<tail...>: users, groups, permissions, access tokens
   Promote,     // [/artifactory]/api/docker/<repoKey>/v2/promote: the source is repo_key
   RepoPath,    // /artifactory/<repoKey>/<tail...>: a path in the repository's tree (image[/tag])
+  StorageGc,   // [/artifactory]/api/system/storage/gc: garbage collection (admin)
 };
 
 struct Route {

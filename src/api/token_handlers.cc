@@ -10,6 +10,7 @@
 #include "auth/jwt.h"
 #include "auth/security_service.h"
 #include "core/json_input.h"
+#include "observe/metrics.h"
 #include "berth/auth/principal.h"
 
 namespace berth::api {
@@ -76,6 +77,7 @@ Status handleToken(Context& c) {
   std::string service = req.queryValue("service");
   bool offline = req.queryValue("offline_token") == "true";
   Result<auth::Principal> principal = auth::Principal{};
+  bool password_grant = false;
   if (req.method == "POST") {
     auto body = c.ex.readBody(64 * 1024, Error{ErrorCode::BadRequest, "request body too large", {}});
     if (!body) return tl::unexpected(body.error());
@@ -90,6 +92,7 @@ Status handleToken(Context& c) {
     scopes = split(field("scope"), ' ');
     offline = field("access_type") == "offline";
     if (grant == "password") {
+      password_grant = true;
       principal = c.security->authenticateBasic(field("username"), field("password"), req.client);
     } else if (grant == "refresh_token") {
       principal = c.security->authenticateRefresh(field("refresh_token"));
@@ -107,8 +110,12 @@ Status handleToken(Context& c) {
   }
   if (!principal) {
     // The OAuth2 form is checked here, not by the access controller: log its failures the same way.
-    if (req.method == "POST")
+    if (req.method == "POST") {
       spdlog::warn("auth failure from {}: {} {}: {}", req.client, req.method, req.path, principal.error().detail);
+      observe::metrics().authFailure(principal.error().code == ErrorCode::TooManyRequests ? observe::AuthFailure::Throttled
+                                     : password_grant                                     ? observe::AuthFailure::BadCredentials
+                                                                                          : observe::AuthFailure::BadToken);
+    }
     return tl::unexpected(principal.error());
   }
   // A Bearer token is good only for its scope: exchanging it here would turn

@@ -9,6 +9,7 @@
 #include "auth/jwt.h"
 #include "http/forwarded.h"
 #include "http/message.h"
+#include "observe/metrics.h"
 
 namespace berth::auth {
 namespace {
@@ -56,7 +57,10 @@ class EnforcingAccessController final : public AccessController {
     } else if (startsWithScheme(h, "bearer")) {
       p = security_->authenticateBearer(std::string(trim(h.substr(7))), clientOf(req));
     }
-    if (!p) spdlog::warn("auth failure from {}: {} {}: {}", clientOf(req), req.method, req.path, p.error().detail);
+    if (!p) {
+      spdlog::warn("auth failure from {}: {} {}: {}", clientOf(req), req.method, req.path, p.error().detail);
+      observe::metrics().authFailure(failureKind(h, p.error()));
+    }
     return p;
   }
 
@@ -65,11 +69,14 @@ class EnforcingAccessController final : public AccessController {
     if (p->anonymous() && forcesAuthentication(access.repo_key)) return needLogin(access);
     bool ok = access.repo_key.empty() ? (p->anonymous() ? security_->mayReadSomething(*p) : true)
                                       : security_->isAllowed(*p, access.repo_key, access.image, access.action);
-    if (ok && !bearerCovers(*p, access))
+    if (ok && !bearerCovers(*p, access)) {
       // Allowed, but the token was not asked for this: send the client back for a new one.
+      observe::metrics().authFailure(observe::AuthFailure::InsufficientScope);
       return fail(ErrorCode::Unauthorized, kInsufficientScope, requiredAccess(access));
+    }
     if (ok) return {};
     if (p->anonymous()) return needLogin(access);
+    observe::metrics().authFailure(observe::AuthFailure::Denied);
     spdlog::warn("access denied to {} from {}: {} {} {}/{}", p->name, clientOf(req), actionName(access.action),
                  req.method, access.repo_key, access.image);
     return fail(ErrorCode::Denied, "requested access to the resource is denied",
@@ -101,6 +108,14 @@ class EnforcingAccessController final : public AccessController {
   // The real client (behind a trusted proxy, the one it reported).
   static std::string clientOf(const http::HttpRequest& req) {
     return req.client.empty() ? http::addressHost(req.remote) : req.client;
+  }
+  // Why identify() refused: the header's shape, then the scheme.
+  static observe::AuthFailure failureKind(std::string_view header, const Error& e) {
+    if (e.code == ErrorCode::TooManyRequests) return observe::AuthFailure::Throttled;
+    if (header.size() > 8192 || e.detail == "malformed basic credentials" ||
+        e.detail == "unsupported authorization scheme")
+      return observe::AuthFailure::Malformed;
+    return startsWithScheme(header, "basic") ? observe::AuthFailure::BadCredentials : observe::AuthFailure::BadToken;
   }
   static bool startsWithScheme(std::string_view h, std::string_view scheme) {
     if (h.size() <= scheme.size() || h[scheme.size()] != ' ') return false;

@@ -7,20 +7,17 @@
 #include <stdexcept>
 
 #include "berth/core/ip_address.h"
+#include "config/loader.h"
 #include "config/repository_config.h"
 #include "config/security_config.h"
 #include "config/yaml_util.h"
 
 namespace berth::config {
-namespace {
 
-void applyEnv(Config& c) {
-  if (const char* v = std::getenv("BERTH_LISTEN"); v && *v) c.server.listen = v;
-  if (const char* v = std::getenv("BERTH_STORAGE_ROOT"); v && *v) c.storage.root = v;
-  if (const char* v = std::getenv("BERTH_LOG_LEVEL"); v && *v) c.log.level = v;
-}
-
-void validate(const Config& c, const std::string& origin) {
+void validateConfig(const Config& c, const std::string& origin) {
+  // Each check below reports its problem and the checks go on, so that
+  // check-config lists them all: this `bad` shadows the throwing one.
+  const auto bad = [](const std::string& o, const std::string& what) { report(o, what); };
   try {
     parseListen(c.server.listen);
   } catch (const std::runtime_error& e) {
@@ -43,11 +40,9 @@ void validate(const Config& c, const std::string& origin) {
   for (std::size_t i = 0; i < c.server.trusted_proxies.size(); ++i)
     if (auto cidr = Cidr::parse(c.server.trusted_proxies[i]); !cidr)
       bad(origin, "server.trusted_proxies[" + std::to_string(i) + "]: " + cidr.error().message);
-  validateRepositories(c, origin);
-  validateSecurity(c, origin);
+  carryOn([&] { validateRepositories(c, origin); });
+  carryOn([&] { validateSecurity(c, origin); });
 }
-
-}  // namespace
 
 HostPort parseListen(const std::string& listen) {
   auto colon = listen.rfind(':');
@@ -63,16 +58,10 @@ HostPort parseListen(const std::string& listen) {
   return {host, static_cast<uint16_t>(p)};
 }
 
-Config loadFromString(const std::string& text, const std::string& origin) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    bad(origin, std::string("invalid YAML: ") + e.what());
-  }
+Config parseDocument(YAML::Node root, const std::string& origin) {
   Config c;
   if (root && !root.IsNull()) {
-    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security"}, origin, "");
+    checkKnownKeys(root, {"server", "log", "storage", "repositories", "security", "metrics", "gc"}, origin, "");
     const auto s = root["server"];
     checkKnownKeys(s, {"listen", "workers", "max_connections", "max_connections_per_client",
                        "header_timeout_seconds", "idle_timeout_seconds", "read_timeout_seconds",
@@ -97,7 +86,7 @@ Config loadFromString(const std::string& text, const std::string& origin) {
       read(tls, "key", c.server.tls.key, origin, "server.tls");
       read(tls, "redirect_plain_http", c.server.tls.redirect_plain_http, origin, "server.tls");
       if (c.server.tls.cert.empty() != c.server.tls.key.empty())
-        bad(origin, "server.tls needs both cert and key");
+        report(origin, "server.tls needs both cert and key");
     }
     const auto l = root["log"];
     checkKnownKeys(l, {"level", "format", "access_log"}, origin, "log");
@@ -106,7 +95,7 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(l, "access_log", c.log.access_log, origin, "log");
     const auto st = root["storage"];
     checkKnownKeys(st, {"root", "upload_expiry_hours", "max_uploads_per_repository", "max_uploads_per_user",
-                        "metadata_sync", "upload_cache_mib", "ready_min_free_bytes"}, origin, "storage");
+                        "metadata_sync", "upload_cache_mib", "ready_min_free_bytes", "min_free_bytes"}, origin, "storage");
     read(st, "root", c.storage.root, origin, "storage");
     read(st, "upload_expiry_hours", c.storage.upload_expiry_hours, origin, "storage");
     read(st, "max_uploads_per_repository", c.storage.max_uploads_per_repository, origin, "storage");
@@ -114,6 +103,18 @@ Config loadFromString(const std::string& text, const std::string& origin) {
     read(st, "metadata_sync", c.storage.metadata_sync, origin, "storage");
     read(st, "upload_cache_mib", c.storage.upload_cache_mib, origin, "storage");
     read(st, "ready_min_free_bytes", c.storage.ready_min_free_bytes, origin, "storage");
+    read(st, "min_free_bytes", c.storage.min_free_bytes, origin, "storage");
+    const auto m = root["metrics"];
+    checkKnownKeys(m, {"enabled", "listen", "require_permission"}, origin, "metrics");
+    read(m, "enabled", c.metrics.enabled, origin, "metrics");
+    read(m, "listen", c.metrics.listen, origin, "metrics");
+    read(m, "require_permission", c.metrics.require_permission, origin, "metrics");
+    if (!c.metrics.listen.empty()) parseListen(c.metrics.listen);
+    const auto gc = root["gc"];
+    checkKnownKeys(gc, {"interval_minutes", "grace_period_minutes", "upload_ttl_hours"}, origin, "gc");
+    read(gc, "interval_minutes", c.gc.interval_minutes, origin, "gc");
+    read(gc, "grace_period_minutes", c.gc.grace_period_minutes, origin, "gc");
+    read(gc, "upload_ttl_hours", c.gc.upload_ttl_hours, origin, "gc");
     readSecurity(root["security"], c.security, origin);
     if (const auto repos = root["repositories"]) {
       if (!repos.IsSequence()) bad(origin, "repositories must be a list");
@@ -122,9 +123,11 @@ Config loadFromString(const std::string& text, const std::string& origin) {
       }
     }
   }
-  applyEnv(c);
-  validate(c, origin);
   return c;
+}
+
+Config loadFromString(const std::string& text, const std::string& origin) {
+  return loadDocument(text, origin, processEnvironment());
 }
 
 Config loadFromFile(const std::string& path) {

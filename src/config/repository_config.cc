@@ -107,34 +107,32 @@ void readPort(const YAML::Node& node, unsigned& out, const std::string& origin, 
   long long port = 0;
   read(node, "port", port, origin, where);
   if (port < 0 || port > 65535)
-    bad(origin, where + ".port must be 1..65535 (0 or absent: no listener of its own)");
+    return report(origin, where + ".port must be 1..65535 (0 or absent: no listener of its own)");
   out = static_cast<unsigned>(port);
 }
 
 void readRemote(const YAML::Node& node, Remote& r, const std::string& origin, const std::string& where) {
   read(node, "url", r.url, origin, where);
-  r.url = normalizeUrl(r.url, origin, where + ".url");
+  carryOn([&] { r.url = normalizeUrl(r.url, origin, where + ".url"); });
   read(node, "username", r.username, origin, where);
-  read(node, "password", r.password, origin, where);
-  r.username = expandEnvironment(r.username, origin, where + ".username");
-  r.password = expandEnvironment(r.password, origin, where + ".password");
+  read(node, "password", r.password, origin, where);  // ${NAME} references were expanded before parsing
   if (r.username.empty() != r.password.empty())
-    bad(origin, where + ": username and password go together (both set, or neither)");
+    report(origin, where + ": username and password go together (both set, or neither)");
   read(node, "metadata_ttl_seconds", r.metadata_ttl_seconds, origin, where);
   read(node, "offline", r.offline, origin, where);
   read(node, "timeout_seconds", r.timeout_seconds, origin, where);
-  if (r.timeout_seconds == 0) bad(origin, where + ".timeout_seconds must be at least 1");
+  if (r.timeout_seconds == 0) report(origin, where + ".timeout_seconds must be at least 1");
   read(node, "max_blob_bytes", r.max_blob_bytes, origin, where);
-  if (r.max_blob_bytes == 0) bad(origin, where + ".max_blob_bytes must be at least 1");
+  if (r.max_blob_bytes == 0) report(origin, where + ".max_blob_bytes must be at least 1");
   read(node, "ca_file", r.ca_file, origin, where);
-  checkCaFile(r.ca_file, origin, where + ".ca_file");
+  carryOn([&] { checkCaFile(r.ca_file, origin, where + ".ca_file"); });
   if (const auto fl = node["foreign_layers"]) {
     const std::string at = where + ".foreign_layers";
     checkKnownKeys(fl, {"enabled", "include"}, origin, at);
     read(fl, "enabled", r.foreign_layers.enabled, origin, at);
     read(fl, "include", r.foreign_layers.include, origin, at);
     for (std::size_t i = 0; i < r.foreign_layers.include.size(); ++i)
-      if (r.foreign_layers.include[i].empty()) bad(origin, at + ".include[" + std::to_string(i) + "] is empty");
+      if (r.foreign_layers.include[i].empty()) report(origin, at + ".include[" + std::to_string(i) + "] is empty");
   }
 }
 
@@ -143,34 +141,14 @@ void readLocal(const YAML::Node& node, Local& l, const std::string& origin, cons
   read(node, "protected_tags", l.protected_tags, origin, where);
   for (std::size_t i = 0; i < l.protected_tags.size(); ++i)
     if (!isValidTag(l.protected_tags[i]))
-      bad(origin, where + ".protected_tags[" + std::to_string(i) + "] is not a valid tag");
+      report(origin, where + ".protected_tags[" + std::to_string(i) + "] is not a valid tag");
 }
 
 }  // namespace
 
-std::string expandEnvironment(const std::string& value, const std::string& origin, const std::string& key) {
-  std::string out;
-  std::size_t pos = 0;
-  while (true) {
-    auto start = value.find("${", pos);
-    if (start == std::string::npos) break;
-    out.append(value, pos, start - pos);
-    auto end = value.find('}', start + 2);
-    if (end == std::string::npos) bad(origin, key + " has a '${' without its closing '}'");
-    std::string name = value.substr(start + 2, end - start - 2);
-    bool ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
-    for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-    if (!ok) bad(origin, key + " has a malformed environment reference (${NAME}: letters, digits, '_')");
-    const char* v = std::getenv(name.c_str());
-    if (!v) bad(origin, key + " refers to the environment variable " + name + ", which is not set");
-    out += v;
-    pos = end + 1;
-  }
-  out.append(value, pos);
-  return out;
-}
+namespace {
 
-Repository readRepository(const YAML::Node& node, const std::string& origin, const std::string& where) {
+Repository readEntry(const YAML::Node& node, const std::string& origin, const std::string& where) {
   std::set<std::string> known{"key", "type", "description", "port"};
   known.insert(kRemoteKeys.begin(), kRemoteKeys.end());
   known.insert(kVirtualKeys.begin(), kVirtualKeys.end());
@@ -195,7 +173,7 @@ Repository readRepository(const YAML::Node& node, const std::string& origin, con
     if (r.type == owner) return;
     for (const auto& k : keys)
       if (node && node.IsMap() && node[k])
-        bad(origin, where + "." + k + " applies only to a " + owner_name + " repository (type: " + owner_name +
+        report(origin, where + "." + k + " applies only to a " + owner_name + " repository (type: " + owner_name +
                         "); '" + r.key + "' is " + type);
   };
   refuseKeysOf(kLocalKeys, RepoType::Local, "local");
@@ -204,12 +182,28 @@ Repository readRepository(const YAML::Node& node, const std::string& origin, con
   return r;
 }
 
+}  // namespace
+
+Repository readRepository(const YAML::Node& node, const std::string& origin, const std::string& where) {
+  Repository r;
+  if (carryOn([&] { r = readEntry(node, origin, where); })) return r;
+  // The entry's problem is kept; its key and type stand in for it, so that
+  // the checks of the others do not also call it unknown.
+  r = Repository{};
+  if (node && node.IsMap()) {
+    r.line = node.Mark().line + 1;
+    if (node["key"] && node["key"].IsScalar()) r.key = node["key"].Scalar();
+    const std::string type = node["type"] && node["type"].IsScalar() ? node["type"].Scalar() : "local";
+    r.type = type == "remote" ? RepoType::Remote : type == "virtual" ? RepoType::Virtual : RepoType::Local;
+  }
+  return r;
+}
+
 namespace {
 
-// "repositories[i] 'key' (line N)": where a virtual repository's problem is.
+// "repositories[i] 'key'": where a virtual repository's problem is (the loader adds the line).
 std::string placeOf(const std::vector<Repository>& repos, std::size_t i) {
-  return "repositories[" + std::to_string(i) + "] '" + repos[i].key + "'" +
-         (repos[i].line > 0 ? " (line " + std::to_string(repos[i].line) + ")" : "");
+  return "repositories[" + std::to_string(i) + "] '" + repos[i].key + "'";
 }
 
 // How deep virtual repositories may nest (a virtual member of a virtual
@@ -228,9 +222,9 @@ void validateVirtual(const std::vector<Repository>& repos, const ByKey& by_key, 
   const std::string at = placeOf(repos, i);
   std::set<std::string> seen;
   for (const auto& m : v.virt.repositories) {
-    if (!by_key.count(m)) bad(origin, at + ": member '" + m + "' is not a repository of this configuration");
-    if (m == v.key) bad(origin, at + ": a virtual repository cannot be its own member");
-    if (!seen.insert(m).second) bad(origin, at + ": member '" + m + "' is listed twice");
+    if (!by_key.count(m)) report(origin, at + ": member '" + m + "' is not a repository of this configuration");
+    if (m == v.key) report(origin, at + ": a virtual repository cannot be its own member");
+    if (!seen.insert(m).second) report(origin, at + ": member '" + m + "' is listed twice");
   }
   // Breadth first over members, remembering who reached whom, so that a way
   // back to v is reported as its chain.
@@ -271,24 +265,29 @@ void validateVirtual(const std::vector<Repository>& repos, const ByKey& by_key, 
 }  // namespace
 
 void validateRepositories(const Config& c, const std::string& origin) {
-  const uint16_t listen_port = parseListen(c.server.listen).port;
+  int listen_port = -1;  // a bad server.listen is reported on its own
+  try {
+    listen_port = parseListen(c.server.listen).port;
+  } catch (const std::runtime_error&) {
+  }
   std::set<std::string> keys;
   std::map<unsigned, std::string> ports;  // port -> the repository that has it
   for (std::size_t i = 0; i < c.repositories.size(); ++i) {
     const auto& r = c.repositories[i];
-    if (auto p = repoKeyProblem(r.key); !p.empty()) bad(origin, "repository '" + r.key + "': " + p);
-    if (!keys.insert(r.key).second) bad(origin, "repository key '" + r.key + "' is defined twice");
+    const std::string where = "repositories[" + std::to_string(i) + "].key '" + r.key + "'";
+    if (auto p = repoKeyProblem(r.key); !p.empty()) report(origin, where + ": " + p);
+    if (!keys.insert(r.key).second) report(origin, where + " is defined twice");
   }
   ByKey by_key;
   for (const auto& r : c.repositories) by_key.emplace(r.key, &r);
   for (std::size_t i = 0; i < c.repositories.size(); ++i) {
     const auto& r = c.repositories[i];
-    if (r.type == RepoType::Virtual) validateVirtual(c.repositories, by_key, i, origin);
+    if (r.type == RepoType::Virtual) carryOn([&] { validateVirtual(c.repositories, by_key, i, origin); });
     if (r.port == 0) continue;
     const std::string where = "repositories[" + std::to_string(i) + "].port " + std::to_string(r.port);
-    if (r.port == listen_port) bad(origin, where + " of '" + r.key + "' is server.listen's port");
+    if (static_cast<int>(r.port) == listen_port) report(origin, where + " of '" + r.key + "' is server.listen's port");
     if (auto [it, fresh] = ports.emplace(r.port, r.key); !fresh)
-      bad(origin, where + " of '" + r.key + "' is also the port of repository '" + it->second + "'");
+      report(origin, where + " of '" + r.key + "' is also the port of repository '" + it->second + "'");
   }
 }
 

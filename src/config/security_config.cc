@@ -74,7 +74,7 @@ void readSecurity(const YAML::Node& s, Security& out, const std::string& origin)
   }
   if (auto perms = s["permissions"]) {
     if (!perms.IsSequence()) bad(origin, "security.permissions must be a list");
-    for (std::size_t i = 0; i < perms.size(); ++i) {
+    for (std::size_t i = 0; i < perms.size(); ++i) carryOn([&] {
       std::string where = "security.permissions[" + std::to_string(i) + "]";
       checkKnownKeys(perms[i], {"name", "repositories", "include", "exclude", "users", "groups"}, origin, where);
       auth::Permission p;
@@ -85,7 +85,7 @@ void readSecurity(const YAML::Node& s, Security& out, const std::string& origin)
       p.users = readGrants(perms[i]["users"], origin, where + ".users");
       p.groups = readGrants(perms[i]["groups"], origin, where + ".groups");
       out.permissions.push_back(std::move(p));
-    }
+    });
   }
 }
 
@@ -95,20 +95,20 @@ void validateSecurity(const Config& c, const std::string& origin) {
   for (const auto& r : c.repositories) keys.insert(r.key);
   std::set<std::string> names;
   for (const auto& u : s.users) {
-    if (u.name.empty()) bad(origin, "security.users: a user has no name");
-    if (u.name == auth::kAnonymous) bad(origin, "security.users: 'anonymous' is built in and cannot be defined");
-    if (!names.insert(u.name).second) bad(origin, "security.users: '" + u.name + "' is defined twice");
+    if (u.name.empty()) report(origin, "security.users: a user has no name");
+    if (u.name == auth::kAnonymous) report(origin, "security.users: 'anonymous' is built in and cannot be defined");
+    if (!names.insert(u.name).second) report(origin, "security.users: '" + u.name + "' is defined twice");
     if (!u.password_hash.empty() && !u.password_hash.starts_with("$2"))
-      bad(origin, "security.users: '" + u.name + "' password_hash must be a bcrypt hash ($2y$/$2b$, e.g. htpasswd -nbB)");
+      report(origin, "security.users: '" + u.name + "' password_hash must be a bcrypt hash ($2y$/$2b$, e.g. htpasswd -nbB)");
   }
   for (const auto& p : s.permissions) {
-    if (p.name.empty()) bad(origin, "security.permissions: a permission has no name");
+    if (p.name.empty()) report(origin, "security.permissions: a permission has no name");
     for (const auto& r : p.repositories)
       if (r != "ANY" && r != "ANY LOCAL" && r != "ANY REMOTE" && r != "ANY VIRTUAL" && !keys.count(r))
-        bad(origin, "security.permissions '" + p.name + "': unknown repository '" + r + "'");
+        report(origin, "security.permissions '" + p.name + "': unknown repository '" + r + "'");
   }
   for (const auto& r : s.force_authentication_repos)
-    if (!keys.count(r)) bad(origin, "security.force_authentication: unknown repository '" + r + "'");
+    if (!keys.count(r)) report(origin, "security.force_authentication: unknown repository '" + r + "'");
 }
 
 }  // namespace berth::config

@@ -35,6 +35,7 @@ ErrorInfo info(ErrorCode code) {
     case ErrorCode::RequestTimeout: return {"REQUEST_TIMEOUT", 408, "request timeout"};
     case ErrorCode::BadRequest: return {"BAD_REQUEST", 400, "bad request"};
     case ErrorCode::NotFound: return {"NOT_FOUND", 404, "not found"};
+    case ErrorCode::InsufficientStorage: return {"DENIED", 507, "insufficient storage: pushes are refused"};
     case ErrorCode::Unknown: break;
   }
   return {"UNKNOWN", 500, "unknown error"};

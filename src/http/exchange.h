@@ -19,6 +19,14 @@ namespace berth::http {
 
 class Suspender;
 
+// What handlers learn about a request that the access log and metrics want:
+// filled in as the request runs, read once it is answered.
+struct ExchangeNotes {
+  int route = 0;           // an observe::RouteLabel; 0: not matched
+  std::string user;        // the identified caller; empty: anonymous or unknown
+  std::string repository;  // the repository key addressed, if any
+};
+
 using BodySink = std::function<Status(const char* data, std::size_t size)>;
 
 class Exchange {
@@ -50,6 +58,8 @@ class Exchange {
   // The request's coroutine, for code that waits on other I/O (the outbound
   // client) without holding a worker thread.
   virtual Suspender* suspender() = 0;
+  // Notes for the access log and metrics (see ExchangeNotes).
+  virtual ExchangeNotes& notes() = 0;
 };
 
 }  // namespace berth::http

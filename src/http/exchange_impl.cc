@@ -6,7 +6,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <chrono>
+#include <cstdio>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -56,6 +58,7 @@ class ExchangeImpl final : public Exchange {
   bool responded() const override { return responded_; }
   void pause(std::chrono::milliseconds d) override { suspender_.pause(d); }
   Suspender* suspender() override { return &suspender_; }
+  ExchangeNotes& notes() override { return notes_; }
   bool bodyDone() const { return body_done_; }
   bool failed() const { return failed_; }
   int status() const { return status_; }
@@ -245,6 +248,9 @@ class ExchangeImpl final : public Exchange {
       out += v;
       out += "\r\n";
     }
+    out += "X-Request-Id: ";
+    out += req_.request_id;
+    out += "\r\n";
     if (res.close)
       out += "Connection: close\r\n";
     else if (http10_keep_alive_)
@@ -273,7 +279,22 @@ class ExchangeImpl final : public Exchange {
   bool chunked_ = false, body_done_ = false, continued_ = false, responded_ = false, failed_ = false;
   int status_ = 0;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  ExchangeNotes notes_;
 };
+
+// The client's X-Request-Id when it is sane (it goes into the log and back
+// in the response header): at most 128 printable ASCII characters, no space,
+// quote or backslash. Otherwise a new one, 16 hex digits.
+std::string requestIdFor(std::string_view sent) {
+  bool sane = !sent.empty() && sent.size() <= 128;
+  for (char c : sent)
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') sane = false;
+  if (sane) return std::string(sent);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
 
 HttpRequest toRequest(const HeaderParser& hp, const std::string& remote, bool secure, const TrustedProxies& trusted,
                       const std::string& port_repository) {
@@ -297,6 +318,7 @@ HttpRequest toRequest(const HeaderParser& hp, const std::string& remote, bool se
   r.client = std::move(client.address);
   r.forwarded_proto = std::move(client.proto);
   r.has_body = hp.chunked() || (hp.content_length() && *hp.content_length() > 0);
+  r.request_id = requestIdFor(r.header("x-request-id"));
   return r;
 }
 
@@ -326,7 +348,7 @@ void Session::serveRequest(asio::yield_context yield) {
     }
     if (server_.observer) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      server_.observer({&ex.request(), ex.status(), ex.bytesIn(), ex.bytesOut(), secs});
+      server_.observer({&ex.request(), &ex.notes(), ex.status(), ex.bytesIn(), ex.bytesOut(), secs});
     }
     if (io.timedOut())
       server_.warnLimited(fmt::format("closed the connection from {}: {} {} moved slower than {} bytes/s over {} s",

@@ -105,6 +105,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // member is gone: declared first, destroyed last, so that the server never
   // sees zero sessions while one still uses its event loop.
   struct Registration {
+    Registration(Server::Impl& s, Session* me, std::string c, bool ex);
     Server::Impl& server;
     Session* self;
     std::string client;

@@ -15,6 +15,7 @@
 
 #include "berth/core/ip_address.h"
 #include "http/front_end.h"
+#include "observe/metrics.h"
 
 namespace berth::http {
 
@@ -160,11 +161,13 @@ void Acceptor::accepted(tcp::socket socket) {
     case ConnectionLimits::Verdict::Admitted:
       break;
     case ConnectionLimits::Verdict::TooManyTotal:
+      observe::metrics().connectionRefused(observe::RefusedReason::TooManyTotal);
       refuse(socket.native_handle(), "too many connections; retry later");
       s_.warnLimited("refused a connection from " + endpointText(peer) + ": " +
                      std::to_string(s_.options.max_connections) + " connections open (server.max_connections)");
       return;
     case ConnectionLimits::Verdict::TooManyFromClient:
+      observe::metrics().connectionRefused(observe::RefusedReason::TooManyFromClient);
       refuse(socket.native_handle(), "too many connections from your address; retry later");
       s_.warnLimited("refused a connection from " + endpointText(peer) + ": " +
                      std::to_string(s_.options.max_connections_per_client) +
@@ -182,6 +185,7 @@ void Acceptor::accepted(tcp::socket socket) {
     // session that was made releases the limits itself when it goes.
     if (!session) s_.limits.release(client, exempt);
     refuse(socket.is_open() ? socket.native_handle() : -1, "the server is out of resources; retry later");
+    observe::metrics().connectionRefused(observe::RefusedReason::OutOfResources);
     s_.warnLimited("out of memory accepting a connection from " + endpointText(peer) + "; answered 503");
     return;
   }
@@ -202,6 +206,7 @@ void Acceptor::failed(const boost::system::error_code& ec) {
     int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
       refuse(fd, "the server is out of resources; retry later");
+      observe::metrics().connectionRefused(observe::RefusedReason::OutOfResources);
       ::close(fd);
     }
     reserve_fd_ = openReserveFd();

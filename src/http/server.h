@@ -36,7 +36,8 @@ struct ConnectionOptions {
 
 // Called once per completed exchange (access log, metrics).
 struct ExchangeSummary {
-  const HttpRequest* request;
+  const HttpRequest* request;  // request_id is set, and sent back as X-Request-Id
+  const ExchangeNotes* notes;
   int status;
   uint64_t bytes_in, bytes_out;
   double seconds;

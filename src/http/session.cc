@@ -13,10 +13,17 @@
 #include <spdlog/spdlog.h>
 
 #include "http/front_end.h"
+#include "observe/metrics.h"
 
 namespace berth::http {
 
+Session::Registration::Registration(Server::Impl& s, Session* me, std::string c, bool ex)
+    : server(s), self(me), client(std::move(c)), exempt(ex) {
+  observe::metrics().connectionOpened();
+}
+
 Session::Registration::~Registration() {
+  observe::metrics().connectionClosed();
   server.limits.release(client, exempt);
   std::lock_guard lock(server.mu);
   server.sessions.erase(self);
@@ -195,6 +202,7 @@ void Session::dispatch() {
   // left this client is told to retry and every other connection goes on.
   if (!server_.stacks.ensureOne()) {
     server_.warnLimited("cannot map a coroutine stack for a request from " + remote_ + "; answered 503");
+    observe::metrics().connectionRefused(observe::RefusedReason::OutOfResources);
     return refuse(503, "the server is out of resources; retry later");
   }
   phase_ = Phase::Busy;

@@ -91,7 +91,9 @@ Result<bool> LocalRepository::mountBlob(const Call& call, const std::string& nam
   auto info = source.statBlob(call, source_name, d);
   if (!info) return false;
   // A remote source answers statBlob from its upstream too: mount only what
-  // is stored here.
+  // is stored here. From that look to the committed link the sweep cannot
+  // take the file (docs/design.md, "Garbage collection").
+  auto fence = blobs_->fence().writer();
   if (auto stored = blobs_->stat(d); !stored) {
     if (stored.error().code == ErrorCode::BlobUnknown) return false;
     return tl::unexpected(stored.error());
@@ -157,6 +159,9 @@ Result<PutManifestResult> LocalRepository::putManifest(const Call&, const std::s
     if (!rec) return tl::unexpected(rec.error());
     if (!*rec) return fail(ErrorCode::ManifestBlobUnknown, "manifest unknown to registry", m.str());
   }
+  // The manifest's bytes are found or written, then recorded: the sweep must
+  // not take them in between (docs/design.md, "Garbage collection").
+  auto fence = blobs_->fence().writer();
   if (auto stored = blobs_->putBytes(bytes); !stored) return tl::unexpected(stored.error());
   storage::ManifestWrite w;
   w.record = {key(), name, digest, parsed->media_type, bytes.size(), parsed->subject, parsed->artifact_type,

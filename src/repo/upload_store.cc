@@ -1,5 +1,7 @@
 #include "repo/upload_store.h"
 
+#include "observe/metrics.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -89,6 +91,7 @@ Result<UploadSessionPtr> UploadStore::start(const std::string& repo, const std::
   auto s = std::make_shared<UploadSession>(uuid, repo, name, path, 0, true, resumable, recent_);
   std::lock_guard lock(mu_);
   live_[uuid] = s;
+  observe::metrics().uploadStarted();
   return s;
 }
 
@@ -110,7 +113,7 @@ Result<UploadSessionPtr> UploadStore::live(const std::string& uuid, const storag
   if (::stat(path.c_str(), &st) != 0) return unknown(uuid);
   auto s = std::make_shared<UploadSession>(uuid, known->repo, known->name, path, static_cast<uint64_t>(st.st_size),
                                            false, true, recent_);
-  live_.emplace(uuid, s);
+  if (live_.emplace(uuid, s).second) observe::metrics().uploadStarted();
   return s;
 }
 
@@ -134,7 +137,7 @@ Status UploadStore::finish(const UploadSessionPtr& s, bool remove_file, bool rem
     recent_->forget(s->path());
   }
   std::lock_guard lock(mu_);
-  live_.erase(s->uuid());
+  if (live_.erase(s->uuid()) > 0) observe::metrics().uploadEnded();
   return st;
 }
 
@@ -150,18 +153,30 @@ Result<uint64_t> UploadStore::commit(const UploadSessionPtr& s, const Digest& ex
   if (verified) verified();
   uint64_t size = s->offset();
   s->end();  // closes the file before it moves
-  // The same content already stored: the upload's file is removed, not moved.
-  bool stored_before = blobs_->stat(expected).has_value();
-  if (auto st = blobs_->install(s->path(), expected); !st) {
+  // The data reaches the disk before the fence is taken (install's own fsync
+  // then finds nothing to write): a large layer's fsync must not hold up the sweep.
+  if (auto st = storage::fsyncPath(s->path()); !st) {
     (void)finish(s, true);
     return tl::unexpected(st.error());
   }
-  if (stored_before) recent_->forget(s->path());
-  else recent_->moved(s->path(), paths_.blob(expected));
-  // The blob is durable now; the link makes it visible in the repository,
-  // and ends the session's row in the same transaction (one commit to wait for).
-  auto linked = s->resumable() ? meta_->linkUploadedBlob(s->uuid(), s->repo(), s->name(), expected, size)
-                               : meta_->linkBlob(s->repo(), s->name(), expected, size);
+  Status linked;
+  {
+    // From the stat to the committed link, the sweep cannot take this blob
+    // (docs/design.md, "Garbage collection").
+    auto fence = blobs_->fence().writer();
+    // The same content already stored: the upload's file is removed, not moved.
+    bool stored_before = blobs_->stat(expected).has_value();
+    if (auto st = blobs_->install(s->path(), expected); !st) {
+      (void)finish(s, true);
+      return tl::unexpected(st.error());
+    }
+    if (stored_before) recent_->forget(s->path());
+    else recent_->moved(s->path(), paths_.blob(expected));
+    // The blob is durable now; the link makes it visible in the repository,
+    // and ends the session's row in the same transaction (one commit to wait for).
+    linked = s->resumable() ? meta_->linkUploadedBlob(s->uuid(), s->repo(), s->name(), expected, size)
+                            : meta_->linkBlob(s->repo(), s->name(), expected, size);
+  }
   (void)finish(s, false, /*remove_row=*/!linked);
   if (!linked) return tl::unexpected(linked.error());
   return size;
@@ -172,13 +187,17 @@ Status UploadStore::cancel(const UploadSessionPtr& s) {
   return finish(s, true);
 }
 
-std::size_t UploadStore::purgeIdleSince(int64_t cutoff) {
+std::size_t UploadStore::purgeIdleSince(int64_t cutoff, bool dry_run) {
   auto rows = meta_->uploads();
   if (!rows) return 0;
   std::size_t purged = 0;
   for (const auto& u : *rows) {
     std::string path = paths_.upload(u.uuid);
     if (lastActivity(path) >= cutoff) continue;  // cheap first look, without reviving it
+    if (dry_run) {
+      ++purged;
+      continue;
+    }
     auto s = live(u.uuid, &u);
     if (!s) {
       // No data file: nothing left to resume.
@@ -194,7 +213,7 @@ std::size_t UploadStore::purgeIdleSince(int64_t cutoff) {
   return purged;
 }
 
-std::size_t UploadStore::removeOrphanFiles() {
+std::size_t UploadStore::removeOrphanFiles(int64_t idle_before, bool dry_run) {
   std::size_t removed = 0;
   DIR* d = ::opendir(paths_.uploadsDir().c_str());
   if (!d) return 0;
@@ -203,8 +222,14 @@ std::size_t UploadStore::removeOrphanFiles() {
     if (e->d_name[0] != '.') names.emplace_back(e->d_name);
   ::closedir(d);
   for (const auto& uuid : names) {
+    std::string path = paths_.upload(uuid);
+    struct stat st {};
+    // Regular files only (empty directories are GC's); a session that keeps
+    // no row (a remote's fetch, a monolithic upload) writes its file as it goes.
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtim.tv_sec >= idle_before) continue;
     auto rec = meta_->upload(uuid);
-    if (rec && !*rec && ::unlink(paths_.upload(uuid).c_str()) == 0) ++removed;
+    if (!rec || *rec) continue;
+    if (dry_run || ::unlink(path.c_str()) == 0) ++removed;
   }
   return removed;
 }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -55,11 +56,14 @@ class UploadStore {
   Status cancel(const UploadSessionPtr& s);
   // Ends sessions whose last activity (see upload.h) is before the cutoff
   // (unix seconds). A session in use by a request is active: skipped.
-  // Returns how many were removed.
-  std::size_t purgeIdleSince(int64_t cutoff);
+  // Returns how many were removed (dry_run: would be, nothing is).
+  std::size_t purgeIdleSince(int64_t cutoff, bool dry_run = false);
   // Removes data files that belong to no session (a crash between creating
-  // the file and recording the session). Startup only. Returns how many.
-  std::size_t removeOrphanFiles();
+  // the file and recording the session) and were last written before
+  // idle_before (unix seconds). At start every such file goes; online (GC)
+  // only idle ones, since sessions without a row (a remote's fetch, a
+  // monolithic upload) are writing theirs. Returns how many.
+  std::size_t removeOrphanFiles(int64_t idle_before = std::numeric_limits<int64_t>::max(), bool dry_run = false);
 
  private:
   // The one live object for a recorded session (revived from its row and file

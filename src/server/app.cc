@@ -12,11 +12,16 @@
 
 #include "api/api.h"
 #include "api/health_endpoint.h"
+#include "api/metrics_endpoint.h"
 #include "auth/access_controller_impl.h"
 #include "auth/security_service.h"
 #include "http/server.h"
 #include "observe/health.h"
 #include "observe/logging.h"
+#include "observe/metrics.h"
+#include "server/metrics_listener.h"
+#include "storage/free_space.h"
+#include "ops/gc.h"
 #include "ops/lifecycle.h"
 #include "http/client.h"
 #include "repo/local_repository.h"
@@ -24,6 +29,7 @@
 #include "repo/virtual/virtual_repository.h"
 #include "repo/upload_store.h"
 #include "storage/fs_blob_store.h"
+#include "storage/root_lock.h"
 #include "storage/sqlite_metadata_store.h"
 
 namespace berth::server {
@@ -46,14 +52,20 @@ void raiseFileLimit() {
 
 struct App::Parts {
   config::Config cfg;
+  std::unique_ptr<storage::RootLock> root_lock;  // shared: keeps `berth gc` out while serving
   std::shared_ptr<storage::FsBlobStore> blobs;
   std::shared_ptr<storage::SqliteMetadataStore> meta;
   std::shared_ptr<repo::UploadStore> uploads;
   std::shared_ptr<repo::RepositoryRegistry> registry;
   std::shared_ptr<auth::SecurityService> security;
+  std::shared_ptr<ops::GarbageCollector> gc;
+  std::unique_ptr<ops::GcSchedule> gc_schedule;  // with gc.interval_minutes > 0, from serve()
   std::unique_ptr<api::Api> api;
   std::unique_ptr<observe::Health> health;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<storage::FreeSpaceFloor> push_floor;
+  auth::AccessControllerPtr access;
+  std::unique_ptr<MetricsListener> metrics_listener;  // metrics.listen
   // The remotes' outbound clients: shut down when the drain starts (stop()).
   std::vector<std::shared_ptr<http::HttpClient>> outbound;
   // Hourly upkeep (expired uploads), stopped with the server.
@@ -76,6 +88,9 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   p.cfg = std::move(cfg);
   raiseFileLimit();
   storage::Paths paths(p.cfg.storage.root);
+  auto lock = storage::RootLock::acquire(paths.lockFile(), storage::RootLock::Mode::Shared);
+  if (!lock) throw std::runtime_error(lock.error().message + " (" + paths.root() + ")");
+  p.root_lock = std::move(*lock);
   p.blobs = std::make_shared<storage::FsBlobStore>(paths);
   p.meta = std::make_shared<storage::SqliteMetadataStore>(
       paths.metadataDb(), p.cfg.storage.metadata_sync == "normal" ? storage::SyncMode::Normal : storage::SyncMode::Full);
@@ -123,6 +138,13 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   }
   p.api = std::make_unique<api::Api>(p.registry, access, p.security,
                                      std::make_shared<ops::Lifecycle>(p.registry, p.meta));
+  p.access = access;
+  if (p.cfg.storage.min_free_bytes > 0) {
+    p.push_floor = std::make_unique<storage::FreeSpaceFloor>(paths.root(), p.cfg.storage.min_free_bytes);
+    p.api->setPushGuard([floor = p.push_floor.get()] { return floor->check(); });
+  }
+  p.gc = std::make_shared<ops::GarbageCollector>(paths, p.blobs, p.meta, p.uploads);
+  p.api->setGarbageCollector(p.gc, ops::gcOptions(p.cfg.gc));
 
   auto hp = config::parseListen(p.cfg.server.listen);
   http::ServerOptions opts;
@@ -144,26 +166,41 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
   for (const auto& r : p.cfg.repositories)
     if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port)});
-  http::ExchangeObserver observer;
-  if (p.cfg.log.access_log) observer = observe::logAccess;
+  http::ExchangeObserver observer = [access_log = p.cfg.log.access_log](const http::ExchangeSummary& s) {
+    observe::observeExchange(s, access_log);
+  };
   p.health = std::make_unique<observe::Health>(paths, [meta = p.meta] { return meta->ping(); },
                                                p.cfg.storage.ready_min_free_bytes);
   api::Api* api = p.api.get();
   observe::Health* health = p.health.get();
-  auto handler = [api, health](http::Exchange& ex) {
-    if (!api::answerHealthRoute(ex, *health)) api->handle(ex);
+  // /metrics on the main listener unless it has a listener of its own.
+  std::optional<api::MetricsAccess> metrics_here;
+  if (p.cfg.metrics.enabled && p.cfg.metrics.listen.empty())
+    metrics_here = api::MetricsAccess{p.cfg.metrics.require_permission, p.access.get(), p.security.get()};
+  auto handler = [api, health, metrics_here](http::Exchange& ex) {
+    if (api::answerHealthRoute(ex, *health)) return;
+    if (metrics_here && api::answerMetricsRoute(ex, *metrics_here)) return;
+    api->handle(ex);
   };
   p.server = std::make_unique<http::Server>(opts, handler, observer);
   p.server->listen();
+  if (p.cfg.metrics.enabled && !p.cfg.metrics.listen.empty())
+    p.metrics_listener = std::make_unique<MetricsListener>(p.cfg.metrics.listen);
+  countStoredBlobs(paths);
 }
 
 App::~App() {
+  if (parts_->gc_schedule) parts_->gc_schedule->stop();
   {
     std::lock_guard lock(parts_->upkeep_mu);
     parts_->stopping = true;
   }
   parts_->upkeep_cv.notify_all();
   if (parts_->upkeep.joinable()) parts_->upkeep.join();
+}
+
+std::string App::metricsAddress() const {
+  return parts_->metrics_listener ? parts_->metrics_listener->address() : std::string();
 }
 
 std::string App::address() const { return parts_->server->boundAddress(); }
@@ -177,11 +214,15 @@ std::vector<std::pair<std::string, std::string>> App::repositoryAddresses() cons
 
 void App::serve() {
   auto& p = *parts_;
+  if (p.metrics_listener) p.metrics_listener->start();
   p.upkeep = std::thread([&p] {
     std::unique_lock lock(p.upkeep_mu);
     while (!p.upkeep_cv.wait_for(lock, std::chrono::hours(1), [&p] { return p.stopping; }))
       purgeIdleUploads(*p.uploads, p.cfg.storage.upload_expiry_hours);
   });
+  if (p.cfg.gc.interval_minutes > 0)
+    p.gc_schedule = std::make_unique<ops::GcSchedule>(p.gc, ops::gcOptions(p.cfg.gc),
+                                                      std::chrono::minutes(p.cfg.gc.interval_minutes));
   p.server->serve();
 }
 
@@ -195,7 +236,11 @@ std::size_t App::stop() {
   // end with an error or a cut connection (nothing partial is cached); the
   // rest drain as usual.
   for (auto& client : parts_->outbound) client->shutdown();
-  return parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
+  // A collection in progress (periodic or asked for) ends at its next batch.
+  parts_->gc->cancel();
+  auto left = parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
+  if (parts_->metrics_listener) parts_->metrics_listener->stop();
+  return left;
 }
 
 }  // namespace berth::server

@@ -18,6 +18,8 @@ class App {
   ~App();
   // The bound address, e.g. "127.0.0.1:5000".
   std::string address() const;
+  // The metrics listener's bound address (metrics.listen), or empty.
+  std::string metricsAddress() const;
   // The listeners of repositories with a `port:`, as (key, bound address).
   std::vector<std::pair<std::string, std::string>> repositoryAddresses() const;
   // Serves until stop(); returns after the listener closed.

@@ -1,5 +1,7 @@
 #include "storage/fs_blob_store.h"
 
+#include "observe/metrics.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +18,7 @@ BlobReader::~BlobReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-FsBlobStore::FsBlobStore(Paths paths) : paths_(std::move(paths)) {
+FsBlobStore::FsBlobStore(Paths paths, bool clear_tmp) : paths_(std::move(paths)) {
   static const char* kHex = "0123456789abcdef";
   for (const auto& dir : {paths_.blobsDir(), paths_.uploadsDir(), paths_.tmpDir()})
     if (auto st = makeDirs(dir); !st) throw std::runtime_error(st.error().message);
@@ -27,7 +29,7 @@ FsBlobStore::FsBlobStore(Paths paths) : paths_(std::move(paths)) {
         throw std::runtime_error(errnoError(errno, "mkdir", shard).message);
     }
   (void)fsyncPath(paths_.blobsDir());
-  temp_removed_ = removeFilesIn(paths_.tmpDir());
+  if (clear_tmp) temp_removed_ = removeFilesIn(paths_.tmpDir());
 }
 
 Result<BlobInfo> FsBlobStore::stat(const Digest& digest) const {
@@ -66,7 +68,11 @@ Status FsBlobStore::install(const std::string& source_path, const Digest& digest
     return fsyncPath(parentDir(target));
   }
   if (auto s = fsyncPath(source_path); !s) return s;
-  return durableRename(source_path, target);
+  struct stat source {};
+  uint64_t size = ::stat(source_path.c_str(), &source) == 0 ? uint64_t(source.st_size) : 0;
+  auto done = durableRename(source_path, target);
+  if (done) observe::metrics().blobInstalled(size);
+  return done;
 }
 
 Result<Digest> FsBlobStore::putBytes(const std::string& bytes) {
@@ -83,6 +89,7 @@ Result<Digest> FsBlobStore::putBytes(const std::string& bytes) {
     ::unlink(tmp.c_str());
     return tl::unexpected(s.error());
   }
+  observe::metrics().blobInstalled(bytes.size());
   return digest;
 }
 
@@ -103,10 +110,13 @@ Result<std::string> FsBlobStore::readBytes(const Digest& digest, uint64_t max_si
 
 Status FsBlobStore::remove(const Digest& digest) {
   std::string path = paths_.blob(digest);
+  struct stat st {};
+  uint64_t size = ::stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return fail(ErrorCode::BlobUnknown, "blob unknown to registry", digest.str());
     return tl::unexpected(errnoError(errno, "unlink", path));
   }
+  observe::metrics().blobRemoved(size);
   return {};
 }
 

@@ -9,9 +9,12 @@ namespace berth::storage {
 class FsBlobStore final : public BlobStore {
  public:
   // Creates the directory tree (all 256 shard directories up front, so that
-  // installing never has to make and fsync a new directory) and empties tmp/.
+  // installing never has to make and fsync a new directory) and empties tmp/,
+  // unless clear_tmp is false: a second process working beside a running
+  // daemon (berth import-registry2) must not delete the daemon's temp files,
+  // and `berth gc --dry-run` changes nothing.
   // Throws std::runtime_error when the root cannot be prepared (startup only).
-  explicit FsBlobStore(Paths paths);
+  explicit FsBlobStore(Paths paths, bool clear_tmp = true);
 
   Result<BlobInfo> stat(const Digest& digest) const override;
   Result<BlobReaderPtr> open(const Digest& digest) const override;

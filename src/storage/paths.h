@@ -4,6 +4,7 @@
 //   <root>/uploads/<uuid>                  data of an unfinished upload session
 //   <root>/tmp/<random>                    scratch files for small writes; emptied at start
 //   <root>/metadata.db (+ -wal, -shm)      SQLite: links, manifests, tags, upload sessions
+//   <root>/berth.lock                      flock: serving daemons shared, `berth gc` exclusive
 //
 // Blobs and uploads share one filesystem so that committing is a rename.
 #pragma once
@@ -25,6 +26,7 @@ class Paths {
   std::string upload(const std::string& uuid) const { return uploadsDir() + "/" + uuid; }
   std::string tmpDir() const { return root_ + "/tmp"; }
   std::string metadataDb() const { return root_ + "/metadata.db"; }
+  std::string lockFile() const { return root_ + "/berth.lock"; }
 
  private:
   std::string root_;

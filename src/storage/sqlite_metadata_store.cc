@@ -54,6 +54,9 @@ END;
 CREATE TABLE IF NOT EXISTS uploads(
   uuid TEXT PRIMARY KEY, repo TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,
   owner TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs(
+  digest TEXT PRIMARY KEY, size INTEGER NOT NULL, touched INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifests_digest ON manifests(digest);
 )sql";
 
 // After the upgrade of older tables (uploads without owner, tags without seq).
@@ -146,6 +149,7 @@ Status SqliteMetadataStore::link(const std::string& uuid, const std::string& rep
   auto st = db_.prepare("INSERT OR IGNORE INTO blob_links(repo, name, digest, size, created) VALUES(?1,?2,?3,?4,?5)")
                 .bind(1, repo).bind(2, name).bind(3, d.str()).bind(4, static_cast<int64_t>(size)).bind(5, now()).run();
   if (!st) return st;
+  if (auto s1 = touchBlob(d.str(), size); !s1) return s1;
   if (!uuid.empty())
     if (auto s2 = db_.prepare("DELETE FROM uploads WHERE uuid=?1").bind(1, uuid).run(); !s2) return s2;
   return tx.commit();
@@ -209,6 +213,7 @@ Result<PutManifestOutcome> SqliteMetadataStore::putManifest(const ManifestWrite&
                 .bind(5, static_cast<int64_t>(m.size)).bind(6, m.subject).bind(7, m.artifact_type)
                 .bind(8, m.annotations).bind(9, m.created ? m.created : now()).run();
   if (!st) return tl::unexpected(st.error());
+  if (auto s1 = touchBlob(m.digest.str(), m.size); !s1) return tl::unexpected(s1.error());
   auto addRef = [&](const Digest& child, const char* kind) {
     return db_.prepare("INSERT OR IGNORE INTO manifest_refs(repo, name, parent, child, kind) VALUES(?1,?2,?3,?4,?5)")
         .bind(1, m.repo).bind(2, m.name).bind(3, m.digest.str()).bind(4, child.str()).bind(5, std::string(kind)).run();

@@ -52,6 +52,12 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::vector<UploadRecord>> uploads() override;
   Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) override;
 
+  Result<GcScan> scanGcCandidates(int64_t cutoff, const std::string& after, std::size_t limit) override;
+  Result<std::vector<Digest>> forgetUnreferencedBlobs(const std::vector<Digest>& digests, int64_t cutoff) override;
+  Result<std::vector<std::string>> unrecordedBlobs(const std::vector<std::string>& hexes) override;
+  Status recordBlobs(const std::vector<std::pair<Digest, uint64_t>>& blobs) override;
+  Result<bool> blobReferenced(const Digest& d) override;
+
   // A read of the schema: the connection is open and the file answers
   // (readiness, /health/ready).
   Status ping();
@@ -63,6 +69,8 @@ class SqliteMetadataStore final : public MetadataStore {
   // linkBlob, plus the end of an upload session when uuid is not empty.
   Status link(const std::string& uuid, const std::string& repo, const std::string& name, const Digest& d,
               uint64_t size);
+  // The blob's GC record, touched now (sqlite_metadata_store_gc.cc); caller holds mu_.
+  Status touchBlob(const std::string& digest, uint64_t size);
   Status forgetImageIfEmpty(const std::string& repo, const std::string& name);
   // One DELETE (?1 repo, ?2 name, ?3 key) and, when it removed a row, the
   // image's catalog entry if nothing is left: one transaction.

@@ -33,6 +33,8 @@ enum class ErrorCode {
   NotFound,
   // A client too slow for server.min_body_bytes_per_second: 408.
   RequestTimeout,
+  // DENIED with HTTP 507: the storage is below storage.min_free_bytes.
+  InsufficientStorage,
   Unknown,
 };
 

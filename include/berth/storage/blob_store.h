@@ -14,6 +14,7 @@
 
 #include "berth/core/digest.h"
 #include "berth/core/error.h"
+#include "berth/storage/reference_fence.h"
 
 namespace berth::storage {
 
@@ -62,6 +63,14 @@ class BlobStore {
   virtual Result<std::string> readBytes(const Digest& digest, uint64_t max_size) const = 0;
   // GC only. BLOB_UNKNOWN when absent.
   virtual Status remove(const Digest& digest) = 0;
+
+  // Whoever finds or installs a blob and then references it holds this
+  // shared until the reference is committed; the sweep holds it exclusively
+  // (reference_fence.h, docs/design.md "Garbage collection").
+  ReferenceFence& fence() const { return fence_; }
+
+ private:
+  mutable ReferenceFence fence_;
 };
 using BlobStorePtr = std::shared_ptr<BlobStore>;
 

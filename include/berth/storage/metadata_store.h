@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "berth/core/digest.h"
@@ -101,6 +102,15 @@ struct UploadCounts {
   uint64_t by_owner = 0;  // open sessions of the owner, in every repository
 };
 
+// Garbage collection (docs/design.md, "Garbage collection"). Every blob file
+// has a record with the last time it was installed or linked ("touched"):
+// linkBlob, linkUploadedBlob and putManifest (for the manifest's own digest)
+// write it in their transaction; a file GC finds without one gets one.
+struct GcScan {
+  std::vector<std::pair<Digest, uint64_t>> candidates;  // unreferenced, touched at or before the cutoff
+  std::string last;  // the last digest scanned: the next scan's `after`; empty when the scan reached the end
+};
+
 struct Page {
   std::vector<std::string> items;
   bool more = false;  // another page follows the last item
@@ -170,6 +180,23 @@ class MetadataStore {
   virtual Status deleteUpload(const std::string& uuid) = 0;
   virtual Result<std::vector<UploadRecord>> uploads() = 0;
   virtual Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) = 0;
+
+  // Garbage collection. A blob is referenced while any repository (local or
+  // a remote's cache) has a link to it, a manifest with its digest, or a
+  // manifest that names it (manifest_refs).
+  // Looks at no more than `limit` blob records after `after` (digest text,
+  // "" = from the start), in digest order: short, so writers are not held up.
+  virtual Result<GcScan> scanGcCandidates(int64_t cutoff, const std::string& after, std::size_t limit) = 0;
+  // In one transaction: forgets each blob that is still unreferenced and
+  // touched at or before `cutoff`; returns those forgotten. The caller holds
+  // the fence exclusively and then removes their files.
+  virtual Result<std::vector<Digest>> forgetUnreferencedBlobs(const std::vector<Digest>& digests, int64_t cutoff) = 0;
+  // Of these blobs (hex digests), the ones without a record.
+  virtual Result<std::vector<std::string>> unrecordedBlobs(const std::vector<std::string>& hexes) = 0;
+  // Records touched now, for files found without one (kept where one
+  // exists), in one transaction.
+  virtual Status recordBlobs(const std::vector<std::pair<Digest, uint64_t>>& blobs) = 0;
+  virtual Result<bool> blobReferenced(const Digest& d) = 0;
 };
 using MetadataStorePtr = std::shared_ptr<MetadataStore>;
 

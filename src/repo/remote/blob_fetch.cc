@@ -47,7 +47,17 @@ void BlobFetch::addName(const std::string& name) {
     return;
   }
   lock.unlock();
-  if (auto st = deps_.meta->linkBlob(deps_.repo_key, name, digest_, size_.value_or(0)); !st)
+  linkName(name, size_.value_or(0));
+}
+
+void BlobFetch::linkName(const std::string& name, uint64_t size) {
+  // The blob was linked for the first name, which a delete may have removed
+  // since: only a file seen under the fence is linked (docs/design.md,
+  // "Garbage collection"); a missing one is fetched again when next asked for.
+  auto fence = deps_.blobs->fence().writer();
+  Status st = deps_.blobs->stat(digest_) ? deps_.meta->linkBlob(deps_.repo_key, name, digest_, size)
+                                         : fail(ErrorCode::BlobUnknown, "collected since it was fetched");
+  if (!st)
     spdlog::warn("remote {}: linking {} for {} failed: {}", deps_.repo_key, digest_.str(), name, st.error().message);
 }
 
@@ -198,9 +208,7 @@ Status BlobFetch::complete(const UploadSessionPtr& session) {
     names.swap(names_);
   }
   progress_.notifyAll();
-  for (const auto& n : names)
-    if (auto st = deps_.meta->linkBlob(deps_.repo_key, n, digest_, *committed); !st)
-      spdlog::warn("remote {}: linking {} for {} failed: {}", deps_.repo_key, digest_.str(), n, st.error().message);
+  for (const auto& n : names) linkName(n, *committed);
   spdlog::info("remote {}: cached {} ({} bytes) from {}", deps_.repo_key, digest_.str(), *committed,
                deps_.upstream_host);
   return {};

@@ -72,6 +72,8 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
   const Digest& digest() const { return digest_; }
   // Links the blob for `name` as well when the fetch completes (or now, if it has).
   void addName(const std::string& name);
+  // Links the completed blob for one more name (under the GC fence).
+  void linkName(const std::string& name, uint64_t size);
   // Whether the fetch is for `name` (it asked, or was added).
   bool hasName(const std::string& name) const;
   // The image name the fetch was started for.

@@ -8,6 +8,7 @@
 #include "repo/manifest_parser.h"
 #include "repo/remote/foreign_layers.h"
 #include "repo/remote/remote_repository.h"
+#include "observe/metrics.h"
 
 namespace berth::repo::remote {
 namespace {
@@ -41,6 +42,9 @@ Result<bool> RemoteRepository::linkIfUpstreamHas(const Call& call, const std::st
   if (!blobs_->stat(d)) return false;
   auto res = upstream_.request("HEAD", name, "blobs/" + d.str(), {}, call.suspender);
   if (!res || (*res)->status != 200) return false;
+  // Not held across the upstream's answer above; from here to the committed
+  // link the sweep cannot take the file (docs/design.md, "Garbage collection").
+  auto fence = blobs_->fence().writer();
   auto info = blobs_->stat(d);
   if (!info) return false;
   // A 200 alone is not "the upstream has this blob": a catch-all web page
@@ -57,6 +61,7 @@ Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, cons
                                                           const Digest& d) {
   auto linked = meta_->linkedBlobSize(key(), name, d);
   if (!linked) return tl::unexpected(linked.error());
+  observe::metrics().cacheLookup(observe::CacheKind::Blob, bool(*linked));
   if (*linked) return blobs_->open(d);
   if (settings_.remote.offline) return blobUnknown(d);
   if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);

@@ -12,6 +12,7 @@
 #include "repo/local_repository.h"
 #include "repo/manifest_parser.h"
 #include "repo/remote/tag_list.h"
+#include "observe/metrics.h"
 
 namespace berth::repo::remote {
 namespace {
@@ -109,8 +110,11 @@ Result<StoredManifest> RemoteRepository::cached(const std::string& name, const D
 Result<StoredManifest> RemoteRepository::getManifest(const Call& call, const std::string& name, const Reference& ref) {
   if (!ref.isDigest()) return byTag(call, name, ref.tag);
   auto have = cached(name, ref.digest);
-  if (have || have.error().code != ErrorCode::ManifestUnknown) return have;
-  if (settings_.remote.offline) return have;
+  if (have || have.error().code != ErrorCode::ManifestUnknown || settings_.remote.offline) {
+    if (have) observe::metrics().cacheLookup(observe::CacheKind::Manifest, true);
+    return have;
+  }
+  observe::metrics().cacheLookup(observe::CacheKind::Manifest, false);
   return manifest_flights_.run(name + "@" + ref.digest.str(), call,
                                [&] { return fetchManifest(call, name, ref); });
 }
@@ -119,8 +123,12 @@ Result<StoredManifest> RemoteRepository::byTag(const Call& call, const std::stri
   auto rec = meta_->tagRecord(key(), name, tag);
   if (!rec) return tl::unexpected(rec.error());
   if (*rec && (settings_.remote.offline || nowSeconds() - (*rec)->updated < int64_t(settings_.remote.metadata_ttl_seconds)))
-    if (auto have = cached(name, (*rec)->digest); have) return have;
+    if (auto have = cached(name, (*rec)->digest); have) {
+      observe::metrics().cacheLookup(observe::CacheKind::Manifest, true);
+      return have;
+    }
   if (settings_.remote.offline) return manifestUnknown(tag);
+  observe::metrics().cacheLookup(observe::CacheKind::Manifest, false);
   auto stale = [&](const Error& why) -> Result<StoredManifest> {
     if (*rec)
       if (auto have = cached(name, (*rec)->digest); have) {
@@ -186,14 +194,17 @@ Result<StoredManifest> RemoteRepository::fetchManifest(const Call& call, const s
     return StoredManifest{digest, media_type, std::move(*bytes)};
   }
   for (std::size_t i = 0; i < parsed->blobs.size(); ++i) sizes_.note(name, parsed->blobs[i], parsed->blob_sizes[i]);
-  if (auto stored = blobs_->putBytes(*bytes); !stored) return tl::unexpected(stored.error());
   storage::ManifestWrite w;
   w.record = {key(), name, digest, parsed->media_type, bytes->size(), parsed->subject, parsed->artifact_type,
               parsed->annotations, 0};
   w.blobs = parsed->blobs;
   w.manifests = parsed->manifests;
   if (!ref.isDigest()) w.tag = ref.tag;
-  if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  {
+    auto fence = blobs_->fence().writer();  // from the bytes to their record (docs/design.md, "Garbage collection")
+    if (auto stored = blobs_->putBytes(*bytes); !stored) return tl::unexpected(stored.error());
+    if (auto st = meta_->putManifest(w); !st) return tl::unexpected(st.error());
+  }
   noteForeignLayers(name, parsed->media_type, *bytes, /*prefetch=*/true);
   return StoredManifest{digest, parsed->media_type, std::move(*bytes)};
 }

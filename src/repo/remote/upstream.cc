@@ -9,6 +9,7 @@
 #include "auth/jwt.h"
 #include "http/client_url.h"
 #include "repo/remote/challenge.h"
+#include "observe/metrics.h"
 
 namespace berth::repo::remote {
 namespace {
@@ -97,7 +98,10 @@ Result<http::ClientResponsePtr> Upstream::send(const std::string& method, const 
       req.headers.emplace_back("Authorization", basicCredentials());
   }
   http::SendFailure failure = http::SendFailure::None;
+  auto started = Clock::now();
   auto res = client_->send(req, suspender, &failure);
+  observe::metrics().upstreamLatency(std::chrono::duration<double>(Clock::now() - started).count());
+  if (!res || (*res)->status == 429 || (*res)->status >= 500) observe::metrics().upstreamError();
   if (!res) {
     spdlog::warn("upstream {} {} failed: {}", method, url, res.error().message);
     // Only a host out of reach is down for everyone. One path answering

@@ -59,9 +59,9 @@ TEST(Config, RefusesBadFilesWithAClearMessage) {
 // Found by tests/fuzz/config_fuzz.cc: a bad server.listen was the one error
 // that did not say which file it came from.
 TEST(Config, EveryErrorNamesTheFile) {
-  expectError("server: {listen: 'nohost'}", "test.yml: server.listen must be host:port");
-  expectError("server: {listen: '1.2.3.4:99999'}", "test.yml: server.listen has an invalid port");
-  expectError("log: {level: loud}", "test.yml: log.level");
+  expectError("server: {listen: 'nohost'}", "test.yml:1:18: server.listen must be host:port");
+  expectError("server: {listen: '1.2.3.4:99999'}", "test.yml:1:18: server.listen has an invalid port");
+  expectError("log: {level: loud}", "test.yml:1:14: log.level");
 }
 
 TEST(Config, UploadCapsAndMetadataSync) {

@@ -54,7 +54,7 @@ TEST(VirtualConfig, MembersMayBeDefinedLaterAndNested) {
 
 TEST(VirtualConfig, AnUnknownMemberIsRefusedWithItsLine) {
   expectRefused(std::string(kLocals) + "  - {key: docker, type: virtual, repositories: [docker-local, nope]}\n",
-                {"t.yml", "repositories[3] 'docker' (line 5)", "member 'nope'"});
+                {"t.yml:5:5: repositories[3] 'docker'", "member 'nope'"});
 }
 
 TEST(VirtualConfig, CyclesAreRefused) {
@@ -64,7 +64,7 @@ TEST(VirtualConfig, CyclesAreRefused) {
                     "  - {key: a, type: virtual, repositories: [docker-local, b]}\n"
                     "  - {key: b, type: virtual, repositories: [c]}\n"
                     "  - {key: c, type: virtual, repositories: [a]}\n",
-                {"(line 5)", "lead back", "a -> b -> c -> a"});
+                {"t.yml:5:5: ", "lead back", "a -> b -> c -> a"});
   expectRefused(std::string(kLocals) + "  - {key: d, type: virtual, repositories: [docker-local, docker-local]}\n",
                 {"listed twice"});
 }
@@ -72,7 +72,7 @@ TEST(VirtualConfig, CyclesAreRefused) {
 TEST(VirtualConfig, TheDeploymentRepositoryIsALocalMember) {
   expectRefused(std::string(kLocals) +
                     "  - {key: d, type: virtual, repositories: [docker-local], default_deployment_repo: nope}\n",
-                {"(line 5)", "default_deployment_repo 'nope'", "not a repository"});
+                {"t.yml:5:5: ", "default_deployment_repo 'nope'", "not a repository"});
   expectRefused(std::string(kLocals) +
                     "  - {key: d, type: virtual, repositories: [docker-local], default_deployment_repo: docker-dev}\n",
                 {"default_deployment_repo 'docker-dev'", "not one of its members"});

@@ -62,6 +62,17 @@ TEST(FsBlobStore, EmptiesTmpAtStart) {
   EXPECT_EQ(countFiles(dir / "tmp"), 0u);
 }
 
+// A second process beside a running daemon (berth import-registry2) must not
+// delete the daemon's temp files.
+TEST(FsBlobStore, KeepsTmpWhenAskedTo) {
+  TempDir dir;
+  { FsBlobStore store{Paths(dir.path())}; }
+  std::ofstream(dir / "tmp/daemons") << "partial";
+  FsBlobStore beside{Paths(dir.path()), false};
+  EXPECT_EQ(beside.tempFilesRemovedAtStart(), 0u);
+  EXPECT_EQ(countFiles(dir / "tmp"), 1u);
+}
+
 TEST(FsBlobStore, OpenGivesAReadableDescriptor) {
   TempDir dir;
   FsBlobStore store{Paths(dir.path())};

@@ -1,0 +1,47 @@
+// Berth's system REST API:
+//   POST [/artifactory]/api/system/storage/gc[?dryRun=true]   garbage collection (administrators)
+#include <nlohmann/json.hpp>
+
+#include "api/handlers.h"
+#include "auth/security_service.h"
+#include "ops/gc.h"
+
+namespace berth::api {
+namespace {
+
+// An administrator's own login. With no security section the registry is
+// open and every caller may do everything, this included.
+Status requireAdmin(Context& c) {
+  if (!c.security) return {};
+  const auto& p = c.who();
+  if (!p) return tl::unexpected(p.error());
+  if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required", "log in as an administrator");
+  // As for the security API: a Bearer token is for the registry scopes it
+  // names, an access token for pushing and pulling.
+  if (p->credential == auth::Credential::BearerToken)
+    return fail(ErrorCode::Unauthorized, "authentication required", "send Basic credentials");
+  if (p->via_access_token)
+    return fail(ErrorCode::Denied, "access tokens cannot use the system API", "log in with a password");
+  if (!c.security->isAdmin(*p)) return fail(ErrorCode::Denied, "administrators only");
+  return {};
+}
+
+}  // namespace
+
+Status handleStorageGc(Context& c, ops::GarbageCollector& gc, const ops::GcOptions& defaults) {
+  if (c.req().method != "POST") return unsupported(c);
+  if (auto st = requireAdmin(c); !st) return st;
+  ops::GcOptions o = defaults;
+  std::string dry = c.req().queryValue("dryRun");
+  if (dry != "" && dry != "true" && dry != "false" && dry != "1" && dry != "0")
+    return fail(ErrorCode::BadRequest, "dryRun must be true or false");
+  o.dry_run = dry == "true" || dry == "1";
+  auto r = gc.run(o);
+  if (!r) return tl::unexpected(r.error());
+  nlohmann::json body{{"blobs", r->blobs},        {"bytes", r->bytes},     {"uploads", r->uploads},
+                      {"directories", r->directories}, {"durationMs", r->duration_ms}, {"dryRun", r->dry_run}};
+  c.ex.respond(jsonResponse(200, body.dump()));
+  return {};
+}
+
+}  // namespace berth::api

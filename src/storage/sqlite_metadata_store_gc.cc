@@ -1,0 +1,105 @@
+// The metadata store's side of garbage collection (docs/design.md, "Garbage
+// collection"): blob records, the candidate scan and the re-check that
+// forgets a blob only while nothing references it.
+#include <ctime>
+
+#include "storage/sqlite_metadata_store.h"
+
+namespace berth::storage {
+namespace {
+
+int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// ?1 = the digest text. Every index it needs exists (blob_links_digest,
+// manifests_digest, manifest_refs_child).
+#define BERTH_UNREFERENCED(d)                                       \
+  "NOT EXISTS(SELECT 1 FROM blob_links l WHERE l.digest=" d ") AND " \
+  "NOT EXISTS(SELECT 1 FROM manifests m WHERE m.digest=" d ") AND "  \
+  "NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=" d ")"
+
+constexpr const char* kScan = "SELECT b.digest, b.size, b.touched <= ?2 AND " BERTH_UNREFERENCED("b.digest")
+                              " FROM blobs b WHERE b.digest > ?1 ORDER BY b.digest LIMIT ?3";
+constexpr const char* kForget = "DELETE FROM blobs WHERE digest=?1 AND touched <= ?2 AND " BERTH_UNREFERENCED("?1");
+constexpr const char* kReferenced = "SELECT NOT (" BERTH_UNREFERENCED("?1") ")";
+
+#undef BERTH_UNREFERENCED
+
+}  // namespace
+
+Status SqliteMetadataStore::touchBlob(const std::string& digest, uint64_t size) {
+  return db_
+      .prepare("INSERT INTO blobs(digest, size, touched) VALUES(?1,?2,?3) "
+               "ON CONFLICT(digest) DO UPDATE SET touched=excluded.touched")
+      .bind(1, digest).bind(2, static_cast<int64_t>(size)).bind(3, now()).run();
+}
+
+Result<GcScan> SqliteMetadataStore::scanGcCandidates(int64_t cutoff, const std::string& after, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(kScan);
+  s.bind(1, after).bind(2, cutoff).bind(3, static_cast<int64_t>(limit));
+  GcScan out;
+  std::size_t rows = 0;
+  while (true) {
+    auto row = s.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    ++rows;
+    out.last = s.text(0);
+    if (s.integer(2) != 0 && out.last.starts_with("sha256:"))
+      out.candidates.emplace_back(Digest::fromHex(out.last.substr(7)), static_cast<uint64_t>(s.integer(1)));
+  }
+  if (rows < limit) out.last.clear();
+  return out;
+}
+
+Result<std::vector<Digest>> SqliteMetadataStore::forgetUnreferencedBlobs(const std::vector<Digest>& digests,
+                                                                         int64_t cutoff) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto st = tx.begin(); !st) return tl::unexpected(st.error());
+  std::vector<Digest> forgotten;
+  for (const auto& d : digests) {
+    if (auto st = db_.prepare(kForget).bind(1, d.str()).bind(2, cutoff).run(); !st) return tl::unexpected(st.error());
+    if (db_.changes() > 0) forgotten.push_back(d);
+  }
+  // Durable before any file goes: a record that came back after a power loss
+  // would let a writer take a missing file for present.
+  if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
+  return forgotten;
+}
+
+Result<std::vector<std::string>> SqliteMetadataStore::unrecordedBlobs(const std::vector<std::string>& hexes) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& hex : hexes) {
+    auto s = db_.prepare("SELECT 1 FROM blobs WHERE digest=?1");
+    s.bind(1, "sha256:" + hex);
+    auto row = s.step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) out.push_back(hex);
+  }
+  return out;
+}
+
+Status SqliteMetadataStore::recordBlobs(const std::vector<std::pair<Digest, uint64_t>>& blobs) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);  // one commit (one fsync) for a whole shard of an old store
+  if (auto st = tx.begin(); !st) return st;
+  for (const auto& [d, size] : blobs)
+    if (auto st = db_.prepare("INSERT OR IGNORE INTO blobs(digest, size, touched) VALUES(?1,?2,?3)")
+                      .bind(1, d.str()).bind(2, static_cast<int64_t>(size)).bind(3, now()).run();
+        !st)
+      return st;
+  return tx.commit();
+}
+
+Result<bool> SqliteMetadataStore::blobReferenced(const Digest& d) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(kReferenced);
+  s.bind(1, d.str());
+  auto row = s.step();
+  if (!row) return tl::unexpected(row.error());
+  return *row && s.integer(0) != 0;
+}
+
+}  // namespace berth::storage
