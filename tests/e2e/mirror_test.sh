@@ -60,7 +60,8 @@ pass
 step "docker pull $NAME:1 (a Docker Hub name) goes through the mirror"
 run docker pull "$NAME:1"
 grep -qF "Digest: $DIGEST" "$E2E_OUT" || fail "pull reported another digest: $(grep Digest: "$E2E_OUT")"
-grep -q "path=/v2/library/$NAME/manifests/1 status=200" "$B/berth.log" ||
+# The access line: JSON fields, or path=... status=... in text mode.
+grep -Eq "\"path\":\"/v2/library/$NAME/manifests/1\",\"status\":200|path=/v2/library/$NAME/manifests/1 status=200" "$B/berth.log" ||
   { tail -n 20 "$B/berth.log" >&2; fail "berth's access log shows no pull of library/$NAME through the mirror port"; }
 pass
 

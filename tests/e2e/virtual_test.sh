@@ -40,7 +40,8 @@ granted() {
   base64 -d <<<"$payload" | jq -c '[.access[].actions[]]'
 }
 # tokens_served: Bearer tokens berth has issued so far (its access log).
-tokens_served() { grep -c 'path=/v2/token status=200' "$E2E_SERVER_LOG" || true; }
+# Access lines of the token endpoint answered 200 (JSON fields, or text mode).
+tokens_served() { grep -cE '"path":"/v2/token","status":200|path=/v2/token status=200' "$E2E_SERVER_LOG" || true; }
 # expect_missing KEY/IMAGE REF [curl args]: the manifest is not there (404).
 expect_missing() {
   expect_eq "HEAD /v2/$1/manifests/$2" "$(http_status HEAD "/v2/$1/manifests/$2" -H "Accept: $ANY_MT" "${@:3}")" 404
