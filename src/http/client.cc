@@ -274,7 +274,7 @@ Result<ClientResponsePtr> HttpClient::send(const ClientRequest& req, Suspender* 
   return res;
 }
 
-void HttpClient::spawn(std::function<void(Suspender&)> task) {
+bool HttpClient::spawn(std::function<void(Suspender&)> task) {
   bool started = impl_->startCoroutine([task = std::move(task)](Suspender& s) {
     try {
       task(s);
@@ -283,6 +283,7 @@ void HttpClient::spawn(std::function<void(Suspender&)> task) {
     }
   });
   if (!started) spdlog::error("cannot map a coroutine stack for a background task; the task did not run");
+  return started;
 }
 
 void HttpClient::post(std::function<void()> task) { asio::post(impl_->pool, std::move(task)); }

@@ -125,8 +125,10 @@ class HttpClient {
   // error, `failure` (when given) says which kind it was.
   Result<ClientResponsePtr> send(const ClientRequest& req, Suspender* suspender, SendFailure* failure = nullptr);
   // Runs `task` in a coroutine of the client's own, detached from any
-  // request: work that must outlive the request that started it.
-  void spawn(std::function<void(Suspender&)> task);
+  // request: work that must outlive the request that started it. False when
+  // the coroutine could not start (no stack could be mapped): `task` will
+  // not run, and the caller must undo what it set up for it.
+  [[nodiscard]] bool spawn(std::function<void(Suspender&)> task);
   // Runs `task` on the client's threads, beside its coroutines: CPU work a
   // spawn()ed task hands off (hashing what a fetch receives).
   void post(std::function<void()> task);

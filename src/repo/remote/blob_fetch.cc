@@ -103,6 +103,18 @@ Result<uint64_t> BlobFetch::limitFor(const http::ClientResponse& res) const {
 }
 
 void BlobFetch::run(http::Suspender& self, const Open& open) {
+  try {
+    runOnce(self, open);
+  } catch (const std::exception& e) {
+    // std::exception only: the unwinding of a destroyed coroutine is not
+    // one, and must pass through.
+    spdlog::error("remote {}: fetching {} from {} failed: {}", deps_.repo_key, digest_.str(), deps_.upstream_host,
+                  e.what());
+    failWith(Error{ErrorCode::Unavailable, "the blob could not be fetched from upstream " + deps_.upstream_host, ""});
+  }
+}
+
+void BlobFetch::runOnce(http::Suspender& self, const Open& open) {
   auto res = open(self);
   if (!res) return failWith(res.error());
   auto limit = limitFor(**res);

@@ -80,8 +80,12 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
   const std::string& firstName() const { return first_name_; }
 
   // The fetch's body, run once in a coroutine of the client's: `open` gets
-  // the upstream response; `finished` is called at the end either way.
+  // the upstream response. Never throws: whatever goes wrong (an exception
+  // included) ends the fetch as failed, so no reader waits on it for ever.
   void run(http::Suspender& self, const Open& open);
+  // Ends a fetch that never ran (its coroutine could not start): readers
+  // that joined it get `e`.
+  void abandon(Error e) { failWith(std::move(e)); }
 
   // Waits until the upstream has answered (the size is known) or the fetch
   // failed; the error is the client's answer (BLOB_UNKNOWN, TOOMANYREQUESTS...).
@@ -98,6 +102,7 @@ class BlobFetch : public std::enable_shared_from_this<BlobFetch> {
 
  private:
   enum class State { Starting, Streaming, Done, Failed };
+  void runOnce(http::Suspender& self, const Open& open);
   Result<uint64_t> waitReady(uint64_t pos, const Call& call);
   void failWith(Error e);
   // The most bytes the body may have, or why it is refused.

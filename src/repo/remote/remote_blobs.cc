@@ -105,13 +105,21 @@ Status RemoteRepository::mayJoin(const Call& call, const std::string& name, cons
   return {};
 }
 
-BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const Digest& d, bool* linked) {
-  std::lock_guard lock(fetch_mu_);
-  if (stopping_) return nullptr;
-  if (auto it = fetches_.find(d.str()); it != fetches_.end()) {
-    it->second->addName(name);
-    return it->second;
+BlobFetchPtr RemoteRepository::joinFetch(const std::string& name, const Digest& d) {
+  BlobFetchPtr running;
+  {
+    std::lock_guard lock(fetch_mu_);
+    if (auto it = fetches_.find(d.str()); it != fetches_.end()) running = it->second;
   }
+  // Outside fetch_mu_: a fetch that has completed links the name at once,
+  // which writes to SQLite.
+  if (running) running->addName(name);
+  return running;
+}
+
+BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const Digest& d, bool* linked) {
+  if (stopping_) return nullptr;
+  if (auto running = joinFetch(name, d)) return running;
   // A fetch leaves fetches_ only once it linked its blob: one that ended
   // since the caller looked for the link (its client served, the cache just
   // completed) shows here, and is not fetched again.
@@ -126,17 +134,51 @@ BlobFetchPtr RemoteRepository::joinOrStartFetch(const std::string& name, const D
   std::optional<uint64_t> expected = sizes_.find(name, d);
   if (auto f = foreignLayer(name, d); f && f->size > 0) expected = f->size;
   auto fetch = std::make_shared<BlobFetch>(std::move(deps), name, d, expected);
-  fetches_[d.str()] = fetch;
-  ++running_;
-  client_->spawn([this, fetch, name, d](http::Suspender& self) {
-    fetch->run(self, [&](http::Suspender& s) { return openUpstreamBlob(s, name, d); });
-    {
-      std::lock_guard lock(fetch_mu_);
-      if (auto it = fetches_.find(d.str()); it != fetches_.end() && it->second == fetch) fetches_.erase(it);
+  BlobFetchPtr running;
+  bool started = false;
+  {
+    // The lookups above ran without fetch_mu_ (SQLite, another lock), so
+    // another caller may have started the same fetch meanwhile: join it.
+    // The start itself stays under the lock, so that the destructor, which
+    // cancels what fetches_ holds under it, cannot miss a fetch starting.
+    std::lock_guard lock(fetch_mu_);
+    if (stopping_) return nullptr;
+    auto [it, inserted] = fetches_.try_emplace(d.str(), fetch);
+    if (!inserted) {
+      running = it->second;
+    } else {
+      ++running_;
+      started = client_->spawn([this, fetch, name, d](http::Suspender& self) {
+        // Forgotten however the coroutine ends: returned, or unwound because
+        // the client destroyed it. Else later callers would join a dead
+        // fetch and the destructor would wait for it for ever.
+        struct Forget {
+          RemoteRepository* repo;
+          const BlobFetchPtr& fetch;
+          ~Forget() { repo->forgetFetch(fetch); }
+        } forget{this, fetch};
+        fetch->run(self, [&](http::Suspender& s) { return openUpstreamBlob(s, name, d); });
+      });
+      if (!started) {
+        fetches_.erase(it);
+        --running_;
+      }
     }
-    --running_;
-  });
+  }
+  if (running) {
+    running->addName(name);
+    return running;
+  }
+  if (!started) fetch->abandon(Error{ErrorCode::Unavailable, "the server cannot start another fetch now; try again", ""});
   return fetch;
+}
+
+void RemoteRepository::forgetFetch(const BlobFetchPtr& fetch) {
+  {
+    std::lock_guard lock(fetch_mu_);
+    if (auto it = fetches_.find(fetch->digest().str()); it != fetches_.end() && it->second == fetch) fetches_.erase(it);
+  }
+  --running_;
 }
 
 Result<std::unique_ptr<http::ClientResponse>> RemoteRepository::openUpstreamBlob(http::Suspender& self,

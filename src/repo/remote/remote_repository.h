@@ -81,6 +81,10 @@ class RemoteRepository final : public Repository {
   // linked (if given): set, and no fetch, when the blob is linked for name
   // by now (a fetch that just ended).
   BlobFetchPtr joinOrStartFetch(const std::string& name, const Digest& d, bool* linked = nullptr);
+  // The fetch in flight for `d`, with `name` added to it, or null.
+  BlobFetchPtr joinFetch(const std::string& name, const Digest& d);
+  // Takes a fetch that ended out of fetches_ and the running count.
+  void forgetFetch(const BlobFetchPtr& fetch);
   Result<std::unique_ptr<http::ClientResponse>> openUpstreamBlob(http::Suspender& self, const std::string& name,
                                                                  const Digest& d);
   tl::unexpected<Error> readOnly() const;

@@ -53,7 +53,7 @@ TEST(HttpClientCoroutines, FiftyRequestsWaitAtOnceOnTwoThreads) {
   HttpClient client(o);
   int done = 0, ok = 0;
   for (int i = 0; i < kTasks; ++i) {
-    client.spawn([&, i](Suspender& s) {
+    ASSERT_TRUE(client.spawn([&, i](Suspender& s) {
       auto res = client.send(getRequest(server.url("/" + std::to_string(i))), &s);
       bool good = false;
       if (res) {
@@ -64,7 +64,7 @@ TEST(HttpClientCoroutines, FiftyRequestsWaitAtOnceOnTwoThreads) {
       ok += good;
       ++done;
       cv.notify_all();
-    });
+    }));
   }
   ASSERT_TRUE(waitFor(mu, cv, std::chrono::seconds(90), [&] { return done == kTasks; }));
   std::lock_guard lock(mu);
@@ -99,14 +99,14 @@ TEST(HttpClientCoroutines, PauseSuspendsACoroutineAndSleepsAPlainThread) {
   std::condition_variable cv;
   int finished = 0;
   for (int i = 0; i < 2; ++i)
-    client.spawn([&](Suspender& s) {
+    ASSERT_TRUE(client.spawn([&](Suspender& s) {
       repo::Call call{&s, "req-1"};
       repo::pauseCall(call, std::chrono::milliseconds(20));
       s.pause(std::chrono::milliseconds(1));
       std::lock_guard lock(mu);
       ++finished;
       cv.notify_all();
-    });
+    }));
   repo::pauseCall(repo::Call{}, std::chrono::milliseconds(1));
   EXPECT_TRUE(waitFor(mu, cv, std::chrono::seconds(30), [&] { return finished == 2; }));
 }
@@ -121,10 +121,10 @@ TEST(HttpClientCoroutines, TheDestructorEndsTasksStillWaitingOnTheNetwork) {
   std::string error;
   {
     HttpClient client(clientOptions(600));
-    client.spawn([&](Suspender& s) {
+    ASSERT_TRUE(client.spawn([&](Suspender& s) {
       auto res = client.send(getRequest(server.url("/")), &s);
       error = res ? "answered" : res.error().message;
-    });
+    }));
     while (!got_request) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }  // would wait out the 600 s timeout if the destructor did not fail the socket
   EXPECT_EQ(error, "upstream " + server.hostPort() + ": connection closed before the response");
@@ -143,13 +143,13 @@ TEST(HttpClientCoroutines, ShutdownEndsAStalledBodyReadAndRefusesLaterRequests) 
   std::mutex mu;
   std::condition_variable cv;
   std::optional<std::string> error;
-  client.spawn([&](Suspender& s) {
+  ASSERT_TRUE(client.spawn([&](Suspender& s) {
     auto res = client.send(getRequest(server.url("/")), &s);
     auto body = res ? (*res)->readAll(1 << 20) : Result<std::string>(tl::unexpected(res.error()));
     std::lock_guard lock(mu);
     error = body ? "read it all" : body.error().message;
     cv.notify_all();
-  });
+  }));
   while (!got_request) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   client.shutdown();  // the client itself lives on (its owner is still stopping)
   ASSERT_TRUE(waitFor(mu, cv, std::chrono::seconds(30), [&] { return error.has_value(); }))

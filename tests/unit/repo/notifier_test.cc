@@ -62,22 +62,22 @@ TEST(Notifier, ACoroutineWaitsSuspendedAndWakesOnNotify) {
   bool notifier_ran = false;
   constexpr int kWaiters = 3;
   for (int i = 0; i < kWaiters; ++i)
-    client.spawn([&](http::Suspender& s) {
+    ASSERT_TRUE(client.spawn([&](http::Suspender& s) {
       uint64_t seen = n.generation();
       n.wait(Call{&s, "w"}, seen, kForever);
       std::lock_guard lock(mu);
       ++waiters_done;
       cv.notify_all();
-    });
+    }));
   // Runs after the waiters on the same single thread: only because they
   // are suspended, not blocking it.
-  client.spawn([&](http::Suspender& s) {
+  ASSERT_TRUE(client.spawn([&](http::Suspender& s) {
     s.pause(20ms);
     n.notifyAll();
     std::lock_guard lock(mu);
     notifier_ran = true;
     cv.notify_all();
-  });
+  }));
   std::unique_lock lock(mu);
   EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return waiters_done == kWaiters; }));
   EXPECT_TRUE(notifier_ran);
