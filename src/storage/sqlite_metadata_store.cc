@@ -362,14 +362,16 @@ Result<Page> SqliteMetadataStore::listTags(const std::string& repo, const std::s
   const int64_t version = *row ? v.integer(0) : 0;
   const std::string image = repo + "/" + name;
   if (auto cached = tag_cache_.page(image, version, last, n)) return *cached;
-  if (last.empty()) {
+  if (last.empty() && !tag_cache_.knownTooBig(image, version)) {
     // The first page reads the whole list (up to the cache's bound) once;
     // the next pages and lists come from memory until a tag changes.
     auto all = db_.prepare("SELECT tag FROM tags WHERE repo=?1 AND name=?2 ORDER BY tag LIMIT ?3");
     all.bind(1, repo).bind(2, name).bind(3, static_cast<int64_t>(kTagCacheMaxTags) + 1);
     auto whole = page(all, kTagCacheMaxTags);
     if (!whole) return whole;
-    if (!whole->more) {
+    if (whole->more) {
+      tag_cache_.noteTooBig(image, version);
+    } else {
       tag_cache_.put(image, version, std::move(whole->items));
       if (auto cached = tag_cache_.page(image, version, last, n)) return *cached;
     }

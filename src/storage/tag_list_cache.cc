@@ -24,11 +24,22 @@ std::optional<Page> TagListCache::page(const std::string& image, int64_t version
 
 void TagListCache::put(const std::string& image, int64_t version, std::vector<std::string> sorted_tags) {
   evict(image);
-  if (sorted_tags.size() > max_tags_) return;
+  if (sorted_tags.size() > max_tags_) return noteTooBig(image, version);
+  too_big_.erase(image);
   while (held_ + sorted_tags.size() > max_tags_ && !lru_.empty()) evict(lru_.back());
   held_ += sorted_tags.size();
   lru_.push_front(image);
   entries_[image] = Entry{version, std::move(sorted_tags), lru_.begin()};
+}
+
+void TagListCache::noteTooBig(const std::string& image, int64_t version) {
+  if (too_big_.size() >= kMaxTooBig && !too_big_.contains(image)) too_big_.clear();
+  too_big_[image] = version;
+}
+
+bool TagListCache::knownTooBig(const std::string& image, int64_t version) const {
+  auto it = too_big_.find(image);
+  return it != too_big_.end() && it->second == version;
 }
 
 void TagListCache::evict(const std::string& image) {

@@ -32,6 +32,12 @@ class TagListCache {
   // would exceed the bound).
   void put(const std::string& image, int64_t version, std::vector<std::string> sorted_tags);
 
+  // An image's list at this version is beyond the bound: remembered, so
+  // that its first page does not read the bound's worth of rows again each
+  // time only to find that out (it is paged from SQLite instead).
+  void noteTooBig(const std::string& image, int64_t version);
+  bool knownTooBig(const std::string& image, int64_t version) const;
+
   std::size_t tagsHeld() const { return held_; }
 
  private:
@@ -46,6 +52,10 @@ class TagListCache {
   std::size_t held_ = 0;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // most recently used first
+  // Images too big to hold, by the version that was; few in practice, and
+  // simply forgotten all at once beyond kMaxTooBig.
+  static constexpr std::size_t kMaxTooBig = 1024;
+  std::unordered_map<std::string, int64_t> too_big_;
 };
 
 }  // namespace berth::storage

@@ -51,6 +51,22 @@ TEST(TagListCache, HoldsAtMostItsBoundEvictingTheLeastRecentlyUsed) {
   EXPECT_LE(cache.tagsHeld(), 5u);
 }
 
+// A list too big to hold is remembered as such for its version, so its
+// first page is not read in full from SQLite again and again (review: an image
+// of over 256 Ki tags paid a 256 Ki-row read on every list).
+TEST(TagListCache, RemembersAListTooBigForItsVersionOnly) {
+  TagListCache cache(3);
+  cache.put("huge", 7, {"1", "2", "3", "4"});
+  EXPECT_TRUE(cache.knownTooBig("huge", 7));
+  EXPECT_FALSE(cache.knownTooBig("huge", 8)) << "a tag changed: it may fit now";
+  EXPECT_FALSE(cache.knownTooBig("other", 7));
+  cache.noteTooBig("big", 1);
+  EXPECT_TRUE(cache.knownTooBig("big", 1));
+  cache.put("big", 2, {"1"});  // shrank below the bound
+  EXPECT_FALSE(cache.knownTooBig("big", 1));
+  EXPECT_TRUE(cache.page("big", 2, "", 10));
+}
+
 // The metadata store's lists stay right through every way a tag changes,
 // including writes by another connection (another process) to the same file.
 class TagListThroughStore : public ::testing::Test {
