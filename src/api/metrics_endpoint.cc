@@ -1,5 +1,6 @@
 #include "api/metrics_endpoint.h"
 
+#include "api/admin_login.h"
 #include "api/handlers.h"
 #include "auth/security_service.h"
 #include "observe/metrics.h"
@@ -22,14 +23,11 @@ bool answerMetricsRoute(http::Exchange& ex, const MetricsAccess& who_may) {
   if (who_may.require_admin && who_may.security && who_may.access) {
     auto p = who_may.access->identify(ex.request());
     if (p && !p->anonymous()) ex.notes().user = p->name;
-    if (!p || p->anonymous()) {
-      auto res = errorResponse(p ? Error{ErrorCode::Unauthorized, "authentication required", {}} : p.error());
-      res.set("WWW-Authenticate", "Basic realm=\"Berth\"");
+    Status allowed = p ? requireAdminLogin(*who_may.security, *p, AdminUse::Read) : Status(tl::unexpected(p.error()));
+    if (!allowed) {
+      auto res = errorResponse(allowed.error());
+      if (allowed.error().code == ErrorCode::Unauthorized) res.set("WWW-Authenticate", "Basic realm=\"Berth\"");
       ex.respond(std::move(res));
-      return true;
-    }
-    if (!who_may.security->isAdmin(*p)) {
-      ex.respond(errorResponse(Error{ErrorCode::Denied, "administrators only", {}}));
       return true;
     }
   }

@@ -1,8 +1,8 @@
 // GET|HEAD /metrics: the Prometheus text exposition (observe/metrics.h).
 //
 // On the main listener it is open to anyone unless metrics.require_permission
-// is set: then only administrators (Basic or a token, as for the security
-// API) may read it, others get 401/403. On a listener of its own
+// is set: then only administrators may read it (their password or an access token
+// with no narrowing; never a Bearer token: api/admin_login.h), others get 401/403. On a listener of its own
 // (metrics.listen) it is the only route and is open: that listener's address
 // is the control. The series carry no repository keys, image names or users.
 #pragma once

@@ -2,6 +2,7 @@
 //   POST [/artifactory]/api/system/storage/gc[?dryRun=true]   garbage collection (administrators)
 #include <nlohmann/json.hpp>
 
+#include "api/admin_login.h"
 #include "api/handlers.h"
 #include "auth/security_service.h"
 #include "ops/gc.h"
@@ -9,21 +10,13 @@
 namespace berth::api {
 namespace {
 
-// An administrator's own login. With no security section the registry is
-// open and every caller may do everything, this included.
+// With no security section the registry is open and every caller may do
+// everything, this included.
 Status requireAdmin(Context& c) {
   if (!c.security) return {};
   const auto& p = c.who();
   if (!p) return tl::unexpected(p.error());
-  if (p->anonymous()) return fail(ErrorCode::Unauthorized, "authentication required", "log in as an administrator");
-  // As for the security API: a Bearer token is for the registry scopes it
-  // names, an access token for pushing and pulling.
-  if (p->credential == auth::Credential::BearerToken)
-    return fail(ErrorCode::Unauthorized, "authentication required", "send Basic credentials");
-  if (p->via_access_token)
-    return fail(ErrorCode::Denied, "access tokens cannot use the system API", "log in with a password");
-  if (!c.security->isAdmin(*p)) return fail(ErrorCode::Denied, "administrators only");
-  return {};
+  return requireAdminLogin(*c.security, *p, AdminUse::Change);
 }
 
 }  // namespace

@@ -338,6 +338,22 @@ TEST_F(SecureMetricsTest, OnlyAdministratorsReadMetricsWhenRequired) {
   EXPECT_EQ(as("reader").get("/metrics").status, 403);
   auto r = as("root").get("/metrics");
   ASSERT_EQ(r.status, 200) << r.describe();
+  // An administrator's tokens are not an administrator's login (review: an
+  // administrator's pull token read the metrics).
+  auto pull = dockerToken("root", {"repository:docker-dev/app:pull"});
+  ASSERT_FALSE(pull.empty());
+  EXPECT_API_ERROR(withBearer(pull).get("/metrics"), 401, "UNAUTHORIZED");
+  // An administrator's access token may read them (a scraper needs no
+  // password), unless narrowed to some repositories.
+  auto token = [&](const nlohmann::json& body) {
+    auto at = as("root").post("/api/security/token", body.dump(), {{"Content-Type", "application/json"}});
+    std::string t = at.json().value("access_token", "");
+    EXPECT_FALSE(t.empty()) << at.describe();
+    return As(http_, {{"Authorization", basic("root", t)}});
+  };
+  EXPECT_EQ(token(nlohmann::json::object()).get("/metrics").status, 200);
+  auto narrowed = nlohmann::json{{"repositories", {"docker-dev"}}, {"actions", {"read"}}};
+  EXPECT_API_ERROR(token(narrowed).get("/metrics"), 403, "DENIED");
   // Auth failures are counted by kind.
   As(http_, {{"Authorization", basic("reader", "nope")}}).get("/v2/");
   As(http_, {{"Authorization", "Bearer not.a.token"}}).get("/v2/");
