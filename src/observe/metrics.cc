@@ -1,5 +1,7 @@
 #include "observe/metrics.h"
 
+#include "observe/gc_metrics.h"
+
 #include <cstdio>
 
 namespace berth::observe {
@@ -61,6 +63,34 @@ std::string seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6f", s);
   return buf;
+}
+
+// Process-wide, like metrics(): the collector runs at most once at a time.
+struct GcSeries {
+  std::atomic<uint64_t> runs_ok{0}, runs_failed{0}, blobs_freed{0}, bytes_freed{0};
+  std::atomic<int64_t> last_success{0};
+  Histogram duration;
+};
+
+GcSeries& gcSeries() {
+  static GcSeries* g = new GcSeries();  // never destroyed, as metrics()
+  return *g;
+}
+
+void renderGcMetrics(std::string& out) {
+  const auto& g = gcSeries();
+  header(out, "berth_gc_runs_total", "counter", "Garbage collection runs (dry runs not counted), by outcome.");
+  sample(out, "berth_gc_runs_total", label("outcome", "ok"), load(g.runs_ok));
+  sample(out, "berth_gc_runs_total", label("outcome", "failed"), load(g.runs_failed));
+  header(out, "berth_gc_freed_blobs_total", "counter", "Blobs deleted by garbage collection.");
+  sample(out, "berth_gc_freed_blobs_total", {}, load(g.blobs_freed));
+  header(out, "berth_gc_freed_bytes_total", "counter", "Bytes of blobs deleted by garbage collection.");
+  sample(out, "berth_gc_freed_bytes_total", {}, load(g.bytes_freed));
+  header(out, "berth_gc_duration_seconds", "histogram", "Time a garbage collection run took.");
+  g.duration.render(out, "berth_gc_duration_seconds", {});
+  // 0 until a run succeeds in this process; alert on failures (docs/operations.md).
+  header(out, "berth_gc_last_success_timestamp_seconds", "gauge", "When the last successful run ended (Unix time).");
+  sampleSigned(out, "berth_gc_last_success_timestamp_seconds", g.last_success.load(std::memory_order_relaxed));
 }
 
 }  // namespace
@@ -224,10 +254,21 @@ std::string Metrics::render() const {
          "Time to an upstream's response header (failures included).");
   upstream_latency_.render(out, "berth_remote_upstream_duration_seconds", {});
 
+  renderGcMetrics(out);
+
   header(out, "berth_auth_failures_total", "counter", "Requests refused by authentication or authorization, by kind.");
   for (std::size_t i = 0; i < auth_failures_.size(); ++i)
     sample(out, "berth_auth_failures_total", label("kind", kAuthNames[i]), load(auth_failures_[i]));
   return out;
+}
+
+void recordGcRun(bool ok, uint64_t blobs_freed, uint64_t bytes_freed, double seconds, int64_t ended_unix) {
+  auto& g = gcSeries();
+  (ok ? g.runs_ok : g.runs_failed).fetch_add(1, std::memory_order_relaxed);
+  g.blobs_freed.fetch_add(blobs_freed, std::memory_order_relaxed);
+  g.bytes_freed.fetch_add(bytes_freed, std::memory_order_relaxed);
+  g.duration.observe(seconds);
+  if (ok) g.last_success.store(ended_unix, std::memory_order_relaxed);
 }
 
 Metrics& metrics() {

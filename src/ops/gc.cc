@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "observe/gc_metrics.h"
 #include "repo/upload_store.h"
 
 namespace berth::ops {
@@ -103,6 +104,7 @@ Result<GcResult> GarbageCollector::run(const GcOptions& o) {
                r.uploads, r.directories, r.duration_ms,
                r.recorded ? "; recorded " + std::to_string(r.recorded) + " blob files found without a record" : "",
                r.cancelled ? " (cancelled: stopping)" : "");
+  if (!o.dry_run) observe::recordGcRun(st.has_value(), r.blobs, r.bytes, double(r.duration_ms) / 1000, now());
   if (!st) {
     spdlog::error("gc: ended early: {}", st.error().message);
     return tl::unexpected(st.error());

@@ -94,6 +94,13 @@ TEST_F(GcTest, FreesWhatADeleteOrphanedAndKeepsWhatIsStillReferenced) {
   lifeit::expectPulls(local_, other_tag, "2");
   EXPECT_EQ(gc()["blobs"], 0);
   EXPECT_NE(daemon_.log().find("gc: freed 4 blobs"), std::string::npos) << daemon_.log();
+  // Two runs, what they freed, and when the last one ended, for Prometheus.
+  std::string m = http_.get("/metrics").body;
+  EXPECT_NE(m.find("berth_gc_runs_total{outcome=\"ok\"} 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("berth_gc_freed_blobs_total 4\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("berth_gc_freed_bytes_total " + std::to_string(bytesOf(gone)) + "\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("berth_gc_duration_seconds_count 2\n"), std::string::npos) << m;
+  EXPECT_EQ(m.find("berth_gc_last_success_timestamp_seconds 0\n"), std::string::npos) << m;
 }
 
 TEST_F(GcTest, DryRunFreesNothing) {
@@ -105,6 +112,8 @@ TEST_F(GcTest, DryRunFreesNothing) {
   EXPECT_EQ(r["bytes"], bytesOf(gone));
   EXPECT_EQ(r["dryRun"], true);
   for (const auto& d : contentOf(gone)) EXPECT_TRUE(stored(d)) << d;
+  EXPECT_NE(http_.get("/metrics").body.find("berth_gc_runs_total{outcome=\"ok\"} 0\n"), std::string::npos)
+      << "dry runs are not counted";
   EXPECT_EQ(gc()["blobs"], 4);
   EXPECT_API_ERROR(http_.post("/api/system/storage/gc?dryRun=maybe"), 400, "BAD_REQUEST");
 }
