@@ -44,6 +44,10 @@ struct Server {
   // CIDR blocks (IPv4 or IPv6) of reverse proxies whose X-Forwarded-For and
   // X-Forwarded-Proto headers are believed; from anyone else they are ignored.
   std::vector<std::string> trusted_proxies;
+  // A DNS name under which each repository has a subdomain: a request whose
+  // Host is <repoKey>.<subdomain_base> addresses that repository as /v2/<image>/...
+  // ("" = off). Artifactory's subdomain method, without a reverse proxy.
+  std::string subdomain_base;
 };
 
 struct Log {

@@ -133,7 +133,11 @@ void Api::handle(http::Exchange& raw) {
 }
 
 Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
-  auto route = matchRoute(ex.request().path, ex.request().port_repository);
+  // A repository's own port decides first; then its subdomain, if any.
+  std::string scoped = ex.request().port_repository;
+  if (scoped.empty() && !subdomain_base_.empty())
+    scoped = subdomainRepository(ex.request().header("host"), subdomain_base_);
+  auto route = matchRoute(ex.request().path, scoped);
   if (!route) return tl::unexpected(route.error());
   matched = *route;
   ex.notes().route = static_cast<int>(routeLabel(route->kind));

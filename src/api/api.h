@@ -32,6 +32,9 @@ class Api {
   // Pushes (upload requests, manifest PUTs) ask it first; an error refuses
   // them (the storage quota). Set before serving.
   void setPushGuard(std::function<Status()> guard) { push_guard_ = std::move(guard); }
+  // server.subdomain_base: a Host of <repoKey>.<base> addresses that
+  // repository as its own port does. Set before serving.
+  void setSubdomainBase(std::string base) { subdomain_base_ = std::move(base); }
   // Serves POST /api/system/storage/gc with these options (else UNSUPPORTED).
   void setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options);
 
@@ -45,6 +48,7 @@ class Api {
   std::shared_ptr<auth::SecurityService> security_;
   std::shared_ptr<ops::Lifecycle> lifecycle_;
   std::function<Status()> push_guard_;
+  std::string subdomain_base_;
   std::shared_ptr<ops::GarbageCollector> gc_;
   std::shared_ptr<const ops::GcOptions> gc_options_;
 };

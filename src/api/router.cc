@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include <cctype>
 #include <string_view>
 
 #include "berth/core/reference.h"
@@ -57,6 +58,23 @@ Result<Route> matchPortRoute(std::string_view rest, Route route, const std::stri
 
 std::string Route::clientName() const {
   return base.starts_with("/v2/") ? repo_key + "/" + image : image;
+}
+
+std::string subdomainRepository(std::string_view host, std::string_view base) {
+  if (base.empty() || host.empty() || host.front() == '[') return {};  // no subdomains; an IPv6 literal
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // a fully qualified name
+  if (host.size() < base.size() + 2) return {};
+  std::string lowered;
+  for (char ch : host) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string_view h = lowered;
+  std::string_view suffix = h.substr(h.size() - base.size());
+  if (h[h.size() - base.size() - 1] != '.') return {};
+  for (std::size_t i = 0; i < base.size(); ++i)
+    if (suffix[i] != std::tolower(static_cast<unsigned char>(base[i]))) return {};
+  std::string label(h.substr(0, h.size() - base.size() - 1));
+  if (label.find('.') != std::string::npos || !repoKeyProblem(label).empty()) return {};
+  return label;
 }
 
 Result<Route> matchRoute(const std::string& path, const std::string& port_repository) {

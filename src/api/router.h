@@ -5,12 +5,14 @@
 // Artifactory's REST routes of the image lifecycle (docs/lifecycle.md):
 //   [/artifactory]/api/docker/<repoKey>/v2/promote  (POST)
 //   /artifactory/<repoKey>/<path>                   (DELETE: a tag or an image)
-// and, on a repository's own port (config `port:`, a registry mirror):
-//   /v2/<image>/...                                 (repoKey = the port's repository)
+// and, on a repository's own port (config `port:`, a registry mirror) or
+// subdomain (config server.subdomain_base):
+//   /v2/<image>/...                                 (repoKey = the port's or subdomain's repository)
 // Pure function; the grammar of names and references is checked here too.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "berth/core/error.h"
 
@@ -49,5 +51,13 @@ struct Route {
 // image, /v2/_catalog lists that repository and /v2/token grants names in it.
 // /v2/ and the other families answer as on the main listener.
 Result<Route> matchRoute(const std::string& path, const std::string& port_repository = {});
+
+// The repository a Host header names under `base` (server.subdomain_base):
+// "docker-local.registry.example.com[:port]" under "registry.example.com" is
+// "docker-local". Empty when the host is not one label under base (base
+// itself, another domain, deeper names, an IP address) or the label is no
+// valid repository key. DNS names are
+// case-insensitive: the label comes back in lower case.
+std::string subdomainRepository(std::string_view host, std::string_view base);
 
 }  // namespace berth::api

@@ -1,5 +1,6 @@
 #include "berth/config.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -13,6 +14,28 @@
 #include "config/yaml_util.h"
 
 namespace berth::config {
+namespace {
+
+// Labels of letters, digits and hyphens (not at either end), dot-separated.
+bool isDnsName(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  char prev = '.';
+  for (char ch : name) {
+    if (ch == '.') {
+      if (label == 0 || prev == '-') return false;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(ch)) || (ch == '-' && label > 0)) {
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+    prev = ch;
+  }
+  return label > 0 && prev != '-';
+}
+
+}  // namespace
 
 void validateConfig(const Config& c, const std::string& origin) {
   // Each check below reports its problem and the checks go on, so that
@@ -40,6 +63,9 @@ void validateConfig(const Config& c, const std::string& origin) {
   for (std::size_t i = 0; i < c.server.trusted_proxies.size(); ++i)
     if (auto cidr = Cidr::parse(c.server.trusted_proxies[i]); !cidr)
       bad(origin, "server.trusted_proxies[" + std::to_string(i) + "]: " + cidr.error().message);
+  if (!c.server.subdomain_base.empty() && !isDnsName(c.server.subdomain_base))
+    bad(origin, "server.subdomain_base must be a DNS name such as registry.example.com (no port, no scheme), got '" +
+                    c.server.subdomain_base + "'");
   carryOn([&] { validateRepositories(c, origin); });
   carryOn([&] { validateSecurity(c, origin); });
 }
@@ -66,7 +92,7 @@ Config parseDocument(YAML::Node root, const std::string& origin) {
     checkKnownKeys(s, {"listen", "workers", "max_connections", "max_connections_per_client",
                        "header_timeout_seconds", "idle_timeout_seconds", "read_timeout_seconds",
                        "min_body_bytes_per_second", "shutdown_grace_seconds", "shutdown_delay_seconds", "max_buffered_body_bytes", "tls",
-                       "trusted_proxies"}, origin,
+                       "trusted_proxies", "subdomain_base"}, origin,
                       "server");
     read(s, "listen", c.server.listen, origin, "server");
     read(s, "workers", c.server.workers, origin, "server");
@@ -80,6 +106,7 @@ Config parseDocument(YAML::Node root, const std::string& origin) {
     read(s, "shutdown_delay_seconds", c.server.shutdown_delay_seconds, origin, "server");
     read(s, "max_buffered_body_bytes", c.server.max_buffered_body_bytes, origin, "server");
     read(s, "trusted_proxies", c.server.trusted_proxies, origin, "server");
+    read(s, "subdomain_base", c.server.subdomain_base, origin, "server");
     if (const auto tls = s["tls"]) {
       checkKnownKeys(tls, {"cert", "key", "redirect_plain_http"}, origin, "server.tls");
       read(tls, "cert", c.server.tls.cert, origin, "server.tls");

@@ -145,6 +145,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   }
   p.gc = std::make_shared<ops::GarbageCollector>(paths, p.blobs, p.meta, p.uploads);
   p.api->setGarbageCollector(p.gc, ops::gcOptions(p.cfg.gc));
+  p.api->setSubdomainBase(p.cfg.server.subdomain_base);
 
   auto hp = config::parseListen(p.cfg.server.listen);
   http::ServerOptions opts;

@@ -222,7 +222,8 @@ Response HttpClient::send(const Request& req, const BodySink& sink) {
 }
 
 void HttpClient::writeRequest(const Request& req) {
-  std::string head = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + host_ + ":" + std::to_string(port_) + "\r\n";
+  std::string host = host_header_.empty() ? host_ + ":" + std::to_string(port_) : host_header_;
+  std::string head = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + host + "\r\n";
   for (const auto& [k, v] : req.headers.items()) head += k + ": " + v + "\r\n";
   for (const auto& [k, v] : defaults_.items())
     if (!req.headers.has(k)) head += k + ": " + v + "\r\n";

@@ -120,6 +120,9 @@ class HttpClient {
   // (e.g. Authorization for an upstream that needs credentials).
   void setDefaultHeaders(Headers headers) { defaults_ = std::move(headers); }
   const Headers& defaultHeaders() const { return defaults_; }
+  // The Host header sent (default: the address connected to), e.g. a
+  // repository's subdomain, as a client that resolved that name would send.
+  void setHostHeader(std::string host) { host_header_ = std::move(host); }
   const std::string& host() const { return host_; }
   uint16_t port() const { return port_; }
 
@@ -146,6 +149,7 @@ class HttpClient {
   bool keep_alive_;
   SocketOptions options_;
   Headers defaults_;
+  std::string host_header_;  // empty: host_:port_
   std::unique_ptr<Socket> socket_;
   std::string buf_;  // received, not yet consumed
   std::size_t pos_ = 0;

@@ -139,5 +139,21 @@ TEST(Router, ArtifactoryRepositoryPaths) {
   EXPECT_EQ(matchRoute("/docker-dev/app/1").error().code, ErrorCode::NameUnknown);
 }
 
+TEST(Router, SubdomainNamesOneRepository) {
+  const std::string base = "registry.example.com";
+  EXPECT_EQ(subdomainRepository("docker-local.registry.example.com", base), "docker-local");
+  EXPECT_EQ(subdomainRepository("docker-local.registry.example.com:5000", base), "docker-local");
+  EXPECT_EQ(subdomainRepository("Docker-Local.Registry.Example.COM.", base), "docker-local");
+  EXPECT_EQ(subdomainRepository("registry.example.com", base), "") << "the base itself: the main routes";
+  EXPECT_EQ(subdomainRepository(".registry.example.com", base), "");
+  EXPECT_EQ(subdomainRepository("a.b.registry.example.com", base), "") << "one label only";
+  EXPECT_EQ(subdomainRepository("docker-localregistry.example.com", base), "");
+  EXPECT_EQ(subdomainRepository("docker-local.other.com", base), "");
+  EXPECT_EQ(subdomainRepository("127.0.0.1:5000", base), "");
+  EXPECT_EQ(subdomainRepository("[::1]:5000", base), "");
+  EXPECT_EQ(subdomainRepository("docker-local.registry.example.com", ""), "") << "not configured";
+  EXPECT_EQ(subdomainRepository("", base), "");
+}
+
 }  // namespace
 }  // namespace berth::api

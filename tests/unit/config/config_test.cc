@@ -110,6 +110,16 @@ TEST(Config, TrustedProxiesAreCidrBlocksCheckedAtLoad) {
   expectError("server: {trusted_proxies: {a: 1}}", "server.trusted_proxies");
 }
 
+TEST(Config, SubdomainBaseIsADnsName) {
+  EXPECT_EQ(loadDefault().server.subdomain_base, "") << "off by default";
+  EXPECT_EQ(loadFromString("server: {subdomain_base: registry.example.com}", "t").server.subdomain_base,
+            "registry.example.com");
+  EXPECT_EQ(loadFromString("server: {subdomain_base: localhost}", "t").server.subdomain_base, "localhost");
+  for (const char* bad : {"registry.example.com:5000", "https://registry.example.com", ".example.com",
+                          "example.com.", "a..b", "-x.example.com", "x-.example.com", "bad_name.com", "a b"})
+    expectError(std::string("server: {subdomain_base: \"") + bad + "\"}", "server.subdomain_base");
+}
+
 // Writes `text` to a fresh file under /tmp and removes it when destroyed.
 class TempFile {
  public:
