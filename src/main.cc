@@ -14,6 +14,7 @@
 #include "observe/logging.h"
 #include "ops/fsck.h"
 #include "ops/import_registry2_cli.h"
+#include "ops/proxy_config.h"
 #include "server/app.h"
 #include "server/gc_command.h"
 #include "server/healthcheck.h"
@@ -32,6 +33,9 @@ void usage() {
                "                                                   clean, 1 problems found, 2 could not check\n"
                "       berth import-registry2 --root DIR --into REPO_KEY   import a registry:2 storage\n"
                "       berth gc [--config FILE] [--dry-run]        collect garbage with no server running\n"
+               "       berth proxy-config --kind nginx|haproxy [--server-name NAME] [--listen [HOST:]PORT]\n"
+               "                          [--plain-http] [--cert FILE] [--key FILE]\n"
+               "                                                   print a reverse-proxy configuration\n"
                "       berth print-default-config                  print the embedded default config\n"
                "       berth --version\n"
                "--config defaults to $BERTH_CONFIG, else the embedded default config.\n";
@@ -64,6 +68,8 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--ready-file" && i + 1 < argc) {
       ready_file = argv[++i];
+    } else if (a == "proxy-config") {
+      return berth::ops::runProxyConfig(std::vector<std::string>(argv + i + 1, argv + argc), config_path);
     } else if (a == "import-registry2") {
       return berth::ops::runImportRegistry2(std::vector<std::string>(argv + i + 1, argv + argc), config_path);
     } else if (a == "check-config" || a == "print-default-config" || a == "healthcheck" || a == "fsck" || a == "gc") {
