@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <thread>
@@ -45,9 +46,10 @@ std::vector<std::string> contentOf(const Image& img) {
 
 // Config and layers, then the manifest; a push whose blobs a collection took
 // before its manifest came (MANIFEST_BLOB_UNKNOWN) starts again, as a client
-// would. The collector in the test loops with a grace period of 0.
+// would. The collector in the test loops with a grace period of 0 (and a
+// pause between runs, without which a loaded machine can starve a push).
 void pushRestarting(ImageClient& client, const Image& img, const std::string& tag) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
     for (const Blob* b : {&img.config, &img.layers[0], &img.layers[1]})
       ASSERT_EQ(client.pushBlob(b->bytes).status, 201) << b->digest;
     auto r = client.putManifest(tag, img.manifest);
@@ -55,7 +57,7 @@ void pushRestarting(ImageClient& client, const Image& img, const std::string& ta
     ASSERT_EQ(r.status, 400) << r.describe();
     ASSERT_EQ(r.errorCode(), "MANIFEST_BLOB_UNKNOWN") << r.describe();
   }
-  ADD_FAILURE() << "no push of " << client.url() << ":" << tag << " in 100 attempts";
+  ADD_FAILURE() << "no push of " << client.url() << ":" << tag << " in 1000 attempts";
 }
 
 uint64_t bytesOf(const Image& img) {
@@ -164,6 +166,7 @@ TEST_F(GcTest, ConcurrentPushesLoseNothing) {
       auto r = c.post("/api/system/storage/gc");
       EXPECT_EQ(r.status, 200) << r.describe();
       ++runs;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
   std::vector<std::vector<std::pair<std::string, Image>>> kept(kWorkers);
