@@ -1,6 +1,7 @@
 // The metadata store's side of garbage collection (docs/design.md, "Garbage
 // collection"): blob records, the candidate scan and the re-check that
-// forgets a blob only while nothing references it.
+// forgets a blob (and its stale links) only while no manifest references it
+// and nothing installed or linked it within the grace period.
 #include <ctime>
 
 #include "storage/sqlite_metadata_store.h"
@@ -10,17 +11,21 @@ namespace {
 
 int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
 
-// ?1 = the digest text. Every index it needs exists (blob_links_digest,
-// manifests_digest, manifest_refs_child).
-#define BERTH_UNREFERENCED(d)                                       \
-  "NOT EXISTS(SELECT 1 FROM blob_links l WHERE l.digest=" d ") AND " \
-  "NOT EXISTS(SELECT 1 FROM manifests m WHERE m.digest=" d ") AND "  \
+// ?1 = the digest text. Every index it needs exists (manifests_digest,
+// manifest_refs_child). A link is not a reference here: every link touches
+// the blob's record, so a link keeps its blob only while the record is
+// younger than the cutoff, which each statement checks beside this.
+#define BERTH_UNREFERENCED(d)                                      \
+  "NOT EXISTS(SELECT 1 FROM manifests m WHERE m.digest=" d ") AND " \
   "NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=" d ")"
 
 constexpr const char* kScan = "SELECT b.digest, b.size, b.touched <= ?2 AND " BERTH_UNREFERENCED("b.digest")
                               " FROM blobs b WHERE b.digest > ?1 ORDER BY b.digest LIMIT ?3";
 constexpr const char* kForget = "DELETE FROM blobs WHERE digest=?1 AND touched <= ?2 AND " BERTH_UNREFERENCED("?1");
 constexpr const char* kReferenced = "SELECT NOT (" BERTH_UNREFERENCED("?1") ")";
+// The stale links of a blob forgotten, and the images they were in.
+constexpr const char* kLinkedBy = "SELECT DISTINCT repo, name FROM blob_links WHERE digest=?1";
+constexpr const char* kUnlinkAll = "DELETE FROM blob_links WHERE digest=?1";
 
 #undef BERTH_UNREFERENCED
 
@@ -60,7 +65,24 @@ Result<std::vector<Digest>> SqliteMetadataStore::forgetUnreferencedBlobs(const s
   std::vector<Digest> forgotten;
   for (const auto& d : digests) {
     if (auto st = db_.prepare(kForget).bind(1, d.str()).bind(2, cutoff).run(); !st) return tl::unexpected(st.error());
-    if (db_.changes() > 0) forgotten.push_back(d);
+    if (db_.changes() == 0) continue;
+    forgotten.push_back(d);
+    // Its links go with it (I1: a link names a blob whose file exists). Only
+    // these: a blob that stays keeps every link, so a client told it exists
+    // (HEAD) can still push a manifest naming it. A manifest PUT racing this
+    // re-checks its links in its own transaction: MANIFEST_BLOB_UNKNOWN.
+    std::vector<std::pair<std::string, std::string>> images;
+    auto s = db_.prepare(kLinkedBy);
+    s.bind(1, d.str());
+    while (true) {
+      auto row = s.step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      images.emplace_back(s.text(0), s.text(1));
+    }
+    if (auto st = db_.prepare(kUnlinkAll).bind(1, d.str()).run(); !st) return tl::unexpected(st.error());
+    for (const auto& [repo, name] : images)
+      if (auto st = forgetImageIfEmpty(repo, name); !st) return tl::unexpected(st.error());
   }
   // Durable before any file goes: a record that came back after a power loss
   // would let a writer take a missing file for present.

@@ -1,17 +1,21 @@
 // Online garbage collection with the real daemon (docs/lifecycle.md,
 // "Garbage collection"): what a run frees after deletes, the grace period,
-// dry runs, upload TTL, who may ask, `berth gc` offline, and pushes racing a
-// collection that loops with a grace period of 0.
+// blobs uploaded whose manifest never came, dry runs, upload TTL, who may
+// ask, `berth gc` offline, and pushes racing a collection that loops with a
+// grace period of 0.
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <thread>
 
 #include "integration/auth_support.h"
 #include "integration/lifecycle_support.h"
+#include "integration/remote_support.h"
 #include "integration/support/fixture.h"
 
 namespace berth::it {
@@ -38,6 +42,22 @@ std::vector<std::string> contentOf(const Image& img) {
   std::vector<std::string> out{img.config.digest, img.manifest.digest};
   for (const auto& l : img.layers) out.push_back(l.digest);
   return out;
+}
+
+// Config and layers, then the manifest; a push whose blobs a collection took
+// before its manifest came (MANIFEST_BLOB_UNKNOWN) starts again, as a client
+// would. The collector in the test loops with a grace period of 0 (and a
+// pause between runs, without which a loaded machine can starve a push).
+void pushRestarting(ImageClient& client, const Image& img, const std::string& tag) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    for (const Blob* b : {&img.config, &img.layers[0], &img.layers[1]})
+      ASSERT_EQ(client.pushBlob(b->bytes).status, 201) << b->digest;
+    auto r = client.putManifest(tag, img.manifest);
+    if (r.status == 201) return;
+    ASSERT_EQ(r.status, 400) << r.describe();
+    ASSERT_EQ(r.errorCode(), "MANIFEST_BLOB_UNKNOWN") << r.describe();
+  }
+  ADD_FAILURE() << "no push of " << client.url() << ":" << tag << " in 1000 attempts";
 }
 
 uint64_t bytesOf(const Image& img) {
@@ -155,6 +175,7 @@ TEST_F(GcTest, ConcurrentPushesLoseNothing) {
       auto r = c.post("/api/system/storage/gc");
       EXPECT_EQ(r.status, 200) << r.describe();
       ++runs;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
   std::vector<std::vector<std::pair<std::string, Image>>> kept(kWorkers);
@@ -166,11 +187,11 @@ TEST_F(GcTest, ConcurrentPushesLoseNothing) {
       for (int i = 0; i < kRounds; ++i) {
         Image img = imageWith({bases[std::size_t(i + w) % bases.size()], Blob::random(2048)});
         std::string tag = std::to_string(i);
-        client.pushImage(img, tag);
+        pushRestarting(client, img, tag);
         // Delete it; its own layer, config and manifest become garbage ...
         EXPECT_EQ(c.del("/artifactory/docker-local/w" + std::to_string(w) + "/" + tag).status, 204);
         // ... and the same bytes are pushed again while the collector sweeps.
-        client.pushImage(img, tag + "-again");
+        pushRestarting(client, img, tag + "-again");
         kept[std::size_t(w)].emplace_back(tag + "-again", img);
       }
     });
@@ -187,6 +208,42 @@ TEST_F(GcTest, ConcurrentPushesLoseNothing) {
   }
 }
 
+// A push cut before its manifest (a client that gave up, a kill -9): its
+// blobs are held by their links alone, and go after the grace period (0 here).
+TEST_F(GcTest, BlobsUploadedWhoseManifestNeverCameGo) {
+  Image img = makeImage();
+  for (const Blob* b : {&img.config, &img.layers[0]}) ASSERT_EQ(local_.pushBlob(b->bytes).status, 201);
+  auto dry = gc("?dryRun=true");
+  EXPECT_EQ(dry["blobs"], 2) << dry.dump();
+  EXPECT_EQ(local_.headBlob(img.config.digest).status, 200) << "a dry run changes nothing";
+  auto r = gc();
+  EXPECT_EQ(r["blobs"], 2) << r.dump();
+  EXPECT_EQ(r["bytes"], img.config.bytes.size() + img.layers[0].bytes.size());
+  for (const Blob* b : {&img.config, &img.layers[0]}) {
+    EXPECT_FALSE(stored(b->digest));
+    EXPECT_API_ERROR(local_.getBlob(b->digest), 404, "BLOB_UNKNOWN");
+  }
+  // The manifest, come late, names blobs the registry no longer has.
+  EXPECT_API_ERROR(local_.putManifest("1", img.manifest), 400, "MANIFEST_BLOB_UNKNOWN");
+  local_.pushImage(img, "1");
+  lifeit::expectPulls(local_, img, "1");
+}
+
+// Linked in two repositories, referenced by a manifest in one: the blobs
+// stay, and so do the other repository's links (a client that HEADs them
+// there can push its manifest).
+TEST_F(GcTest, BlobsAManifestReferencesKeepTheirLinksEverywhere) {
+  Image img = makeImage();
+  local_.pushImage(img, "1");
+  ImageClient other = image("/v2/docker-dev/other");
+  std::vector<std::string> blobs{img.config.digest, img.layers[0].digest, img.layers[1].digest};
+  for (const auto& d : blobs) ASSERT_EQ(other.mount(d, "docker-local/app").status, 201) << d;
+  EXPECT_EQ(gc()["blobs"], 0);
+  for (const auto& d : blobs) EXPECT_EQ(other.headBlob(d).status, 200) << d;
+  EXPECT_EQ(other.putManifest("1", img.manifest).status, 201);
+  lifeit::expectPulls(other, img, "1");
+}
+
 class GcGraceTest : public GcTest {
  protected:
   GcGraceTest() { grace_minutes_ = 60; }
@@ -198,6 +255,15 @@ TEST_F(GcGraceTest, RecentGarbageWaitsForTheGracePeriod) {
   ASSERT_EQ(http_.del("/artifactory/docker-local/app").status, 204);
   EXPECT_EQ(gc()["blobs"], 0);
   for (const auto& d : contentOf(gone)) EXPECT_TRUE(stored(d)) << d;
+}
+
+TEST_F(GcGraceTest, BlobsUploadedRecentlyWaitForTheirManifest) {
+  Image img = makeImage();
+  for (const Blob* b : {&img.config, &img.layers[0], &img.layers[1]}) ASSERT_EQ(local_.pushBlob(b->bytes).status, 201);
+  EXPECT_EQ(gc()["blobs"], 0);
+  EXPECT_EQ(local_.headBlob(img.layers[0].digest).status, 200);
+  EXPECT_EQ(local_.putManifest("1", img.manifest).status, 201);
+  lifeit::expectPulls(local_, img, "1");
 }
 
 TEST_F(GcTest, OfflineCommand) {
@@ -226,6 +292,54 @@ TEST_F(GcTest, OfflineCommand) {
   daemon_.start();
   http_.retarget(daemon_.host(), daemon_.port());
   lifeit::expectPulls(local_, kept, "2");
+}
+
+// A remote's cache, grace period 0: the layers its cached manifest names stay;
+// a blob a client pulled alone (no manifest cached) goes, and the next pull
+// fetches it again.
+TEST(GcRemoteTest, ACachedBlobNoCachedManifestNamesGoesAndIsFetchedAgain) {
+  DaemonOptions up_options;
+  up_options.repositories = {"docker-local"};
+  Daemon upstream(up_options);
+  upstream.start();
+  HttpClient up(upstream.host(), upstream.port());
+  Image image = makeImage(), other = makeImage();
+  ImageClient(up, "/v2/docker-local/app").pushImage(image, "1");
+  ImageClient(up, "/v2/docker-local/app").pushImage(other, "2");
+
+  DaemonOptions o;
+  o.repositories = {"docker-local"};
+  o.repository_yaml = {remoteit::remoteYaml("docker-remote", "http://127.0.0.1:" + std::to_string(upstream.port()))};
+  o.environment = {"BERTH_GC_INTERVAL_MINUTES=0", "BERTH_GC_GRACE_PERIOD_MINUTES=0"};
+  Daemon down(o);
+  down.start();
+  HttpClient http(down.host(), down.port());
+  ImageClient remote(http, "/v2/docker-remote/docker-local/app");
+  remoteit::expectPulls(remote, image, "1");
+  const Blob& alone = other.layers[0];
+  ASSERT_EQ(remote.getBlob(alone.digest).status, 200);
+  // The cache completes after the client has its bytes: each file appears
+  // under the fence that also commits its record, so a run from here sees both.
+  auto cached = [&](const std::string& digest) {
+    std::string hex = digest.substr(7);
+    return fs::exists(down.storageRoot() + "/blobs/sha256/" + hex.substr(0, 2) + "/" + hex);
+  };
+  std::vector<std::string> all = contentOf(image);
+  all.push_back(alone.digest);
+  remoteit::eventually([&] { return std::all_of(all.begin(), all.end(), cached); });
+  for (const auto& d : all) ASSERT_TRUE(cached(d)) << d;
+
+  auto r = http.post("/api/system/storage/gc");
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(r.json()["blobs"], 1) << r.json().dump();
+  EXPECT_FALSE(cached(alone.digest));
+  for (const auto& d : contentOf(image)) EXPECT_TRUE(cached(d)) << d;
+  remoteit::expectPulls(remote, image, "1");
+  auto again = remote.getBlob(alone.digest);
+  ASSERT_EQ(again.status, 200) << again.describe();
+  EXPECT_EQ(again.body, alone.bytes);
+  finishDaemon(down, http, ::testing::Test::HasFailure());
+  finishDaemon(upstream, up, ::testing::Test::HasFailure());
 }
 
 // ---- who may ask ----

@@ -182,20 +182,24 @@ class MetadataStore {
   virtual Result<UploadCounts> countUploads(const std::string& repo, const std::string& owner) = 0;
 
   // Garbage collection. A blob is referenced while any repository (local or
-  // a remote's cache) has a link to it, a manifest with its digest, or a
-  // manifest that names it (manifest_refs).
+  // a remote's cache) has a manifest with its digest or a manifest that names
+  // it (manifest_refs). A link alone keeps it only while its record is not
+  // older than the cutoff (every link touches the record): a blob uploaded
+  // whose manifest never came goes after the grace period, links and all.
   // Looks at no more than `limit` blob records after `after` (digest text,
   // "" = from the start), in digest order: short, so writers are not held up.
   virtual Result<GcScan> scanGcCandidates(int64_t cutoff, const std::string& after, std::size_t limit) = 0;
   // In one transaction: forgets each blob that is still unreferenced and
-  // touched at or before `cutoff`; returns those forgotten. The caller holds
-  // the fence exclusively and then removes their files.
+  // touched at or before `cutoff`, with every link to it (an image left
+  // empty is forgotten too); returns those forgotten. The caller holds the
+  // fence exclusively and then removes their files.
   virtual Result<std::vector<Digest>> forgetUnreferencedBlobs(const std::vector<Digest>& digests, int64_t cutoff) = 0;
   // Of these blobs (hex digests), the ones without a record.
   virtual Result<std::vector<std::string>> unrecordedBlobs(const std::vector<std::string>& hexes) = 0;
   // Records touched now, for files found without one (kept where one
   // exists), in one transaction.
   virtual Status recordBlobs(const std::vector<std::pair<Digest, uint64_t>>& blobs) = 0;
+  // Whether a manifest references it (links not counted: see above).
   virtual Result<bool> blobReferenced(const Digest& d) = 0;
 };
 using MetadataStorePtr = std::shared_ptr<MetadataStore>;

@@ -62,7 +62,12 @@ Result<storage::BlobReaderPtr> RemoteRepository::openBlob(const Call& call, cons
   auto linked = meta_->linkedBlobSize(key(), name, d);
   if (!linked) return tl::unexpected(linked.error());
   observe::metrics().cacheLookup(observe::CacheKind::Blob, bool(*linked));
-  if (*linked) return blobs_->open(d);
+  if (*linked) {
+    // A cached blob that no manifest names goes after the grace period (its
+    // link with it): one collected since the look above is fetched again.
+    auto cached = blobs_->open(d);
+    if (cached || cached.error().code != ErrorCode::BlobUnknown) return cached;
+  }
   if (settings_.remote.offline) return blobUnknown(d);
   if (auto have = linkIfUpstreamHas(call, name, d); have && *have) return blobs_->open(d);
   if (auto st = mayJoin(call, name, d); !st) return tl::unexpected(st.error());

@@ -1,10 +1,11 @@
 // The garbage collector at store level (ops/gc.h): what a sweep deletes and
-// keeps, the grace period, dry runs, blob files without a record, the fence
-// with writers, upload files and empty directories.
+// keeps, the grace period, blobs held by a link alone, dry runs, blob files
+// without a record, the fence with writers, upload files and empty directories.
 #include "ops/gc.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -50,6 +51,30 @@ class GcTest : public ::testing::Test {
     EXPECT_TRUE(meta->linkBlob(repo, name, d, bytes.size()));
     return d;
   }
+  // A manifest of repo/name naming `layers`, stored and recorded as a PUT does.
+  Digest manifestNaming(const std::string& repo, const std::string& name, const std::vector<Digest>& layers) {
+    std::string bytes = "{\"manifest\":" + std::to_string(++manifests_) + "}";
+    storage::ManifestWrite w;
+    w.record = {repo, name, store(bytes), "application/vnd.oci.image.manifest.v1+json", bytes.size(), "", "", "", 0};
+    w.blobs = layers;
+    w.tag = "t" + std::to_string(manifests_);
+    EXPECT_TRUE(meta->putManifest(w));
+    return w.record.digest;
+  }
+  // Dates the blob's record `seconds` earlier, as if linked that long ago.
+  void age(const Digest& d, int64_t seconds) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(paths.metadataDb().c_str(), &db), SQLITE_OK);
+    std::string sql = "UPDATE blobs SET touched=touched-" + std::to_string(seconds) + " WHERE digest='" + d.str() + "'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+  }
+  bool linked(const std::string& repo, const std::string& name, const Digest& d) {
+    auto size = meta->linkedBlobSize(repo, name, d);
+    EXPECT_TRUE(size);
+    return size && size->has_value();
+  }
   bool present(const Digest& d) { return blobs->stat(d).has_value(); }
   GcResult run(const GcOptions& o) {
     auto r = gc->run(o);
@@ -64,24 +89,19 @@ class GcTest : public ::testing::Test {
       std::make_shared<storage::SqliteMetadataStore>(paths.metadataDb(), storage::SyncMode::Normal);
   std::shared_ptr<repo::UploadStore> uploads = std::make_shared<repo::UploadStore>(paths, meta, blobs);
   std::shared_ptr<GarbageCollector> gc = std::make_shared<GarbageCollector>(paths, blobs, meta, uploads);
+  int manifests_ = 0;
 };
 
 TEST_F(GcTest, DeletesOnlyWhatNothingReferences) {
   Digest linked = pushed("local", "app", "layer linked");
+  Digest image = manifestNaming("local", "app", {linked});
   Digest unlinked = pushed("local", "app", "layer unlinked, 31 bytes long");
   ASSERT_TRUE(meta->unlinkBlob("local", "app", unlinked));
   // A remote's cache records a manifest before its layers: the layer it names
   // (stored for another image, since deleted there) is kept for it.
   Digest named = pushed("other", "x", "layer named by a manifest only");
   ASSERT_TRUE(meta->unlinkBlob("other", "x", named));
-  std::string manifest_bytes = "{\"manifest\":1}";
-  Digest manifest = store(manifest_bytes);
-  storage::ManifestWrite w;
-  w.record = {"remote", "lib", manifest, "application/vnd.oci.image.manifest.v1+json", manifest_bytes.size(), "", "",
-              "", 0};
-  w.blobs = {named};
-  w.tag = "1";
-  ASSERT_TRUE(meta->putManifest(w));
+  Digest manifest = manifestNaming("remote", "lib", {named});
 
   auto r = run(grace(0));
   EXPECT_EQ(r.blobs, 1u);
@@ -90,6 +110,7 @@ TEST_F(GcTest, DeletesOnlyWhatNothingReferences) {
   EXPECT_TRUE(present(linked));
   EXPECT_TRUE(present(named));
   EXPECT_TRUE(present(manifest));
+  EXPECT_TRUE(present(image));
 
   // The manifest deleted, it and the layer only it named are garbage.
   ASSERT_TRUE(meta->deleteManifest("remote", "lib", manifest));
@@ -140,16 +161,18 @@ TEST_F(GcTest, FileWithoutRecordGetsAWholeGracePeriod) {
 
 TEST_F(GcTest, SweepWaitsForAWriterBetweenFileAndReference) {
   // A push that found the blob stored (install keeps the old file) has not
-  // linked it yet: a sweep with grace 0 must not take it meanwhile.
+  // linked it yet: a sweep must not take it meanwhile, and the link, made
+  // now, keeps it for a grace period.
   Digest d = pushed("local", "old", "shared layer");
   ASSERT_TRUE(meta->unlinkBlob("local", "old", d));
+  age(d, 7200);
   std::atomic<bool> swept{false};
   std::thread sweeper;
   {
     auto writer = blobs->fence().writer();
     ASSERT_TRUE(present(d));
     sweeper = std::thread([&] {
-      run(grace(0));
+      run(grace(3600));
       swept = true;
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -158,7 +181,60 @@ TEST_F(GcTest, SweepWaitsForAWriterBetweenFileAndReference) {
   }
   sweeper.join();
   EXPECT_TRUE(present(d));
+  EXPECT_EQ(run(grace(3600)).blobs, 0u);
+}
+
+TEST_F(GcTest, ALinkAloneKeepsABlobOnlyForTheGracePeriod) {
+  // Uploaded, and the manifest never came (a client gave up, a push killed).
+  Digest d = pushed("local", "app", "uploaded, never referenced");
+  EXPECT_EQ(run(grace(3600)).blobs, 0u);
+  EXPECT_TRUE(present(d));
+  EXPECT_TRUE(linked("local", "app", d));
+
+  age(d, 7200);
+  auto r = run(grace(3600));
+  EXPECT_EQ(r.blobs, 1u);
+  EXPECT_EQ(r.bytes, std::string("uploaded, never referenced").size());
+  EXPECT_FALSE(present(d));
+  EXPECT_FALSE(linked("local", "app", d)) << "its link goes with it: a link always names a stored blob";
+  auto known = meta->imageExists("local", "app");
+  ASSERT_TRUE(known);
+  EXPECT_FALSE(*known) << "the image held nothing else";
+
+  // A manifest PUT that raced the sweep re-checks its links in its transaction.
+  std::string bytes = "{\"late\":1}";
+  storage::ManifestWrite w;
+  w.record = {"local", "app", store(bytes), "application/vnd.oci.image.manifest.v1+json", bytes.size(), "", "", "", 0};
+  w.blobs = {d};
+  w.require_references = true;
+  auto out = meta->putManifest(w);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->missing, d.str());
+}
+
+TEST_F(GcTest, ABlobAManifestReferencesKeepsItsLinksInEveryRepository) {
+  // Linked in two repositories, referenced by a manifest in one: kept, and
+  // the other repository's link too (a client told it exists may still
+  // push a manifest naming it there).
+  Digest d = pushed("local", "app", "shared");
+  ASSERT_TRUE(meta->linkBlob("dev", "other", d, 6));
+  manifestNaming("local", "app", {d});
+  age(d, 7200);
   EXPECT_EQ(run(grace(0)).blobs, 0u);
+  EXPECT_TRUE(present(d));
+  EXPECT_TRUE(linked("local", "app", d));
+  EXPECT_TRUE(linked("dev", "other", d));
+}
+
+TEST_F(GcTest, DryRunCountsABlobALinkAloneHolds) {
+  Digest d = pushed("local", "app", "held by a link alone");
+  auto r = run(grace(0, /*dry_run=*/true));
+  EXPECT_EQ(r.blobs, 1u);
+  EXPECT_EQ(r.bytes, std::string("held by a link alone").size());
+  EXPECT_TRUE(present(d));
+  EXPECT_TRUE(linked("local", "app", d));
+  EXPECT_EQ(run(grace(0)).blobs, 1u);
+  EXPECT_FALSE(present(d));
 }
 
 TEST_F(GcTest, ManyBlobsOverSeveralPagesAndBatches) {
@@ -171,10 +247,16 @@ TEST_F(GcTest, ManyBlobsOverSeveralPagesAndBatches) {
     std::ofstream(paths.blob(d)) << bytes;
     all.push_back(d);
   }
-  for (std::size_t i = 0; i < all.size(); i += 2) ASSERT_TRUE(meta->linkBlob("local", "app", all[i], 6));
+  std::vector<Digest> half;
+  for (std::size_t i = 0; i < all.size(); i += 2) {
+    ASSERT_TRUE(meta->linkBlob("local", "app", all[i], 6));
+    half.push_back(all[i]);
+  }
+  Digest image = manifestNaming("local", "app", half);
   auto r = run(grace(0));
   EXPECT_EQ(r.recorded, 1300u);
   EXPECT_EQ(r.blobs, 1300u);
+  EXPECT_TRUE(present(image));
   for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(present(all[i]), i % 2 == 0) << i;
 }
 
