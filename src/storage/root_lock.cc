@@ -19,7 +19,7 @@ Result<std::unique_ptr<RootLock>> RootLock::acquire(const std::string& lock_path
     if (err == EWOULDBLOCK)
       return fail(ErrorCode::Unavailable, mode == Mode::Shared
                                               ? "berth gc is running on this storage root"
-                                              : "a berth server is using this storage root");
+                                              : "a berth server (or berth import-registry2) is using this storage root");
     return tl::unexpected(errnoError(err, "flock", lock_path));
   }
   return std::unique_ptr<RootLock>(new RootLock(fd));
