@@ -15,6 +15,7 @@
 
 #include "observe/gc_metrics.h"
 #include "repo/upload_store.h"
+#include "storage/sweep_lock.h"
 
 namespace berth::ops {
 namespace {
@@ -186,6 +187,14 @@ Status GarbageCollector::sweepPhase(const GcOptions& o, GcResult& r) {
       std::vector<std::pair<Digest, uint64_t>> batch(found.begin() + static_cast<std::ptrdiff_t>(i),
                                                       found.begin() + static_cast<std::ptrdiff_t>(
                                                                           std::min(found.size(), i + kSweepBatch)));
+      // An import beside us (another process, outside the fence) holds this
+      // for its run: stop here, the next run sweeps (storage/sweep_lock.h).
+      auto held = storage::SweepLock::tryExclusive(storage::SweepLock::fileIn(paths_.root()));
+      if (!held) return tl::unexpected(held.error());
+      if (!*held) {
+        spdlog::info("gc: sweep deferred to the next run: berth import-registry2 is writing to this storage");
+        return {};
+      }
       if (auto st = sweepBatch(batch, cutoff, r); !st) return st;
     }
   } while (!after.empty());

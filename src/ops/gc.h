@@ -7,7 +7,9 @@
 // Safe while the registry serves: the sweep re-checks each candidate in a
 // metadata transaction and removes its file while holding the blob store's
 // ReferenceFence exclusively, which every writer that references a blob
-// holds shared (berth/storage/reference_fence.h).
+// holds shared (berth/storage/reference_fence.h); a writer in another process
+// (berth import-registry2) holds storage/sweep_lock.h instead, and while it
+// does, a run stops before its sweep's next batch.
 //
 // Memory: candidates are read a page of blob records at a time; nothing
 // grows with the size of the store.

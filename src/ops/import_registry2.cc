@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "berth/core/reference.h"
@@ -13,6 +14,8 @@
 #include "berth/repo/repository.h"
 #include "repo/manifest_parser.h"
 #include "storage/file_util.h"
+#include "storage/root_lock.h"
+#include "storage/sweep_lock.h"
 
 namespace berth::ops {
 namespace {
@@ -38,13 +41,24 @@ Status writeAll(int fd, const char* data, std::size_t n, const std::string& path
 
 }  // namespace
 
-Registry2Importer::Registry2Importer(const Registry2Layout& source, std::string tmp_dir, storage::BlobStore& blobs,
-                                     storage::MetadataStore& meta, std::string repo_key)
-    : source_(source), tmp_dir_(std::move(tmp_dir)), blobs_(blobs), meta_(meta), repo_key_(std::move(repo_key)) {}
+Registry2Importer::Registry2Importer(const Registry2Layout& source, const storage::Paths& store,
+                                     storage::BlobStore& blobs, storage::MetadataStore& meta, std::string repo_key)
+    : source_(source), store_(store), blobs_(blobs), meta_(meta), repo_key_(std::move(repo_key)) {}
 
 ImportReport Registry2Importer::run(const Progress& progress) {
+  // Both for the whole run: a blob is installed or found long before the
+  // manifest that references it is recorded (docs/design.md, "Garbage collection").
+  auto root = storage::RootLock::acquire(store_.lockFile(), storage::RootLock::Mode::Shared);
+  if (!root) throw std::runtime_error(root.error().message + " (" + store_.root() + ")");
+  auto sweep = storage::SweepLock::holdShared(storage::SweepLock::fileIn(store_.root()));
+  if (!sweep) throw std::runtime_error(sweep.error().message);
   progress_ = progress;
-  auto names = source_.repositories();
+  std::vector<std::string> refused;
+  auto names = source_.repositories(&refused);
+  for (auto& line : refused) {
+    ++report_.images.skipped;
+    skip(line + "; nothing below it imported");
+  }
   report_.image_total = names.size();
   for (const auto& name : names) {
     ++report_.image_index;
@@ -214,12 +228,12 @@ void Registry2Importer::importTags(const std::string& name, const std::map<std::
       ++report_.tags.skipped;
       skip(name + ":" + link.entry + ": " + why);
     };
-    if (!isValidTag(link.entry)) {
-      skipped("not a valid tag");
-      continue;
-    }
     if (!link.digest) {
       skipped(link.problem);
+      continue;
+    }
+    if (!isValidTag(link.entry)) {
+      skipped("not a valid tag");
       continue;
     }
     std::string d = link.digest->str();
@@ -269,67 +283,72 @@ Registry2Importer::BlobState Registry2Importer::installBlob(const Digest& d) {
   } else if (have.error().code != ErrorCode::BlobUnknown) {
     return {BlobKind::Failed, 0, errorText(have.error())};
   }
-  std::string src = source_.blobData(d);
-  struct stat st {};
-  if (::stat(src.c_str(), &st) != 0)
-    return errno == ENOENT ? BlobState{BlobKind::Missing, 0, ""}
-                           : BlobState{BlobKind::Failed, 0, errnoError(errno, "stat", src).message};
-  if (!S_ISREG(st.st_mode)) return {BlobKind::Failed, 0, "its data is not a regular file"};
-  std::string tmp = tmp_dir_ + "/import-" + storage::randomHex16();
-  bool linked = false;
-  auto got = stage(src, tmp, linked);
+  auto src = source_.openBlobData(d);
+  if (!src)
+    return src.error().code == ErrorCode::NotFound ? BlobState{BlobKind::Missing, 0, ""}
+                                                   : BlobState{BlobKind::Failed, 0, src.error().message};
+  std::string tmp = store_.tmpDir() + "/import-" + storage::randomHex16();
+  auto got = stage(*src, tmp);
   if (!got) {
     ::unlink(tmp.c_str());
     return {BlobKind::Failed, 0, errorText(got.error())};
   }
-  if (got->hex() != d.hex()) {
+  if (got->digest.hex() != d.hex()) {
     ::unlink(tmp.c_str());
-    return {BlobKind::Corrupt, 0, "its data hashes to " + got->str()};
+    return {BlobKind::Corrupt, 0, "its data hashes to " + got->digest.str()};
   }
   if (auto s = blobs_.install(tmp, d); !s) {
     ::unlink(tmp.c_str());
     return {BlobKind::Failed, 0, errorText(s.error())};
   }
   ++report_.blobs.imported;
-  ++(linked ? report_.hard_linked : report_.copied);
-  report_.bytes += static_cast<uint64_t>(st.st_size);
-  return {BlobKind::Ready, static_cast<uint64_t>(st.st_size), ""};
+  ++(got->linked ? report_.hard_linked : report_.copied);
+  report_.bytes += got->size;
+  return {BlobKind::Ready, got->size, ""};
 }
 
-Result<Digest> Registry2Importer::stage(const std::string& src, const std::string& tmp, bool& linked) {
+Result<Registry2Importer::Staged> Registry2Importer::stage(const SourceFile& src, const std::string& tmp) {
   // A hard link shares the source's inode: no data is written, and neither
   // side ever writes a blob file in place, so the source is left as it was.
-  // Hashing the link, not the source, verifies exactly what is installed.
-  linked = ::link(src.c_str(), tmp.c_str()) == 0;
-  std::string read_path = linked ? tmp : src;
-  int in = ::open(read_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return tl::unexpected(errnoError(errno, "open", read_path));
-  ::posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
-  int out = -1;
-  if (!linked) {
-    // Another filesystem (EXDEV), or linking refused (protected_hardlinks): copy.
-    out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (out < 0) {
-      int err = errno;
-      ::close(in);
-      return tl::unexpected(errnoError(err, "create", tmp));
-    }
+  // It links the descriptor that was checked, not the path again (the
+  // /proc form works without CAP_DAC_READ_SEARCH, which AT_EMPTY_PATH needs),
+  // so hashing the descriptor verifies exactly what is installed. A file
+  // with other names is copied: one of them could be written in place.
+  Staged out;
+  if (src.st.st_nlink == 1) {
+    std::string self = "/proc/self/fd/" + std::to_string(src.fd.get());
+    out.linked = ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0;
   }
+  Fd copy;
+  if (!out.linked) {
+    // Another filesystem (EXDEV), linking refused (protected_hardlinks), no /proc: copy.
+    copy = Fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (copy.get() < 0) return tl::unexpected(errnoError(errno, "create", tmp));
+  }
+  ::posix_fadvise(src.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   std::vector<char> buf(kChunk);
   Sha256 hash;
-  Status st;
-  while (st) {
-    ssize_t n = ::read(in, buf.data(), buf.size());
+  while (true) {
+    ssize_t n = ::pread(src.fd.get(), buf.data(), buf.size(), static_cast<off_t>(out.size));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) st = tl::unexpected(errnoError(errno, "read", read_path));
-    if (n <= 0) break;
+    if (n < 0) return tl::unexpected(Error{ErrorCode::Unknown, "read: " + std::string(std::strerror(errno)), "", true});
+    if (n == 0) break;
     hash.update(buf.data(), static_cast<std::size_t>(n));
-    if (out >= 0) st = writeAll(out, buf.data(), static_cast<std::size_t>(n), tmp);
+    if (copy.get() >= 0)
+      if (auto st = writeAll(copy.get(), buf.data(), static_cast<std::size_t>(n), tmp); !st)
+        return tl::unexpected(st.error());
+    out.size += static_cast<uint64_t>(n);
   }
-  ::close(in);
-  if (out >= 0 && ::close(out) != 0 && st) st = tl::unexpected(errnoError(errno, "close", tmp));
-  if (!st) return tl::unexpected(st.error());
-  return hash.finish();
+  if (copy.get() >= 0 && ::close(copy.release()) != 0) return tl::unexpected(errnoError(errno, "close", tmp));
+  // What is installed is what was hashed: a regular file of that size (and,
+  // linked, the very inode that was read).
+  struct stat st {};
+  if (::lstat(tmp.c_str(), &st) != 0) return tl::unexpected(errnoError(errno, "lstat", tmp));
+  bool same = S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == out.size &&
+              (!out.linked || (st.st_ino == src.st.st_ino && st.st_dev == src.st.st_dev));
+  if (!same) return fail(ErrorCode::Unknown, "the staged file is not what was read (changed meanwhile?)", "");
+  out.digest = hash.finish();
+  return out;
 }
 
 std::string Registry2Importer::describe(const BlobState& s) {

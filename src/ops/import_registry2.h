@@ -4,12 +4,19 @@
 // Every blob is verified (streaming SHA-256) on its way in and installed the
 // way the daemon installs one (FsBlobStore::install: fsync, rename, directory
 // fsync), hard-linked from the source when both are on one filesystem, else
-// copied; the source is only read. Metadata goes through the MetadataStore,
+// copied; the source is only read. The source is untrusted: each file is
+// opened once, without following symbolic links, checked to be a regular
+// file, and hashed, linked or copied through that one descriptor
+// (ops/registry2_files.h); a data file with other hard links is copied, not
+// linked, since another of its names could be written in place. Metadata goes through the MetadataStore,
 // one short transaction per write, so a running daemon may share the store:
 // blob before link, links before manifest, children before index, manifest
 // before tag, each write checking its references as a push does. A tag Berth
 // already has for another manifest is kept and reported. Running it again
-// writes nothing new.
+// writes nothing new. For its whole run it holds the storage root's lock
+// shared (as a daemon does: no offline `berth gc` meanwhile) and the sweep
+// lock (storage/sweep_lock.h), which keeps a running daemon's collector from
+// removing a blob it installed or found before it references it.
 #pragma once
 
 #include <cstdint>
@@ -45,11 +52,12 @@ class Registry2Importer {
   // Called after each blob and manifest; cheap calls only.
   using Progress = std::function<void(const ImportReport&)>;
 
-  // tmp_dir: where blobs are staged, on the blob store's filesystem.
-  Registry2Importer(const Registry2Layout& source, std::string tmp_dir, storage::BlobStore& blobs,
+  // store: the blob store's layout (blobs are staged in its tmp/; its locks).
+  Registry2Importer(const Registry2Layout& source, const storage::Paths& store, storage::BlobStore& blobs,
                     storage::MetadataStore& meta, std::string repo_key);
   // Imports every repository of the source. Storage errors of Berth's side
   // are reported as skipped items too: the import goes on with the rest.
+  // Throws std::runtime_error when the locks cannot be taken (`berth gc` runs).
   ImportReport run(const Progress& progress = {});
 
  private:
@@ -77,8 +85,13 @@ class Registry2Importer {
   // Memoized: each digest is verified and installed once per run.
   const BlobState& blob(const Digest& d);
   BlobState installBlob(const Digest& d);
-  // Hashes src while hard-linking or copying it to tmp; the digest it hashes to.
-  Result<Digest> stage(const std::string& src, const std::string& tmp, bool& linked);
+  struct Staged {
+    Digest digest;
+    uint64_t size = 0;
+    bool linked = false;
+  };
+  // Hashes src while hard-linking or copying it to tmp, all through src's descriptor.
+  Result<Staged> stage(const SourceFile& src, const std::string& tmp);
   static std::string describe(const BlobState& s);
 
   void skip(std::string line) { report_.skipped.push_back(std::move(line)); }
@@ -87,7 +100,7 @@ class Registry2Importer {
   }
 
   const Registry2Layout& source_;
-  std::string tmp_dir_;
+  storage::Paths store_;
   storage::BlobStore& blobs_;
   storage::MetadataStore& meta_;
   std::string repo_key_;

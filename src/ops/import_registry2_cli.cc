@@ -121,7 +121,7 @@ int runImportRegistry2(const std::vector<std::string>& args, std::string config_
     storage::SqliteMetadataStore meta(paths.metadataDb(), cfg.storage.metadata_sync == "normal"
                                                               ? storage::SyncMode::Normal
                                                               : storage::SyncMode::Full);
-    Registry2Importer importer(*source, paths.tmpDir(), blobs, meta, key);
+    Registry2Importer importer(*source, paths, blobs, meta, key);
     bool tty = ::isatty(STDERR_FILENO) == 1;
     ProgressLine line;
     auto start = Clock::now();

@@ -3,12 +3,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 
 namespace berth::ops {
-namespace fs = std::filesystem;
 namespace {
 
 bool isDir(const std::string& path) {
@@ -16,35 +13,25 @@ bool isDir(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Names of the subdirectories of dir (symbolic links not followed), sorted.
-std::vector<std::string> subdirs(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_directory(ec) && !it->is_symlink(ec)) out.push_back(it->path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // A link file is a few dozen bytes; anything longer is not one.
 constexpr std::size_t kMaxLinkBytes = 256;
 
-Registry2Link readLink(const std::string& entry, const std::string& path, bool entry_is_hex) {
+}  // namespace
+
+Registry2Link Registry2Layout::readLink(const std::string& entry, const std::string& rel, bool entry_is_hex) const {
   Registry2Link link{entry, std::nullopt, "", 0};
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    link.problem = "no link file";
+  auto file = openFileBeneath(v2_, rel);
+  if (!file) {
+    link.problem = file.error().code == ErrorCode::NotFound ? "no link file" : file.error().message;
     return link;
   }
-  link.mtime = st.st_mtime;
-  std::ifstream in(path, std::ios::binary);
-  std::string text(kMaxLinkBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) {
+  link.mtime = file->st.st_mtime;
+  auto read = readCapped(*file, kMaxLinkBytes);
+  if (!read) {
     link.problem = "unreadable link file";
     return link;
   }
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  std::string text = std::move(*read);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) text.pop_back();
   auto digest = text.size() <= kMaxLinkBytes ? Digest::parse(text) : Result<Digest>(tl::unexpected(Error{}));
   if (!digest) {
@@ -59,13 +46,19 @@ Registry2Link readLink(const std::string& entry, const std::string& path, bool e
   return link;
 }
 
-std::vector<Registry2Link> digestLinks(const std::string& dir) {
+// dir: relative to v2_; entry: how to name dir in a problem.
+std::vector<Registry2Link> Registry2Layout::digestLinks(const std::string& dir, const std::string& entry) const {
   std::vector<Registry2Link> out;
-  for (const auto& hex : subdirs(dir)) out.push_back(readLink(hex, dir + "/" + hex + "/link", true));
+  auto entries = listBeneath(v2_, dir);
+  if (!entries) {
+    if (entries.error().code != ErrorCode::NotFound) out.push_back({entry, std::nullopt, entries.error().message, 0});
+    return out;
+  }
+  for (const auto& e : *entries)
+    out.push_back(e.symlink ? Registry2Link{e.name, std::nullopt, "a symbolic link (not followed)", 0}
+                            : readLink(e.name, dir + "/" + e.name + "/link", true));
   return out;
 }
-
-}  // namespace
 
 Result<Registry2Layout> Registry2Layout::open(const std::string& root) {
   for (std::string v2 : {root + "/docker/registry/v2", root})
@@ -75,38 +68,55 @@ Result<Registry2Layout> Registry2Layout::open(const std::string& root) {
               root);
 }
 
-std::string Registry2Layout::blobData(const Digest& d) const {
-  return v2_ + "/blobs/sha256/" + d.hex().substr(0, 2) + "/" + d.hex() + "/data";
+Result<SourceFile> Registry2Layout::openBlobData(const Digest& d) const {
+  return openFileBeneath(v2_, "blobs/sha256/" + d.hex().substr(0, 2) + "/" + d.hex() + "/data");
 }
 
-std::vector<std::string> Registry2Layout::repositories() const {
+std::vector<std::string> Registry2Layout::repositories(std::vector<std::string>* refused) const {
   std::vector<std::string> out;
-  std::function<void(const std::string&, const std::string&)> walk = [&](const std::string& dir,
-                                                                         const std::string& rel) {
-    auto children = subdirs(dir);
-    bool is_repo = std::binary_search(children.begin(), children.end(), "_layers") ||
-                   std::binary_search(children.begin(), children.end(), "_manifests");
-    if (is_repo && !rel.empty()) out.push_back(rel);
-    for (const auto& c : children)
-      if (c.empty() || c[0] != '_') walk(dir + "/" + c, rel.empty() ? c : rel + "/" + c);
+  auto refuse = [&](const std::string& line) {
+    if (refused) refused->push_back(line);
   };
-  walk(v2_ + "/repositories", "");
+  std::function<void(const std::string&)> walk = [&](const std::string& rel) {
+    auto children = listBeneath(v2_, rel.empty() ? "repositories" : repoDir(rel));
+    if (!children) {
+      if (!rel.empty() || children.error().code != ErrorCode::NotFound) refuse(children.error().message);
+      return;
+    }
+    bool is_repo = false;
+    for (const auto& c : *children) is_repo = is_repo || c.name == "_layers" || c.name == "_manifests";
+    if (is_repo && !rel.empty()) out.push_back(rel);
+    for (const auto& c : *children) {
+      if (c.name[0] == '_') continue;  // a symbolic link here is reported by the reads of its links
+      std::string sub = rel.empty() ? c.name : rel + "/" + c.name;
+      if (c.symlink) refuse(repoDir(sub) + ": a symbolic link (not followed)");
+      else walk(sub);
+    }
+  };
+  walk("");
   std::sort(out.begin(), out.end());
   return out;
 }
 
 std::vector<Registry2Link> Registry2Layout::layerLinks(const std::string& repo) const {
-  return digestLinks(repoDir(repo) + "/_layers/sha256");
+  return digestLinks(repoDir(repo) + "/_layers/sha256", "_layers/sha256");
 }
 
 std::vector<Registry2Link> Registry2Layout::revisionLinks(const std::string& repo) const {
-  return digestLinks(repoDir(repo) + "/_manifests/revisions/sha256");
+  return digestLinks(repoDir(repo) + "/_manifests/revisions/sha256", "_manifests/revisions/sha256");
 }
 
 std::vector<Registry2Link> Registry2Layout::tagLinks(const std::string& repo) const {
   std::vector<Registry2Link> out;
   std::string dir = repoDir(repo) + "/_manifests/tags";
-  for (const auto& tag : subdirs(dir)) out.push_back(readLink(tag, dir + "/" + tag + "/current/link", false));
+  auto tags = listBeneath(v2_, dir);
+  if (!tags) {
+    if (tags.error().code != ErrorCode::NotFound) out.push_back({"_manifests/tags", std::nullopt, tags.error().message, 0});
+    return out;
+  }
+  for (const auto& t : *tags)
+    out.push_back(t.symlink ? Registry2Link{t.name, std::nullopt, "a symbolic link (not followed)", 0}
+                            : readLink(t.name, dir + "/" + t.name + "/current/link", false));
   return out;
 }
 

@@ -9,6 +9,10 @@
 // A link file holds "sha256:<hex>". <name> may have several path components
 // (library/alpine); a directory is a repository when it holds _layers or
 // _manifests, and may hold other repositories below it. Nothing here writes.
+//
+// The tree is untrusted: nothing below the root is followed if it is a
+// symbolic link, and only regular files are opened (ops/registry2_files.h);
+// what is refused is reported as a problem, never silently left out.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +22,7 @@
 
 #include "berth/core/digest.h"
 #include "berth/core/error.h"
+#include "ops/registry2_files.h"
 
 namespace berth::ops {
 
@@ -35,19 +40,26 @@ class Registry2Layout {
   static Result<Registry2Layout> open(const std::string& root);
 
   const std::string& v2() const { return v2_; }
-  std::string blobData(const Digest& d) const;
+  // The data file of a blob, opened and checked to be a regular file (NOT_FOUND when absent).
+  Result<SourceFile> openBlobData(const Digest& d) const;
   // Every repository name (relative path under repositories/), sorted. The
   // names are as found: the caller checks them against the name grammar.
-  std::vector<std::string> repositories() const;
+  // What the walk did not enter (a symbolic link, an unreadable directory)
+  // goes to refused, one line each.
+  std::vector<std::string> repositories(std::vector<std::string>* refused = nullptr) const;
   // The links of one repository, sorted by entry. For layers and revisions a
-  // link whose digest differs from its directory's name is reported as a problem.
+  // link whose digest differs from its directory's name is reported as a problem,
+  // and so is a link directory that cannot be listed (its entry is the directory).
   std::vector<Registry2Link> layerLinks(const std::string& repo) const;
   std::vector<Registry2Link> revisionLinks(const std::string& repo) const;
   std::vector<Registry2Link> tagLinks(const std::string& repo) const;
 
  private:
   explicit Registry2Layout(std::string v2) : v2_(std::move(v2)) {}
-  std::string repoDir(const std::string& repo) const { return v2_ + "/repositories/" + repo; }
+  // Relative to v2_: every lookup goes through ops/registry2_files.h.
+  static std::string repoDir(const std::string& repo) { return "repositories/" + repo; }
+  std::vector<Registry2Link> digestLinks(const std::string& dir, const std::string& entry) const;
+  Registry2Link readLink(const std::string& entry, const std::string& rel, bool entry_is_hex) const;
 
   std::string v2_;
 };

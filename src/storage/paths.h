@@ -4,7 +4,8 @@
 //   <root>/uploads/<uuid>                  data of an unfinished upload session
 //   <root>/tmp/<random>                    scratch files for small writes; emptied at start
 //   <root>/metadata.db (+ -wal, -shm)      SQLite: links, manifests, tags, upload sessions
-//   <root>/berth.lock                      flock: serving daemons shared, `berth gc` exclusive
+//   <root>/berth.lock                      flock: serving daemons and imports shared, `berth gc` exclusive
+//   <root>/sweep.lock                      flock: imports shared, each GC sweep batch exclusive (storage/sweep_lock.h)
 //
 // Blobs and uploads share one filesystem so that committing is a rename.
 #pragma once

@@ -17,9 +17,10 @@ Result<std::unique_ptr<RootLock>> RootLock::acquire(const std::string& lock_path
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK)
-      return fail(ErrorCode::Unavailable, mode == Mode::Shared
-                                              ? "berth gc is running on this storage root"
-                                              : "a berth server is using this storage root");
+      return fail(ErrorCode::Unavailable,
+                  mode == Mode::Shared ? "berth gc is running on this storage root"
+                                       : "a berth server is using this storage root (or berth import-registry2 is "
+                                         "importing into it)");
     return tl::unexpected(errnoError(err, "flock", lock_path));
   }
   return std::unique_ptr<RootLock>(new RootLock(fd));

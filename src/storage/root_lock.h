@@ -1,6 +1,6 @@
 // A lock on the storage root, between the daemon and `berth gc`: every
-// serving daemon holds it shared for its lifetime, the offline collector
-// exclusively, so that an offline run never sweeps under a live server
+// serving daemon holds it shared for its lifetime (and berth import-registry2
+// for its run), the offline collector exclusively, so that an offline run never sweeps under a live server
 // (whose writers it could not fence). flock(2) on <root>/berth.lock: the
 // kernel drops it when the process dies, even by kill -9.
 #pragma once

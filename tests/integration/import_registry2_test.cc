@@ -231,6 +231,46 @@ TEST(ImportRegistry2, CorruptBlobsAndDanglingLinksAreReportedAndSkipped) {
   for (const char* what : {"blobs", "blob links", "manifests", "tags"}) EXPECT_EQ(imported(again.out, what), 0) << what;
 }
 
+// An untrusted tree: a layer's data is a symbolic link to a file outside the
+// root (with the right bytes), a tag's link is a FIFO. Both are refused and
+// reported, the import finishes (exit 3), and the rest pulls back.
+TEST(ImportRegistry2, RefusesSymbolicLinksAndFifosInTheSource) {
+  DistributionRegistry registry;
+  auto all = fill(registry);
+  registry.stop();
+  const Pushed& v1 = all[0];  // team/app:v1 (and :latest), whose third layer no other image has
+  ASSERT_EQ(v1.reference, "v1");
+  std::string layer = v1.blobs[3].digest, outside = makeTempDir() + "/layer";
+  fs::rename(registryBlob(registry, layer), outside);
+  fs::create_symlink(outside, registryBlob(registry, layer));
+  std::string fifo_dir = registry.storageRoot() + "/docker/registry/v2/repositories/team/app/_manifests/tags/fifo/current";
+  fs::create_directories(fifo_dir);
+  ASSERT_EQ(::mkfifo((fifo_dir + "/link").c_str(), 0644), 0);
+
+  Daemon berth({.repositories = {"docker-local"}});
+  CommandResult r = importInto(berth, registry.storageRoot());
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("blob " + layer + ": unreadable (blobs/sha256/"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/data: a symbolic link (not followed))"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("team/app:fifo: repositories/team/app/_manifests/tags/fifo/current/link: not a regular file "
+                       "(a FIFO): refused"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(berthBlob(berth, layer)));
+  struct stat st {};
+  ASSERT_EQ(::stat(outside.c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 1u);  // not linked into Berth's store either
+
+  std::vector<Pushed> rest;
+  for (const auto& p : all)
+    if (p.manifest.digest != v1.manifest.digest) rest.push_back(p);
+  berth.start();
+  HttpClient b(berth.host(), berth.port());
+  expectPullable(b, rest);
+  EXPECT_EQ(ImageClient(b, "/v2/docker-local/team/app").getManifest("v1").status, 404);
+  fs::remove_all(fs::path(outside).parent_path());
+}
+
 TEST(ImportRegistry2, RunsBesideARunningBerthWithoutTakingItsTags) {
   DistributionRegistry registry;
   auto all = fill(registry);
