@@ -45,6 +45,21 @@ berth::config::Config load(const std::string& path) {
   return path.empty() ? berth::config::loadDefault() : berth::config::loadFromFile(path);
 }
 
+// SIGHUP: reloading is not built yet (issue 11). Its default action would
+// kill the daemon; instead the file is checked, so that an operator learns
+// whether a restart would take it, and nothing running changes.
+void checkConfigOnHangup(const std::string& path) {
+  const std::string what = path.empty() ? "the embedded default config" : path;
+  try {
+    auto next = load(path);
+    spdlog::warn("SIGHUP: {} validates ({} repositories), but reloading is not supported yet: nothing changed; "
+                 "restart berth to apply it",
+                 what, next.repositories.size());
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: {} does not validate; the running configuration stays: {}", what, e.what());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +140,8 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigset_t stop_set = set;  // what stops the server; SIGHUP does not
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -143,14 +160,14 @@ int main(int argc, char** argv) {
     }
     std::thread signals([&] {
       int sig = 0;
-      sigwait(&set, &sig);
+      for (sigwait(&set, &sig); sig == SIGHUP; sigwait(&set, &sig)) checkConfigOnHangup(config_path);
       spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       if (unsigned delay = cfg.server.shutdown_delay_seconds; delay > 0) {
         app.beginDrain();
         spdlog::info("not ready from now on; serving {} s more before stopping (server.shutdown_delay_seconds; "
                      "a second signal stops at once)", delay);
         timespec wait{static_cast<time_t>(delay), 0};
-        if (sigtimedwait(&set, nullptr, &wait) > 0) spdlog::info("second signal: stopping now");
+        if (sigtimedwait(&stop_set, nullptr, &wait) > 0) spdlog::info("second signal: stopping now");
       }
       std::size_t left = app.stop();
       if (left > 0) {

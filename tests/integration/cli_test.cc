@@ -1,10 +1,13 @@
-// The command line: check-config, --version, startup failures and SIGTERM.
+// The command line: check-config, --version, startup failures, SIGTERM and SIGHUP.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <thread>
 
 #include "integration/support/fixture.h"
 
@@ -202,6 +205,30 @@ TEST(DaemonLifecycle, SigtermExitsZeroAndRestartKeepsData) {
   daemon.start();
   http.retarget(daemon.host(), daemon.port());
   EXPECT_EQ(img.getBlob(sha256Of("persisted")).body, "persisted");
+  http.close();
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
+// SIGHUP's default action would kill the daemon; until reloading exists it
+// checks the file and changes nothing (docs/upgrading.md).
+TEST(DaemonLifecycle, SighupChecksTheConfigAndKeepsServing) {
+  Daemon daemon;
+  daemon.start();
+  HttpClient http(daemon.host(), daemon.port());
+  ASSERT_EQ(http.get("/v2/").status, 200);  // this connection stays open across the signal
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  auto logged = [&](const std::string& what) {
+    for (int i = 0; i < 200 && daemon.log().find(what) == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    return daemon.log().find(what) != std::string::npos;
+  };
+  EXPECT_TRUE(logged("reloading is not supported yet")) << daemon.log();
+  EXPECT_EQ(http.get("/v2/").status, 200);
+  // A config that no longer validates is reported, and the daemon stays.
+  writeFile(daemon.configPath(), "server: {listen: nowhere}\n");
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  EXPECT_TRUE(logged("does not validate; the running configuration stays")) << daemon.log();
+  EXPECT_EQ(http.get("/v2/").status, 200);
   http.close();
   EXPECT_EQ(daemon.stop(), 0);
 }
