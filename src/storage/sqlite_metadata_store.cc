@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <stdexcept>
+#include <thread>
 
 namespace berth::storage {
 namespace {
@@ -112,6 +113,8 @@ SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync)
   must(db_.exec(kUpgradedIndexes));
   // Images emptied before deletes forgot them (older versions never did).
   must(db_.exec(std::string("DELETE FROM images WHERE ") + kImageIsEmpty));
+  // After the schema: the readers prepare statements against it.
+  reads_ = std::make_unique<ReadConnections>(path, ReadConnections::sizeFor(std::thread::hardware_concurrency()));
 }
 
 Status SqliteMetadataStore::ping() {
@@ -166,8 +169,8 @@ Status SqliteMetadataStore::linkUploadedBlob(const std::string& uuid, const std:
 
 Result<std::optional<uint64_t>> SqliteMetadataStore::linkedBlobSize(const std::string& repo, const std::string& name,
                                                                     const Digest& d) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT size FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3");
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare("SELECT size FROM blob_links WHERE repo=?1 AND name=?2 AND digest=?3");
   s.bind(1, repo).bind(2, name).bind(3, d.str());
   auto row = s.step();
   if (!row) return err(row);
@@ -256,8 +259,8 @@ Result<std::string> SqliteMetadataStore::missingReference(const ManifestWrite& w
 
 Result<std::optional<ManifestRecord>> SqliteMetadataStore::manifest(const std::string& repo, const std::string& name,
                                                                     const Digest& d) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("SELECT ") + kManifestCols + " FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3");
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare(std::string("SELECT ") + kManifestCols + " FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3");
   s.bind(1, repo).bind(2, name).bind(3, d.str());
   auto row = s.step();
   if (!row) return err(row);
@@ -285,8 +288,8 @@ Result<bool> SqliteMetadataStore::deleteManifest(const std::string& repo, const 
 
 Result<std::vector<ManifestRecord>> SqliteMetadataStore::referrers(const std::string& repo, const std::string& name,
                                                                    const Digest& subject) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("SELECT ") + kManifestCols +
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare(std::string("SELECT ") + kManifestCols +
                        " FROM manifests WHERE repo=?1 AND name=?2 AND subject=?3 ORDER BY digest");
   s.bind(1, repo).bind(2, name).bind(3, subject.str());
   std::vector<ManifestRecord> out;
@@ -301,8 +304,8 @@ Result<std::vector<ManifestRecord>> SqliteMetadataStore::referrers(const std::st
 
 Result<std::optional<Digest>> SqliteMetadataStore::resolveTag(const std::string& repo, const std::string& name,
                                                               const std::string& tag) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT digest FROM tags WHERE repo=?1 AND name=?2 AND tag=?3");
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare("SELECT digest FROM tags WHERE repo=?1 AND name=?2 AND tag=?3");
   s.bind(1, repo).bind(2, name).bind(3, tag);
   auto row = s.step();
   if (!row) return err(row);
@@ -312,8 +315,8 @@ Result<std::optional<Digest>> SqliteMetadataStore::resolveTag(const std::string&
 
 Result<std::optional<TagRecord>> SqliteMetadataStore::tagRecord(const std::string& repo, const std::string& name,
                                                                 const std::string& tag) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT digest, updated FROM tags WHERE repo=?1 AND name=?2 AND tag=?3");
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare("SELECT digest, updated FROM tags WHERE repo=?1 AND name=?2 AND tag=?3");
   s.bind(1, repo).bind(2, name).bind(3, tag);
   auto row = s.step();
   if (!row) return err(row);
@@ -382,8 +385,8 @@ Result<Page> SqliteMetadataStore::listTags(const std::string& repo, const std::s
 }
 
 Result<bool> SqliteMetadataStore::imageExists(const std::string& repo, const std::string& name) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT 1 FROM images WHERE path=?1");
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare("SELECT 1 FROM images WHERE path=?1");
   s.bind(1, repo + "/" + name);
   return s.step();
 }
@@ -421,8 +424,8 @@ UploadRecord readUpload(Stmt& s) { return UploadRecord{s.text(0), s.text(1), s.t
 }  // namespace
 
 Result<std::optional<UploadRecord>> SqliteMetadataStore::upload(const std::string& uuid) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("SELECT ") + kUploadCols + " FROM uploads WHERE uuid=?1");
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare(std::string("SELECT ") + kUploadCols + " FROM uploads WHERE uuid=?1");
   s.bind(1, uuid);
   auto row = s.step();
   if (!row) return err(row);

@@ -1,10 +1,16 @@
-// MetadataStore on SQLite (WAL). One connection behind one mutex: every
-// operation is a few microseconds, far below the HTTP cost around it.
+// MetadataStore on SQLite (WAL). Writes and the reads that need the writer's
+// state (tag lists with their cache, upload counts, GC scans) go through one
+// connection behind one mutex; the point reads on a request's path (tag,
+// manifest, blob link, upload) go through a pool of read connections
+// (read_connections.h), so they neither queue behind each other nor behind
+// a commit.
 #pragma once
 
+#include <memory>
 #include <mutex>
 
 #include "berth/storage/metadata_store.h"
+#include "storage/read_connections.h"
 #include "storage/sqlite_db.h"
 #include "storage/tag_list_cache.h"
 
@@ -101,6 +107,7 @@ class SqliteMetadataStore final : public MetadataStore {
   std::mutex mu_;
   SqliteDb db_;
   TagListCache tag_cache_{kTagCacheMaxTags};  // under mu_
+  std::unique_ptr<ReadConnections> reads_;
   const SyncMode sync_;
 };
 
