@@ -176,7 +176,7 @@ else
     -f "$ROOT/docker/Dockerfile" -t "$IMG" "$ROOT"
   # Only the runtime stage ran: the compile stage would take 17-25 min.
   if grep -E 'cmake|AS compile' "$E2E_OUT" | head -n 3 >&2; then fail "buildah ran the compile stage (above)"; fi
-  grep -E '^STEP [0-9]+/[0-9]+: FROM' "$E2E_OUT" | sed 's/^/    | /' >&2 || true
+  grep -E 'STEP [0-9]+/[0-9]+: FROM' "$E2E_OUT" | sed 's/^/    | /' >&2 || true
   run buildah push "$IMG" "docker-archive:$E2E_TMP/image.tar:$IMG"
   run docker load -i "$E2E_TMP/image.tar"
   rm -f "$E2E_TMP/image.tar"
@@ -188,6 +188,13 @@ step "the image: uid 999, HEALTHCHECK, BERTH_CONFIG only, the volume"
 inspect() { docker image inspect -f "$1" "$IMG"; }
 expect_eq "User" "$(inspect '{{.Config.User}}')" "999:999"
 expect_eq "Healthcheck" "$(inspect '{{join .Config.Healthcheck.Test " "}}')" "CMD /usr/local/bin/berth healthcheck"
+# The rest of the runtime stage's settings: whichever builder made the image,
+# they must be the Dockerfile's.
+expect_eq "Healthcheck timing" "$(inspect '{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Timeout}} {{.Config.Healthcheck.StartPeriod}} {{.Config.Healthcheck.Retries}}')" "30s 10s 10s 3"
+expect_eq "Entrypoint" "$(inspect '{{json .Config.Entrypoint}}')" '["/usr/local/bin/berth"]'
+expect_eq "WorkingDir" "$(inspect '{{.Config.WorkingDir}}')" /var/lib/berth
+expect_eq "StopSignal" "$(inspect '{{.Config.StopSignal}}')" SIGTERM
+expect_eq "ExposedPorts" "$(inspect '{{json .Config.ExposedPorts}}')" '{"5000/tcp":{}}'
 env_vars=$(inspect '{{range .Config.Env}}{{println .}}{{end}}')
 grep -qx 'BERTH_CONFIG=/etc/berth/berth.yml' <<<"$env_vars" || fail "BERTH_CONFIG not set: $env_vars"
 if grep -E '^BERTH_(LISTEN|STORAGE_ROOT)=' <<<"$env_vars"; then fail "the image overrides the config: $env_vars"; fi
