@@ -45,21 +45,6 @@ berth::config::Config load(const std::string& path) {
   return path.empty() ? berth::config::loadDefault() : berth::config::loadFromFile(path);
 }
 
-// SIGHUP: reloading is not built yet (issue 11). Its default action would
-// kill the daemon; instead the file is checked, so that an operator learns
-// whether a restart would take it, and nothing running changes.
-void checkConfigOnHangup(const std::string& path) {
-  const std::string what = path.empty() ? "the embedded default config" : path;
-  try {
-    auto next = load(path);
-    spdlog::warn("SIGHUP: {} validates ({} repositories), but reloading is not supported yet: nothing changed; "
-                 "restart berth to apply it",
-                 what, next.repositories.size());
-  } catch (const std::exception& e) {
-    spdlog::error("SIGHUP: {} does not validate; the running configuration stays: {}", what, e.what());
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,6 +134,8 @@ int main(int argc, char** argv) {
   try {
     berth::server::checkStorageRoot(cfg.storage.root);
     berth::server::App app(cfg);
+    // SIGHUP and POST /api/system/reload read the same file again (docs/operations.md, "Reloading").
+    app.setConfigSource([config_path] { return load(config_path); });
     spdlog::info("berth {} listening on {} (storage {}, {} repositories)", BERTH_VERSION, app.address(),
                  cfg.storage.root, cfg.repositories.size());
     for (const auto& [key, address] : app.repositoryAddresses())
@@ -160,7 +147,7 @@ int main(int argc, char** argv) {
     }
     std::thread signals([&] {
       int sig = 0;
-      for (sigwait(&set, &sig); sig == SIGHUP; sigwait(&set, &sig)) checkConfigOnHangup(config_path);
+      for (sigwait(&set, &sig); sig == SIGHUP; sigwait(&set, &sig)) app.reload("SIGHUP");
       spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       if (unsigned delay = cfg.server.shutdown_delay_seconds; delay > 0) {
         app.beginDrain();

@@ -6,6 +6,7 @@
 #include "auth/access_controller_impl.h"
 #include "observe/metrics.h"
 #include "ops/gc.h"
+#include "ops/lifecycle.h"
 
 namespace berth::api {
 namespace {
@@ -74,6 +75,7 @@ observe::RouteLabel routeLabel(RouteKind k) {
     case RouteKind::Promote: return L::Promote;
     case RouteKind::RepoPath: return L::RepoPath;
     case RouteKind::StorageGc: return L::StorageGc;
+    case RouteKind::SystemReload: return L::SystemReload;
   }
   return L::Unmatched;
 }
@@ -86,24 +88,25 @@ bool isPush(RouteKind k, const std::string& method) {
 
 }  // namespace
 
-std::string Api::challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e) {
+std::string Api::challenge(http::Exchange& ex, const repo::RepositoryRegistry& repos, const std::optional<Route>& route,
+                           const Error& e) {
   // The token endpoint, /v2/auth and the REST APIs take Basic credentials.
   if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
       route->kind == RouteKind::AuthConfig || route->kind == RouteKind::Promote || route->kind == RouteKind::RepoPath ||
-      route->kind == RouteKind::StorageGc)
+      route->kind == RouteKind::StorageGc || route->kind == RouteKind::SystemReload)
     return "Basic realm=\"Berth\"";
-  Context c{ex, *route, nullptr, *registry_, *access_, security_.get(), {}, {}, {}};
+  Context c{ex, *route, nullptr, repos, *access_, security_.get(), {}, {}, {}};
   std::string out = bearerChallenge(c);
   if (e.message == auth::kInsufficientScope) out += ",error=\"insufficient_scope\"";
   return out;
 }
 
-Api::Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
-         std::shared_ptr<auth::SecurityService> security, std::shared_ptr<ops::Lifecycle> lifecycle)
-    : registry_(std::move(registry)),
+Api::Api(std::shared_ptr<const repo::LiveRepositories> repositories, auth::AccessControllerPtr access,
+         std::shared_ptr<auth::SecurityService> security, storage::MetadataStorePtr meta)
+    : repositories_(std::move(repositories)),
       access_(std::move(access)),
       security_(std::move(security)),
-      lifecycle_(std::move(lifecycle)) {}
+      meta_(std::move(meta)) {}
 
 void Api::setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options) {
   gc_ = std::move(gc);
@@ -112,10 +115,13 @@ void Api::setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const o
 
 void Api::handle(http::Exchange& raw) {
   HeaderAddingExchange ex(raw);
+  // Once per request, held to its end: a reload meanwhile does not change
+  // the repositories this request works on, nor free them under it.
+  const auto repos = repositories_->current();
   Status st;
   std::optional<Route> route;
   try {
-    st = dispatch(ex, route);
+    st = dispatch(ex, repos, route);
   } catch (const std::exception& e) {
     spdlog::error("handler threw: {} ({} {})", e.what(), ex.request().method, ex.request().path);
     st = fail(ErrorCode::Unknown, "internal error");
@@ -126,13 +132,14 @@ void Api::handle(http::Exchange& raw) {
     if (e.internal || e.code == ErrorCode::Unknown || e.code == ErrorCode::Unavailable)
       spdlog::error("request failed: {} {}: {}", ex.request().method, ex.request().path, e.message);
     auto res = errorResponse(e);
-    if (e.code == ErrorCode::Unauthorized) res.set("WWW-Authenticate", challenge(ex, route, e));
+    if (e.code == ErrorCode::Unauthorized) res.set("WWW-Authenticate", challenge(ex, *repos, route, e));
     if (e.code == ErrorCode::TooManyRequests) res.set("Retry-After", e.detail);
     ex.respond(std::move(res));
   }
 }
 
-Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
+Status Api::dispatch(http::Exchange& ex, const std::shared_ptr<const repo::RepositoryRegistry>& repos,
+                     std::optional<Route>& matched) {
   // A repository's own port decides first; then its subdomain, if any.
   std::string scoped = ex.request().port_repository;
   if (scoped.empty() && !subdomain_base_.empty())
@@ -142,8 +149,8 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
   matched = *route;
   ex.notes().route = static_cast<int>(routeLabel(route->kind));
   ex.notes().repository = route->repo_key;
-  repo::Repository* repo = route->repo_key.empty() ? nullptr : registry_->find(route->repo_key);
-  Context c{ex, *route, repo, *registry_, *access_, security_.get(), {}, {}, {}};
+  repo::Repository* repo = route->repo_key.empty() ? nullptr : repos->find(route->repo_key);
+  Context c{ex, *route, repo, *repos, *access_, security_.get(), {}, {}, {}};
   switch (route->kind) {
     case RouteKind::Base: return handleBase(c);
     case RouteKind::Catalog: return handleCatalog(c);
@@ -151,6 +158,7 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
     case RouteKind::AuthConfig: return handleAuthConfig(c);
     case RouteKind::Security: return handleSecurity(c);
     case RouteKind::StorageGc: return gc_ ? handleStorageGc(c, *gc_, *gc_options_) : unsupported(c);
+    case RouteKind::SystemReload: return reload_ ? handleSystemReload(c, reload_) : unsupported(c);
     default: break;
   }
   // Access is checked before the repository is looked up, for known and
@@ -174,8 +182,12 @@ Status Api::dispatch(http::Exchange& ex, std::optional<Route>& matched) {
     case RouteKind::Manifest: return handleManifest(c);
     case RouteKind::Tags: return handleTags(c);
     case RouteKind::Referrers: return handleReferrers(c);
-    case RouteKind::Promote: return lifecycle_ ? handlePromote(c, *lifecycle_) : unsupported(c);
-    case RouteKind::RepoPath: return lifecycle_ ? handleRepoPath(c, *lifecycle_) : unsupported(c);
+    case RouteKind::Promote:
+    case RouteKind::RepoPath: {
+      if (!meta_) return unsupported(c);
+      ops::Lifecycle life(repos, meta_);  // over this request's snapshot
+      return route->kind == RouteKind::Promote ? handlePromote(c, life) : handleRepoPath(c, life);
+    }
     default: return unsupported(c);
   }
 }

@@ -10,6 +10,8 @@
 #include "berth/auth/access_controller.h"
 #include "berth/repo/repository.h"
 #include "http/exchange.h"
+#include "ops/reload_plan.h"
+#include "repo/live_repositories.h"
 
 namespace berth::auth {
 class SecurityService;
@@ -24,10 +26,11 @@ namespace berth::api {
 
 class Api {
  public:
-  // `security` is null for an open registry; `lifecycle` null: no promotion
-  // or deletion routes (UNSUPPORTED).
-  Api(std::shared_ptr<repo::RepositoryRegistry> registry, auth::AccessControllerPtr access,
-      std::shared_ptr<auth::SecurityService> security, std::shared_ptr<ops::Lifecycle> lifecycle = nullptr);
+  // `security` is null for an open registry; `meta` null: no promotion or
+  // deletion routes (UNSUPPORTED). Each request takes the repositories'
+  // current snapshot once and holds it to its end (docs/design.md).
+  Api(std::shared_ptr<const repo::LiveRepositories> repositories, auth::AccessControllerPtr access,
+      std::shared_ptr<auth::SecurityService> security, storage::MetadataStorePtr meta = nullptr);
   void handle(http::Exchange& ex);
   // Pushes (upload requests, manifest PUTs) ask it first; an error refuses
   // them (the storage quota). Set before serving.
@@ -37,16 +40,21 @@ class Api {
   void setSubdomainBase(std::string base) { subdomain_base_ = std::move(base); }
   // Serves POST /api/system/storage/gc with these options (else UNSUPPORTED).
   void setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options);
+  // Serves POST /api/system/reload with it (else UNSUPPORTED). Set before serving.
+  void setReloader(std::function<ops::ReloadReport()> reload) { reload_ = std::move(reload); }
 
  private:
-  Status dispatch(http::Exchange& ex, std::optional<Route>& matched);
+  Status dispatch(http::Exchange& ex, const std::shared_ptr<const repo::RepositoryRegistry>& repos,
+                  std::optional<Route>& matched);
   // The WWW-Authenticate value for a 401 on this route.
-  std::string challenge(http::Exchange& ex, const std::optional<Route>& route, const Error& e);
+  std::string challenge(http::Exchange& ex, const repo::RepositoryRegistry& repos, const std::optional<Route>& route,
+                        const Error& e);
 
-  std::shared_ptr<repo::RepositoryRegistry> registry_;
+  std::shared_ptr<const repo::LiveRepositories> repositories_;
   auth::AccessControllerPtr access_;
   std::shared_ptr<auth::SecurityService> security_;
-  std::shared_ptr<ops::Lifecycle> lifecycle_;
+  storage::MetadataStorePtr meta_;
+  std::function<ops::ReloadReport()> reload_;
   std::function<Status()> push_guard_;
   std::string subdomain_base_;
   std::shared_ptr<ops::GarbageCollector> gc_;

@@ -4,12 +4,14 @@
 #pragma once
 
 #include "api/router.h"
+#include <functional>
 #include <optional>
 
 #include "berth/auth/access_controller.h"
 #include "berth/auth/principal.h"
 #include "berth/repo/repository.h"
 #include "http/exchange.h"
+#include "ops/reload_plan.h"
 
 namespace berth::auth {
 class SecurityService;
@@ -87,6 +89,7 @@ Status handleSecurity(Context& c);
 Status handlePromote(Context& c, ops::Lifecycle& life);
 Status handleRepoPath(Context& c, ops::Lifecycle& life);
 Status handleStorageGc(Context& c, ops::GarbageCollector& gc, const ops::GcOptions& options);
+Status handleSystemReload(Context& c, const std::function<ops::ReloadReport()>& reload);
 
 // "http(s)://host" as the client addressed us (Host header, TLS or not).
 std::string externalBase(const http::HttpRequest& req);

@@ -100,6 +100,10 @@ Result<Route> matchRoute(const std::string& path, const std::string& port_reposi
     route.kind = RouteKind::StorageGc;
     return route;
   }
+  if (p == "/api/system/reload" || p == "/artifactory/api/system/reload") {
+    route.kind = RouteKind::SystemReload;
+    return route;
+  }
   if (p == "/v2/_catalog") {
     route.kind = RouteKind::Catalog;
     return route;

@@ -26,6 +26,7 @@ enum class RouteKind {
   Promote,     // [/artifactory]/api/docker/<repoKey>/v2/promote: the source is repo_key
   RepoPath,    // /artifactory/<repoKey>/<tail...>: a path in the repository's tree (image[/tag])
   StorageGc,   // [/artifactory]/api/system/storage/gc: garbage collection (admin)
+  SystemReload,  // [/artifactory]/api/system/reload: reload the config file (admin)
 };
 
 struct Route {

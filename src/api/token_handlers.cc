@@ -127,7 +127,7 @@ Status handleToken(Context& c) {
   bool text_ok = json_input::validUtf8(service);
   for (const auto& s : scopes) text_ok = text_ok && json_input::validUtf8(s);
   if (!text_ok) return fail(ErrorCode::BadRequest, "service and scope must be UTF-8 text");
-  if (principal->anonymous() && !c.security->settings().anonymous_access)
+  if (principal->anonymous() && !c.security->settings()->anonymous_access)
     return fail(ErrorCode::Unauthorized, "authentication required", "anonymous access is disabled");
   auto issued = c.security->issueToken(*principal, scopes, service, c.route.repo_key, offline);
   nlohmann::json body{{"token", issued.token}, {"access_token", issued.token},

@@ -100,10 +100,10 @@ class EnforcingAccessController final : public AccessController {
 
  private:
   bool forcesAuthentication(const std::string& repo_key) const {
-    const auto& s = security_->settings();
-    return s.force_authentication_all || std::find(s.force_authentication_repos.begin(),
-                                                   s.force_authentication_repos.end(),
-                                                   repo_key) != s.force_authentication_repos.end();
+    auto s = security_->settings();
+    return s->force_authentication_all || std::find(s->force_authentication_repos.begin(),
+                                                    s->force_authentication_repos.end(),
+                                                    repo_key) != s->force_authentication_repos.end();
   }
   // The real client (behind a trusted proxy, the one it reported).
   static std::string clientOf(const http::HttpRequest& req) {

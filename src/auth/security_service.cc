@@ -41,18 +41,12 @@ void writeSecretFile(const std::string& path, const std::string& content) {
 
 SecurityService::SecurityService(const config::Config& cfg, std::shared_ptr<SecurityStore> store,
                                  PasswordVerifier verify)
-    : settings_(cfg.security),
+    : settings_(std::make_shared<const config::Security>(cfg.security)),
       store_(std::move(store)),
       throttle_(cfg.security.failed_logins_before_delay),
       verify_(std::move(verify)),
       dummy_hash_(hashPassword(randomPassword(24))) {
   auto model = std::make_shared<PermissionModel>();
-  model->anonymous_access = settings_.anonymous_access;
-  for (const auto& r : cfg.repositories) {
-    model->repo_types[r.key] = r.type;
-    if (r.type == config::RepoType::Virtual && !r.virt.default_deployment_repo.empty())
-      model->deployment_of[r.key] = r.virt.default_deployment_repo;
-  }
   auto load = [&](const char* kind, auto&& apply) {
     auto rows = store_->all(kind);
     if (!rows) throw std::runtime_error(rows.error().message);
@@ -70,27 +64,53 @@ SecurityService::SecurityService(const config::Config& cfg, std::shared_ptr<Secu
   load("token", [&](const std::string& n, const nlohmann::json& j) {
     if (auto t = tokenFromJson(j)) tokens_[n] = *t;
   });
-  // The config is authoritative for what it names.
-  for (auto u : settings_.users) {
-    auto old = model->users.find(u.name);
-    const User* before = old != model->users.end() ? &old->second : nullptr;
-    u.uid = before && !before->uid.empty() ? before->uid : storage::randomHex16();
-    // A password changed in the config (or through the API before this start) ends old sessions.
-    u.epoch = nextEpoch(before, u);
-    model->users[u.name] = u;
-    (void)store_->put("user", u.name, toJson(u, true).dump());
-  }
-  for (const auto& g : settings_.groups) {
-    model->groups[g.name] = g;
-    (void)store_->put("group", g.name, toJson(g).dump());
-  }
-  for (const auto& p : settings_.permissions) {
-    model->permissions[p.name] = p;
-    (void)store_->put("permission", p.name, toJson(p).dump());
-  }
+  applyEntries(*model, cfg);
   model_ = model;
   loadSigningKey(cfg.storage.root);
   ensureAdmin(cfg.storage.root);
+}
+
+void SecurityService::applyEntries(PermissionModel& model, const config::Config& cfg) {
+  model.anonymous_access = cfg.security.anonymous_access;
+  model.repo_types.clear();
+  model.deployment_of.clear();
+  for (const auto& r : cfg.repositories) {
+    model.repo_types[r.key] = r.type;
+    if (r.type == config::RepoType::Virtual && !r.virt.default_deployment_repo.empty())
+      model.deployment_of[r.key] = r.virt.default_deployment_repo;
+  }
+  // The config is authoritative for what it names.
+  for (auto u : cfg.security.users) {
+    auto old = model.users.find(u.name);
+    const User* before = old != model.users.end() ? &old->second : nullptr;
+    u.uid = before && !before->uid.empty() ? before->uid : storage::randomHex16();
+    // A password changed in the config (or through the API before this start) ends old sessions.
+    u.epoch = nextEpoch(before, u);
+    model.users[u.name] = u;
+    (void)store_->put("user", u.name, toJson(u, true).dump());
+  }
+  for (const auto& g : cfg.security.groups) {
+    model.groups[g.name] = g;
+    (void)store_->put("group", g.name, toJson(g).dump());
+  }
+  for (const auto& p : cfg.security.permissions) {
+    model.permissions[p.name] = p;
+    (void)store_->put("permission", p.name, toJson(p).dump());
+  }
+}
+
+void SecurityService::applyConfig(const config::Config& cfg) {
+  auto next = std::make_shared<const config::Security>(cfg.security);
+  (void)mutate([&](PermissionModel& m) -> Status {
+    applyEntries(m, cfg);
+    settings_ = next;  // under the write lock of the model it goes with
+    return {};
+  });
+}
+
+std::shared_ptr<const config::Security> SecurityService::settings() const {
+  std::shared_lock lock(model_mu_);
+  return settings_;
 }
 
 void SecurityService::loadSigningKey(const std::string& root) {

@@ -47,7 +47,13 @@ class SecurityService {
   SecurityService(const config::Config& cfg, std::shared_ptr<SecurityStore> store,
                   PasswordVerifier verify = verifyPassword);
 
-  const config::Security& settings() const { return settings_; }
+  // The security section in force; a reload replaces it (applyConfig).
+  std::shared_ptr<const config::Security> settings() const;
+  // A reload (docs/operations.md, "Reloading"): the security section and the
+  // repositories' types as at start, and the users, groups and permissions
+  // the config names written over the stored ones, in one model swap.
+  // failed_logins_before_delay keeps its start value (a restart applies it).
+  void applyConfig(const config::Config& cfg);
 
   // Basic credentials: a password or an access token's secret, from the
   // client at `client` (an IP address). UNAUTHORIZED when wrong;
@@ -107,7 +113,11 @@ class SecurityService {
   std::optional<AccessToken> findAccessToken(const std::string& secret, int64_t now) const;
   Principal bearerPrincipal(const nlohmann::json& claims, const User* u) const;
 
-  config::Security settings_;
+  // The config's entries (anonymous access, repository types, config-defined
+  // users, groups and permissions) into `model`, and the store.
+  void applyEntries(PermissionModel& model, const config::Config& cfg);
+
+  std::shared_ptr<const config::Security> settings_;  // guarded by model_mu_
   std::shared_ptr<SecurityStore> store_;
   std::string signing_key_;
   LoginThrottle throttle_;

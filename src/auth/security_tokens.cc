@@ -150,7 +150,7 @@ IssuedToken SecurityService::issueToken(const Principal& p, const std::vector<st
   }
   int64_t t = now();
   nlohmann::json claims{{"iss", "berth"}, {"sub", p.name}, {"aud", service}, {"iat", t}, {"nbf", t - 1},
-                        {"exp", t + settings_.token_expiry_seconds}, {"jti", storage::randomHex16()},
+                        {"exp", t + settings()->token_expiry_seconds}, {"jti", storage::randomHex16()},
                         {"typ", "access"}, {"access", access}, {"uid", p.uid}, {"ep", p.epoch}};
   if (p.via_access_token) {
     claims["via_token"] = true;
@@ -161,7 +161,7 @@ IssuedToken SecurityService::issueToken(const Principal& p, const std::vector<st
     claims["scope_actions"] = nlohmann::json::array();
     for (Action a : p.token_actions) claims["scope_actions"].push_back(actionName(a));
   }
-  IssuedToken out{signJwt(claims, signing_key_), settings_.token_expiry_seconds, t, {}};
+  IssuedToken out{signJwt(claims, signing_key_), settings()->token_expiry_seconds, t, {}};
   // A refresh token is a password's worth: only a password (or refresh) login gets one.
   bool may_refresh = p.credential == Credential::Password || p.credential == Credential::RefreshToken;
   if (offline && !p.anonymous() && !p.via_access_token && may_refresh) {

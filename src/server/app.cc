@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "api/api.h"
@@ -23,11 +24,10 @@
 #include "storage/free_space.h"
 #include "ops/gc.h"
 #include "ops/lifecycle.h"
-#include "http/client.h"
-#include "repo/local_repository.h"
-#include "repo/remote/remote_repository.h"
-#include "repo/virtual/virtual_repository.h"
+#include "ops/reload_plan.h"
+#include "repo/live_repositories.h"
 #include "repo/upload_store.h"
+#include "server/repository_set.h"
 #include "storage/fs_blob_store.h"
 #include "storage/root_lock.h"
 #include "storage/sqlite_metadata_store.h"
@@ -56,7 +56,8 @@ struct App::Parts {
   std::shared_ptr<storage::FsBlobStore> blobs;
   std::shared_ptr<storage::SqliteMetadataStore> meta;
   std::shared_ptr<repo::UploadStore> uploads;
-  std::shared_ptr<repo::RepositoryRegistry> registry;
+  std::unique_ptr<RepositorySetBuilder> builder;
+  std::shared_ptr<repo::LiveRepositories> repositories;
   std::shared_ptr<auth::SecurityService> security;
   std::shared_ptr<ops::GarbageCollector> gc;
   std::unique_ptr<ops::GcSchedule> gc_schedule;  // with gc.interval_minutes > 0, from serve()
@@ -66,8 +67,12 @@ struct App::Parts {
   std::unique_ptr<storage::FreeSpaceFloor> push_floor;
   auth::AccessControllerPtr access;
   std::unique_ptr<MetricsListener> metrics_listener;  // metrics.listen
-  // The remotes' outbound clients: shut down when the drain starts (stop()).
-  std::vector<std::shared_ptr<http::HttpClient>> outbound;
+  // Reloads (docs/operations.md, "Reloading"), one at a time. `cfg` stays
+  // the config the process started with (what restart-only keys are compared
+  // against); `applied` is the one whose repositories and security serve now.
+  std::mutex reload_mu;
+  config::Config applied;
+  std::function<config::Config()> source;
   // Hourly upkeep (expired uploads), stopped with the server.
   std::mutex upkeep_mu;
   std::condition_variable upkeep_cv;
@@ -103,30 +108,9 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   if (auto orphans = p.uploads->removeOrphanFiles(); orphans > 0)
     spdlog::info("removed {} upload files without a session", orphans);
 
-  p.registry = std::make_shared<repo::RepositoryRegistry>();
-  std::vector<std::shared_ptr<repo::VirtualRepository>> virtuals;
-  for (const auto& r : p.cfg.repositories) {
-    if (r.type == config::RepoType::Virtual) {
-      virtuals.push_back(std::make_shared<repo::VirtualRepository>(r, p.meta));
-      p.registry->add(virtuals.back());
-      spdlog::info("repository {}: virtual over [{}], pushes to {}", r.key, fmt::join(r.virt.repositories, ", "),
-                   r.virt.default_deployment_repo.empty() ? "(none)" : r.virt.default_deployment_repo);
-    } else if (r.type == config::RepoType::Remote) {
-      // One client per remote: each has its own timeout, CA bundle and pool.
-      http::ClientOptions co;
-      co.timeout = std::chrono::seconds(r.remote.timeout_seconds);
-      co.ca_file = r.remote.ca_file;
-      co.proxy = http::ProxyConfig::fromEnvironment();
-      auto client = std::make_shared<http::HttpClient>(co);
-      p.outbound.push_back(client);
-      p.registry->add(std::make_shared<repo::remote::RemoteRepository>(r, p.blobs, p.meta, p.uploads, client));
-      spdlog::info("repository {}: remote, upstream {}{}", r.key, r.remote.url, r.remote.offline ? " (offline)" : "");
-    } else {
-      p.registry->add(std::make_shared<repo::LocalRepository>(r, p.blobs, p.meta, p.uploads));
-    }
-  }
-  // Members may be defined after the virtual repository that lists them.
-  for (auto& v : virtuals) v->bind(*p.registry);
+  p.builder = std::make_unique<RepositorySetBuilder>(p.blobs, p.meta, p.uploads);
+  p.repositories = std::make_shared<repo::LiveRepositories>(p.builder->build(p.cfg.repositories, nullptr, nullptr));
+  p.applied = p.cfg;
   auth::AccessControllerPtr access;
   if (p.cfg.security.enabled) {
     auto store = std::make_shared<auth::SecurityStore>(paths.metadataDb());
@@ -136,8 +120,8 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     spdlog::warn("no security section in the configuration: this registry is open to everyone");
     access = auth::makeAllowAll();
   }
-  p.api = std::make_unique<api::Api>(p.registry, access, p.security,
-                                     std::make_shared<ops::Lifecycle>(p.registry, p.meta));
+  p.api = std::make_unique<api::Api>(p.repositories, access, p.security, p.meta);
+  p.api->setReloader([this] { return reload("POST /api/system/reload"); });
   p.access = access;
   if (p.cfg.storage.min_free_bytes > 0) {
     p.push_floor = std::make_unique<storage::FreeSpaceFloor>(paths.root(), p.cfg.storage.min_free_bytes);
@@ -236,12 +220,91 @@ std::size_t App::stop() {
   // would otherwise hold the drain for the whole grace period. Those requests
   // end with an error or a cut connection (nothing partial is cached); the
   // rest drain as usual.
-  for (auto& client : parts_->outbound) client->shutdown();
+  parts_->builder->shutdownOutbound();
   // A collection in progress (periodic or asked for) ends at its next batch.
   parts_->gc->cancel();
   auto left = parts_->server->stop(parts_->cfg.server.shutdown_grace_seconds);
   if (parts_->metrics_listener) parts_->metrics_listener->stop();
   return left;
+}
+
+namespace {
+config::ConfigProblem problem(std::string message) {
+  config::ConfigProblem p;
+  p.message = std::move(message);
+  return p;
+}
+
+void logReport(const ops::ReloadReport& report, std::string_view trigger) {
+  if (!report.applied) {
+    for (const auto& p : report.problems)
+      spdlog::error("{}: the configuration does not validate; the running configuration stays: {}", trigger,
+                    report.origin.empty() ? p.message : p.text(report.origin));
+    return;
+  }
+  const auto& r = report.repositories;
+  spdlog::info("{}: configuration reloaded: repositories added [{}], changed [{}], removed [{}], unchanged {}", trigger,
+               fmt::join(r.added, ", "), fmt::join(r.changed, ", "), fmt::join(r.removed, ", "), r.kept.size());
+  if (!report.needs_restart.empty())
+    spdlog::warn("{}: these changed keys need a restart to apply: {}", trigger, fmt::join(report.needs_restart, ", "));
+}
+}  // namespace
+
+void App::setConfigSource(std::function<config::Config()> source) {
+  std::lock_guard lock(parts_->reload_mu);
+  parts_->source = std::move(source);
+}
+
+ops::ReloadReport App::reload(std::string_view trigger) {
+  std::function<config::Config()> source;
+  {
+    std::lock_guard lock(parts_->reload_mu);
+    source = parts_->source;
+  }
+  ops::ReloadReport refused;
+  std::optional<config::Config> next;
+  try {
+    if (source) next = source();
+  } catch (const config::ConfigError& e) {
+    refused.problems = e.problems();
+    refused.origin = e.origin();
+  } catch (const std::exception& e) {
+    refused.problems.push_back(problem(e.what()));
+  }
+  if (next) return reload(*next, trigger);
+  if (!source) refused.problems.push_back(problem("this berth was given no config to reload from"));
+  logReport(refused, trigger);
+  return refused;
+}
+
+ops::ReloadReport App::reload(const config::Config& next, std::string_view trigger) {
+  auto& p = *parts_;
+  std::lock_guard lock(p.reload_mu);
+  ops::ReloadReport report;
+  report.repositories = ops::planRepositories(p.applied.repositories, next.repositories);
+  report.needs_restart = ops::keysNeedingRestart(p.cfg, next);
+  // Everything is built before anything is published: a repository that
+  // cannot be set up (a CA bundle unreadable, say) leaves the running set
+  // as it is.
+  std::shared_ptr<const repo::RepositoryRegistry> built;
+  try {
+    built = p.builder->build(next.repositories, p.repositories->current().get(), &report.repositories);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: a repository could not be set up: {}", trigger, e.what());
+    report.problems.push_back(problem("a repository could not be set up; the log says why"));
+    logReport(report, trigger);
+    return report;
+  }
+  // Security first: the model then knows a new repository's type before the
+  // repository answers, so "ANY LOCAL" permissions cover it from its first request.
+  // Turning security on or off waits for a restart (keysNeedingRestart says
+  // so): a section that is off must not open an enforcing registry meanwhile.
+  if (p.security && next.security.enabled) p.security->applyConfig(next);
+  p.repositories->publish(std::move(built));
+  p.applied = next;
+  report.applied = true;
+  logReport(report, trigger);
+  return report;
 }
 
 }  // namespace berth::server

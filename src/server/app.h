@@ -2,12 +2,15 @@
 // API and HTTP server. Owns them for the life of the process.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "berth/config.h"
+#include "ops/reload_plan.h"
 
 namespace berth::server {
 
@@ -22,6 +25,19 @@ class App {
   std::string metricsAddress() const;
   // The listeners of repositories with a `port:`, as (key, bound address).
   std::vector<std::pair<std::string, std::string>> repositoryAddresses() const;
+  // Where reload() reads the config from (main: the --config file, or the
+  // embedded default). Thread-safe.
+  void setConfigSource(std::function<config::Config()> source);
+  // SIGHUP and POST /api/system/reload (docs/operations.md, "Reloading"):
+  // loads the config from the source and applies its repositories and
+  // security settings, or changes nothing when it does not validate (the
+  // report lists why). Restart-only keys that changed are reported, not
+  // applied. Thread-safe; reloads run one at a time, requests go on.
+  // `trigger` names the cause in the log ("SIGHUP").
+  ops::ReloadReport reload(std::string_view trigger);
+  // The same with a config already loaded (so validated): the path issue
+  // 10's repository API will take with a config it edited.
+  ops::ReloadReport reload(const config::Config& next, std::string_view trigger);
   // Serves until stop(); returns after the listener closed.
   void serve();
   // Thread-safe: /health/ready answers 503 from now on; serving goes on.

@@ -90,7 +90,8 @@ class Repository {
 };
 using RepositoryPtr = std::shared_ptr<Repository>;
 
-// All repositories by key, built from the config at startup; immutable after.
+// All repositories by key: one snapshot, immutable once built. A reload
+// builds another and swaps it in (repo/live_repositories.h).
 class RepositoryRegistry {
  public:
   void add(RepositoryPtr repo) { repos_.push_back(std::move(repo)); }

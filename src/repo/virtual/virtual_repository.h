@@ -11,7 +11,8 @@
 // - Writes (uploads, mounts, manifests, deletes) go to the default
 //   deployment repository, with the caller's right there; none: 405.
 //
-// Thread-safe: members are fixed at start, every call is forwarded.
+// Thread-safe: members are fixed once bound (a reload binds a new object to
+// the new snapshot, server/repository_set.h), every call is forwarded.
 #pragma once
 
 #include <vector>

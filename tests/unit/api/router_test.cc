@@ -122,6 +122,17 @@ TEST(Router, PromoteIsItsOwnRouteInBothArtifactoryFamilies) {
   EXPECT_EQ(matchRoute("/v2/docker-dev/promote").error().code, ErrorCode::NameUnknown) << "not under /v2";
 }
 
+TEST(Router, SystemRoutesInBothFamilies) {
+  for (const char* p : {"/api/system/reload", "/artifactory/api/system/reload"}) {
+    auto r = matchRoute(p);
+    ASSERT_TRUE(r) << p;
+    EXPECT_EQ(r->kind, RouteKind::SystemReload) << p;
+    EXPECT_EQ(r->repo_key, "") << p;
+  }
+  EXPECT_EQ(matchRoute("/api/system/storage/gc")->kind, RouteKind::StorageGc);
+  EXPECT_FALSE(matchRoute("/api/system/reload/now"));
+}
+
 TEST(Router, ArtifactoryRepositoryPaths) {
   auto r = matchRoute("/artifactory/docker-dev/team/app/1.0");
   ASSERT_TRUE(r);

@@ -206,6 +206,30 @@ TEST_F(SecurityServiceTest, EpochsSurviveARestartAndAConfigPasswordChangeEndsSes
   EXPECT_FALSE(service_->authenticateRefresh(new_session.refresh_token));
 }
 
+// A reload (App::reload): the security section and the config's entries are
+// swapped in at once; what a caller already holds does not change under it.
+TEST_F(SecurityServiceTest, ApplyConfigSwapsTheSettingsAndTheConfigsEntries) {
+  auto bob = mustLogin("bob", "bob-pw");
+  EXPECT_FALSE(service_->isAllowed(bob, "docker-new", "app", Action::Read));
+  auto held = service_->settings();
+  ASSERT_TRUE(held->anonymous_access);
+  auto next = cfg_;
+  next.security.anonymous_access = false;
+  next.security.token_expiry_seconds = 60;
+  config::Repository added;
+  added.key = "docker-new";
+  next.repositories.push_back(added);
+  next.security.permissions[0].repositories.push_back("docker-new");
+  next.security.users[1].password_hash = fake("alice-new");
+  service_->applyConfig(next);
+  EXPECT_FALSE(service_->settings()->anonymous_access);
+  EXPECT_TRUE(held->anonymous_access);
+  EXPECT_TRUE(service_->isAllowed(bob, "docker-new", "app", Action::Read));
+  EXPECT_FALSE(login("alice", "alice-pw"));
+  EXPECT_TRUE(login("alice", "alice-new"));
+  EXPECT_EQ(service_->issueToken(bob, {}, "svc", "", false).expires_in, 60);
+}
+
 TEST_F(SecurityServiceTest, ATokenMintedWithAnAccessTokenDiesWithIt) {
   AccessToken t;
   t.user = "alice";
