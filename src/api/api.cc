@@ -76,6 +76,7 @@ observe::RouteLabel routeLabel(RouteKind k) {
     case RouteKind::RepoPath: return L::RepoPath;
     case RouteKind::StorageGc: return L::StorageGc;
     case RouteKind::SystemReload: return L::SystemReload;
+    case RouteKind::Repositories: return L::Repositories;
   }
   return L::Unmatched;
 }
@@ -93,7 +94,8 @@ std::string Api::challenge(http::Exchange& ex, const repo::RepositoryRegistry& r
   // The token endpoint, /v2/auth and the REST APIs take Basic credentials.
   if (!route || route->kind == RouteKind::Token || route->kind == RouteKind::Security ||
       route->kind == RouteKind::AuthConfig || route->kind == RouteKind::Promote || route->kind == RouteKind::RepoPath ||
-      route->kind == RouteKind::StorageGc || route->kind == RouteKind::SystemReload)
+      route->kind == RouteKind::StorageGc || route->kind == RouteKind::SystemReload ||
+      route->kind == RouteKind::Repositories)
     return "Basic realm=\"Berth\"";
   Context c{ex, *route, nullptr, repos, *access_, security_.get(), {}, {}, {}};
   std::string out = bearerChallenge(c);
@@ -159,6 +161,7 @@ Status Api::dispatch(http::Exchange& ex, const std::shared_ptr<const repo::Repos
     case RouteKind::Security: return handleSecurity(c);
     case RouteKind::StorageGc: return gc_ ? handleStorageGc(c, *gc_, *gc_options_) : unsupported(c);
     case RouteKind::SystemReload: return reload_ ? handleSystemReload(c, reload_) : unsupported(c);
+    case RouteKind::Repositories: return repository_manager_ ? handleRepositories(c, *repository_manager_) : unsupported(c);
     default: break;
   }
   // Access is checked before the repository is looked up, for known and

@@ -24,6 +24,8 @@ struct GcOptions;
 
 namespace berth::api {
 
+class RepositoryManager;
+
 class Api {
  public:
   // `security` is null for an open registry; `meta` null: no promotion or
@@ -42,6 +44,8 @@ class Api {
   void setGarbageCollector(std::shared_ptr<ops::GarbageCollector> gc, const ops::GcOptions& options);
   // Serves POST /api/system/reload with it (else UNSUPPORTED). Set before serving.
   void setReloader(std::function<ops::ReloadReport()> reload) { reload_ = std::move(reload); }
+  // Serves /api/repositories with it (else UNSUPPORTED). Set before serving.
+  void setRepositoryManager(std::shared_ptr<RepositoryManager> m) { repository_manager_ = std::move(m); }
 
  private:
   Status dispatch(http::Exchange& ex, const std::shared_ptr<const repo::RepositoryRegistry>& repos,
@@ -55,6 +59,7 @@ class Api {
   std::shared_ptr<auth::SecurityService> security_;
   storage::MetadataStorePtr meta_;
   std::function<ops::ReloadReport()> reload_;
+  std::shared_ptr<RepositoryManager> repository_manager_;
   std::function<Status()> push_guard_;
   std::string subdomain_base_;
   std::shared_ptr<ops::GarbageCollector> gc_;

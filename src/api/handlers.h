@@ -90,6 +90,8 @@ Status handlePromote(Context& c, ops::Lifecycle& life);
 Status handleRepoPath(Context& c, ops::Lifecycle& life);
 Status handleStorageGc(Context& c, ops::GarbageCollector& gc, const ops::GcOptions& options);
 Status handleSystemReload(Context& c, const std::function<ops::ReloadReport()>& reload);
+class RepositoryManager;
+Status handleRepositories(Context& c, RepositoryManager& manager);
 
 // "http(s)://host" as the client addressed us (Host header, TLS or not).
 std::string externalBase(const http::HttpRequest& req);

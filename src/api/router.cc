@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include <algorithm>
 #include <cctype>
 #include <string_view>
 
@@ -98,6 +99,14 @@ Result<Route> matchRoute(const std::string& path, const std::string& port_reposi
   }
   if (p == "/api/system/storage/gc" || p == "/artifactory/api/system/storage/gc") {
     route.kind = RouteKind::StorageGc;
+    return route;
+  }
+  if (std::string_view rest = p.starts_with("/artifactory/") ? p.substr(12) : p;
+      rest == "/api/repositories" || rest.starts_with("/api/repositories/")) {
+    route.kind = RouteKind::Repositories;
+    rest.remove_prefix(std::min(rest.size(), std::string_view("/api/repositories/").size()));
+    if (rest.find('/') != std::string_view::npos) return noRoute(path);
+    route.tail = std::string(rest);
     return route;
   }
   if (p == "/api/system/reload" || p == "/artifactory/api/system/reload") {

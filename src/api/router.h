@@ -27,6 +27,7 @@ enum class RouteKind {
   RepoPath,    // /artifactory/<repoKey>/<tail...>: a path in the repository's tree (image[/tag])
   StorageGc,   // [/artifactory]/api/system/storage/gc: garbage collection (admin)
   SystemReload,  // [/artifactory]/api/system/reload: reload the config file (admin)
+  Repositories,  // [/artifactory]/api/repositories[/<key>]: repository management; the key is in tail
 };
 
 struct Route {

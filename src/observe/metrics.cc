@@ -10,7 +10,7 @@ namespace {
 constexpr std::array<std::string_view, static_cast<std::size_t>(RouteLabel::kCount)> kRouteNames{
     "unmatched", "base", "catalog", "repo_catalog", "blob", "upload_start", "upload", "manifest", "tags",
     "referrers", "token", "auth_config", "security", "promote", "repo_path", "ping", "health", "metrics", "storage_gc",
-    "system_reload"};
+    "system_reload", "repositories"};
 constexpr std::array<std::string_view, static_cast<std::size_t>(FamilyLabel::kCount)> kFamilyNames{
     "v2", "artifactory", "token", "security", "system", "other"};
 constexpr std::array<std::string_view, static_cast<std::size_t>(AuthFailure::kCount)> kAuthNames{
@@ -102,7 +102,7 @@ std::string_view familyName(FamilyLabel f) { return kFamilyNames[static_cast<std
 FamilyLabel familyOf(std::string_view path, RouteLabel route) {
   if (route == RouteLabel::Token || route == RouteLabel::AuthConfig) return FamilyLabel::Token;
   if (route == RouteLabel::Ping || route == RouteLabel::Health || route == RouteLabel::Metrics ||
-      route == RouteLabel::StorageGc || route == RouteLabel::SystemReload)
+      route == RouteLabel::StorageGc || route == RouteLabel::SystemReload || route == RouteLabel::Repositories)
     return FamilyLabel::System;
   if (route == RouteLabel::Security) return FamilyLabel::Security;
   if (path == "/v2" || path.starts_with("/v2/")) return FamilyLabel::V2;

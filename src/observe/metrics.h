@@ -23,7 +23,8 @@ namespace berth::observe {
 // front end's own answers and unknown paths stay Unmatched.
 enum class RouteLabel : uint8_t {
   Unmatched, Base, Catalog, RepoCatalog, Blob, UploadStart, Upload, Manifest, Tags, Referrers,
-  Token, AuthConfig, Security, Promote, RepoPath, Ping, Health, Metrics, StorageGc, SystemReload, kCount
+  Token, AuthConfig, Security, Promote, RepoPath, Ping, Health, Metrics, StorageGc, SystemReload,
+  Repositories, kCount
 };
 // The URL family: /v2, Artifactory's /[artifactory/]api/docker/<key>/v2 and
 // REST paths, the token endpoints, /api/security, the system endpoints.

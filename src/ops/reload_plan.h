@@ -2,7 +2,7 @@
 // which repositories are new, changed or gone, and which changed keys only a
 // restart applies. Pure functions over two validated configs; App::reload
 // builds and swaps from the plan (docs/design.md, "Runtime-swappable
-// repositories"), and issue 10's repository API will plan its edits the same way.
+// repositories"), for a file reload and the repository API alike.
 #pragma once
 
 #include <string>

@@ -187,30 +187,40 @@ Status UploadStore::cancel(const UploadSessionPtr& s) {
   return finish(s, true);
 }
 
-std::size_t UploadStore::purgeIdleSince(int64_t cutoff, bool dry_run) {
+std::size_t UploadStore::endWhere(
+    const std::function<bool(const storage::UploadRecord&, const std::string& path)>& pick, bool dry_run) {
   auto rows = meta_->uploads();
   if (!rows) return 0;
-  std::size_t purged = 0;
+  std::size_t ended = 0;
   for (const auto& u : *rows) {
     std::string path = paths_.upload(u.uuid);
-    if (lastActivity(path) >= cutoff) continue;  // cheap first look, without reviving it
+    if (!pick(u, path)) continue;  // a cheap first look, without reviving it
     if (dry_run) {
-      ++purged;
+      ++ended;
       continue;
     }
     auto s = live(u.uuid, &u);
     if (!s) {
       // No data file: nothing left to resume.
-      if (s.error().code == ErrorCode::BlobUploadUnknown && meta_->deleteUpload(u.uuid)) ++purged;
+      if (s.error().code == ErrorCode::BlobUploadUnknown && meta_->deleteUpload(u.uuid)) ++ended;
       continue;
     }
     auto lease = (*s)->tryAcquire();
     if (!lease || (*s)->ended()) continue;  // a request is using it: active
-    if (lastActivity(path) >= cutoff) continue;  // touched since the first look
+    if (!pick(u, path)) continue;           // touched since the first look
     (void)finish(*s, true);
-    ++purged;
+    ++ended;
   }
-  return purged;
+  return ended;
+}
+
+std::size_t UploadStore::purgeIdleSince(int64_t cutoff, bool dry_run) {
+  return endWhere([cutoff](const storage::UploadRecord&, const std::string& path) { return lastActivity(path) < cutoff; },
+                  dry_run);
+}
+
+std::size_t UploadStore::endSessionsOf(const std::string& repo) {
+  return endWhere([&repo](const storage::UploadRecord& u, const std::string&) { return u.repo == repo; }, false);
 }
 
 std::size_t UploadStore::removeOrphanFiles(int64_t idle_before, bool dry_run) {

@@ -58,6 +58,9 @@ class UploadStore {
   // (unix seconds). A session in use by a request is active: skipped.
   // Returns how many were removed (dry_run: would be, nothing is).
   std::size_t purgeIdleSince(int64_t cutoff, bool dry_run = false);
+  // Ends every session of the repository that no request is using (a
+  // repository deleted through the API). Returns how many.
+  std::size_t endSessionsOf(const std::string& repo);
   // Removes data files that belong to no session (a crash between creating
   // the file and recording the session) and were last written before
   // idle_before (unix seconds). At start every such file goes; online (GC)
@@ -73,6 +76,10 @@ class UploadStore {
   // Ends s (its Lease held): removes its file (unless consumed) and row
   // (unless gone with the commit), forgets it.
   Status finish(const UploadSessionPtr& s, bool remove_file, bool remove_row = true);
+  // Ends the sessions `pick` chooses (it sees each row and its file's path)
+  // that no request is using; `pick` is asked again once the session is held.
+  std::size_t endWhere(const std::function<bool(const storage::UploadRecord&, const std::string& path)>& pick,
+                       bool dry_run);
 
   storage::Paths paths_;
   storage::MetadataStorePtr meta_;

@@ -27,8 +27,10 @@
 #include "ops/reload_plan.h"
 #include "repo/live_repositories.h"
 #include "repo/upload_store.h"
+#include "server/repository_admin.h"
 #include "server/repository_set.h"
 #include "storage/fs_blob_store.h"
+#include "storage/repository_definitions.h"
 #include "storage/root_lock.h"
 #include "storage/sqlite_metadata_store.h"
 
@@ -57,6 +59,7 @@ struct App::Parts {
   std::shared_ptr<storage::SqliteMetadataStore> meta;
   std::shared_ptr<repo::UploadStore> uploads;
   std::unique_ptr<RepositorySetBuilder> builder;
+  std::shared_ptr<RepositoryAdmin> repository_admin;  // /api/repositories
   std::shared_ptr<repo::LiveRepositories> repositories;
   std::shared_ptr<auth::SecurityService> security;
   std::shared_ptr<ops::GarbageCollector> gc;
@@ -108,6 +111,10 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   if (auto orphans = p.uploads->removeOrphanFiles(); orphans > 0)
     spdlog::info("removed {} upload files without a session", orphans);
 
+  p.repository_admin = std::make_shared<RepositoryAdmin>(
+      std::make_shared<storage::RepositoryDefinitions>(paths.metadataDb()), p.meta, p.uploads);
+  // What serves from the start: the file's repositories and the API's.
+  p.cfg = p.repository_admin->compose(std::move(p.cfg));
   p.builder = std::make_unique<RepositorySetBuilder>(p.blobs, p.meta, p.uploads);
   p.repositories = std::make_shared<repo::LiveRepositories>(p.builder->build(p.cfg.repositories, nullptr, nullptr));
   p.applied = p.cfg;
@@ -122,6 +129,14 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   }
   p.api = std::make_unique<api::Api>(p.repositories, access, p.security, p.meta);
   p.api->setReloader([this] { return reload("POST /api/system/reload"); });
+  p.repository_admin->setApply([this](const auto& edit, const auto& done, std::string_view trigger) {
+    return applyEdited(edit, done, trigger);
+  });
+  p.repository_admin->setCurrent([&p] {
+    std::lock_guard lock(p.reload_mu);
+    return p.applied;
+  });
+  p.api->setRepositoryManager(p.repository_admin);
   p.access = access;
   if (p.cfg.storage.min_free_bytes > 0) {
     p.push_floor = std::make_unique<storage::FreeSpaceFloor>(paths.root(), p.cfg.storage.min_free_bytes);
@@ -271,15 +286,27 @@ ops::ReloadReport App::reload(std::string_view trigger) {
   } catch (const std::exception& e) {
     refused.problems.push_back(problem(e.what()));
   }
-  if (next) return reload(*next, trigger);
+  if (next)
+    return applyEdited([&](const config::Config&) { return parts_->repository_admin->compose(std::move(*next)); }, {},
+                       trigger);
   if (!source) refused.problems.push_back(problem("this berth was given no config to reload from"));
   logReport(refused, trigger);
   return refused;
 }
 
-ops::ReloadReport App::reload(const config::Config& next, std::string_view trigger) {
+ops::ReloadReport App::applyEdited(const std::function<std::optional<config::Config>(const config::Config&)>& edit,
+                                   const std::function<void(const ops::ReloadReport&)>& done,
+                                   std::string_view trigger) {
+  std::lock_guard lock(parts_->reload_mu);
+  auto next = edit(parts_->applied);
+  if (!next) return {};
+  auto report = applyLocked(*next, trigger);
+  if (done) done(report);
+  return report;
+}
+
+ops::ReloadReport App::applyLocked(const config::Config& next, std::string_view trigger) {
   auto& p = *parts_;
-  std::lock_guard lock(p.reload_mu);
   ops::ReloadReport report;
   report.repositories = ops::planRepositories(p.applied.repositories, next.repositories);
   report.needs_restart = ops::keysNeedingRestart(p.cfg, next);

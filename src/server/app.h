@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,10 +35,9 @@ class App {
   // report lists why). Restart-only keys that changed are reported, not
   // applied. Thread-safe; reloads run one at a time, requests go on.
   // `trigger` names the cause in the log ("SIGHUP").
+  // The repositories created through the repository API
+  // (server/repository_admin.h) are added to the file's each time.
   ops::ReloadReport reload(std::string_view trigger);
-  // The same with a config already loaded (so validated): the path issue
-  // 10's repository API will take with a config it edited.
-  ops::ReloadReport reload(const config::Config& next, std::string_view trigger);
   // Serves until stop(); returns after the listener closed.
   void serve();
   // Thread-safe: /health/ready answers 503 from now on; serving goes on.
@@ -47,6 +47,13 @@ class App {
   std::size_t stop();
 
  private:
+  // Under the reload lock: `edit` gets the applied config and gives the one
+  // to apply (none: nothing changes), which is then built and swapped;
+  // `done` (if any) sees the outcome before the lock is let go.
+  ops::ReloadReport applyEdited(const std::function<std::optional<config::Config>(const config::Config&)>& edit,
+                                const std::function<void(const ops::ReloadReport&)>& done, std::string_view trigger);
+  ops::ReloadReport applyLocked(const config::Config& next, std::string_view trigger);
+
   struct Parts;
   std::unique_ptr<Parts> parts_;
 };

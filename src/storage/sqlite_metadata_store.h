@@ -48,6 +48,11 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<PromoteOutcome> promote(const PromoteSpec& spec) override;
   Result<bool> deleteTagAndPrune(const std::string& repo, const std::string& name, const std::string& tag) override;
   Result<bool> deleteImage(const std::string& repo, const std::string& name) override;
+  // Removes every image of the repository (its tags, manifests, references
+  // and blob links) in one transaction: a repository deleted through the
+  // API. Upload sessions are the upload store's to end. Returns how many
+  // images there were.
+  Result<std::size_t> deleteRepositoryContent(const std::string& repo);
 
   Result<bool> imageExists(const std::string& repo, const std::string& name) override;
   Result<Page> listImages(const std::string& repo, const std::string& last, std::size_t n) override;

@@ -162,6 +162,23 @@ Result<bool> SqliteMetadataStore::deleteImage(const std::string& repo, const std
   return true;
 }
 
+Result<std::size_t> SqliteMetadataStore::deleteRepositoryContent(const std::string& repo) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto st = tx.begin(); !st) return tl::unexpected(st.error());
+  auto count = db_.prepare("SELECT COUNT(*) FROM images WHERE repo=?1");
+  count.bind(1, repo);
+  auto row = count.step();
+  if (!row) return tl::unexpected(row.error());
+  auto images = static_cast<std::size_t>(*row ? count.integer(0) : 0);
+  for (const char* sql : {"DELETE FROM tags WHERE repo=?1", "DELETE FROM manifests WHERE repo=?1",
+                          "DELETE FROM manifest_refs WHERE repo=?1", "DELETE FROM blob_links WHERE repo=?1",
+                          "DELETE FROM images WHERE repo=?1"})
+    if (auto st = db_.prepare(sql).bind(1, repo).run(); !st) return tl::unexpected(st.error());
+  if (auto c = tx.commit(); !c) return tl::unexpected(c.error());
+  return images;
+}
+
 Result<PromoteOutcome> SqliteMetadataStore::promote(const PromoteSpec& p) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);  // rolled back on every early return
