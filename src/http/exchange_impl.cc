@@ -331,7 +331,7 @@ void Session::serveRequest(asio::yield_context yield) {
   {
     const bool keep_alive = parser_->keep_alive();  // read now: a chunked body moves the parser
     auto start = std::chrono::steady_clock::now();
-    ExchangeImpl ex(io, buffer_, *parser_, toRequest(*parser_, remote_, stream_.secure(), o.trusted_proxies, port_repository_),
+    ExchangeImpl ex(io, buffer_, *parser_, toRequest(*parser_, remote_, stream_.secure(), o.trusted_proxies, *port_repository_),
                     o.body_budget.get(), server_.stopping);
     try {
       (plain_on_tls_ ? server_.plain_on_tls_handler : server_.handler)(ex);

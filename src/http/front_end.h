@@ -32,6 +32,7 @@ namespace bhttp = boost::beast::http;
 using HeaderParser = bhttp::request_parser<bhttp::empty_body>;
 
 class Session;
+class Acceptor;
 
 // Connections counted globally and per client address. Thread-safe.
 class ConnectionLimits {
@@ -52,10 +53,12 @@ struct Server::Impl {
   Impl(ServerOptions options, RequestHandler handler, ExchangeObserver observer);
 
   struct Listener {
-    std::string repository;  // empty: the main listener
-    uint16_t port = 0;       // as configured (0: ephemeral)
-    std::optional<tcp::acceptor> acceptor;
+    // Empty: the main listener. Shared with the sessions it accepted, which
+    // may outlive it (a reload closes a repository's listener).
+    std::shared_ptr<const std::string> repository;
+    uint16_t port = 0;  // as configured (0: ephemeral)
     uint16_t bound_port = 0;
+    std::shared_ptr<Acceptor> acceptor;  // bound; accepting once the server serves
   };
 
   ServerOptions options;
@@ -66,9 +69,12 @@ struct Server::Impl {
   asio::thread_pool pool;
   CoroutineStacks stacks;
   ConnectionLimits limits;
-  // The main listener first, then one per repository with a port. Fixed at
-  // construction: sessions keep a reference to their listener's repository.
+  // The main listener first, then one per repository with a port (a reload
+  // changes those: Server::setRepositoryListeners). Guarded by listeners_mu,
+  // as is `accepting` (serve() has started the listeners' accept loops).
+  std::mutex listeners_mu;
   std::vector<Listener> listeners;
+  bool accepting = false;
   std::atomic<bool> stopping{false};
   std::atomic<bool> serving{false};
 
@@ -87,9 +93,9 @@ struct Server::Impl {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  // `port_repository` outlives the session (it is its listener's).
+  // `port_repository`: the listener's (empty: the main one).
   Session(Server::Impl& server, tcp::socket socket, std::string remote, std::string client, bool exempt,
-          const std::string& port_repository);
+          std::shared_ptr<const std::string> port_repository);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -139,7 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Server::Impl& server_;
   Stream stream_;
   std::string remote_, client_;
-  const std::string& port_repository_;
+  std::shared_ptr<const std::string> port_repository_;
   asio::steady_timer timer_;  // the loop-side deadline
   unsigned deadline_generation_ = 0;  // a late timer handler from an older deadline does nothing
   bool timed_out_ = false;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <future>
 #include <stdexcept>
 
@@ -86,9 +87,9 @@ Server::Impl::Impl(ServerOptions o, RequestHandler h, ExchangeObserver obs)
       pool(std::max(1u, options.workers)),
       stacks(kStackBytes, 4 * std::max(1u, options.workers)),
       limits(options.max_connections, options.max_connections_per_client) {
-  listeners.reserve(1 + options.repository_listeners.size());
-  listeners.push_back(Listener{{}, options.port, std::nullopt, 0});
-  for (const auto& r : options.repository_listeners) listeners.push_back(Listener{r.repository, r.port, std::nullopt, 0});
+  listeners.push_back(Listener{std::make_shared<const std::string>(), options.port, 0, nullptr});
+  for (const auto& r : options.repository_listeners)
+    listeners.push_back(Listener{std::make_shared<const std::string>(r.repository), r.port, 0, nullptr});
   plain_on_tls_handler = [redirect = options.redirect_plain_http](Exchange& ex) {
     ex.respond(plainOnTlsPort(ex, redirect));
   };
@@ -111,15 +112,18 @@ void Server::Impl::warnLimited(const std::string& message) {
 
 // The accept loop of one listener: one pending accept at a time, on the
 // loop thread. A refusal is a non-blocking send and a close, so no client
-// can stall it.
-class Acceptor {
+// can stall it. Owns the listening socket; each pending operation holds the
+// acceptor, so a listener a reload removes goes when its last one ends.
+class Acceptor : public std::enable_shared_from_this<Acceptor> {
  public:
-  Acceptor(Server::Impl& s, Server::Impl::Listener& l)
-      : s_(s), listener_(l), acceptor_(*l.acceptor), backoff_(s.loop), reserve_fd_(openReserveFd()) {}
+  Acceptor(Server::Impl& s, std::shared_ptr<const std::string> repository, tcp::acceptor acceptor)
+      : s_(s), repository_(std::move(repository)), acceptor_(std::move(acceptor)), backoff_(s.loop),
+        reserve_fd_(openReserveFd()) {}
   ~Acceptor() {
     if (reserve_fd_ >= 0) ::close(reserve_fd_);
   }
-  void next();
+  void next();   // loop thread
+  void close();  // loop thread: the pending accept ends (operation_aborted)
 
  private:
   void accepted(tcp::socket socket);
@@ -127,18 +131,24 @@ class Acceptor {
   void refuse(int fd, const char* message);
 
   Server::Impl& s_;
-  Server::Impl::Listener& listener_;
-  tcp::acceptor& acceptor_;
+  std::shared_ptr<const std::string> repository_;
+  tcp::acceptor acceptor_;
   asio::steady_timer backoff_;
   int reserve_fd_;  // a spare descriptor, freed to shed a connection when out of them
 };
 
+void Acceptor::close() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  backoff_.cancel();
+}
+
 void Acceptor::next() {
   if (s_.stopping || !acceptor_.is_open()) return;
-  acceptor_.async_accept(s_.loop, [this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec) return failed(ec);
-    accepted(std::move(socket));
-    next();
+  acceptor_.async_accept(s_.loop, [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+    if (ec) return self->failed(ec);
+    self->accepted(std::move(socket));
+    self->next();
   });
 }
 
@@ -176,8 +186,7 @@ void Acceptor::accepted(tcp::socket socket) {
   }
   std::shared_ptr<Session> session;
   try {
-    session = std::make_shared<Session>(s_, std::move(socket), endpointText(peer), client, exempt,
-                                        listener_.repository);
+    session = std::make_shared<Session>(s_, std::move(socket), endpointText(peer), client, exempt, repository_);
     std::lock_guard lock(s_.mu);
     s_.sessions.emplace(session.get(), session);
   } catch (const std::bad_alloc&) {
@@ -193,7 +202,7 @@ void Acceptor::accepted(tcp::socket socket) {
 }
 
 void Acceptor::failed(const boost::system::error_code& ec) {
-  if (ec == asio::error::operation_aborted || s_.stopping) return;
+  if (ec == asio::error::operation_aborted || s_.stopping || !acceptor_.is_open()) return;
   int err = ec.value();
   if (reserve_fd_ < 0) reserve_fd_ = openReserveFd();
   if ((err == EMFILE || err == ENFILE) && reserve_fd_ >= 0) {
@@ -212,9 +221,9 @@ void Acceptor::failed(const boost::system::error_code& ec) {
     reserve_fd_ = openReserveFd();
     s_.warnLimited(std::string("out of file descriptors (") + ec.message() +
                    "); refusing new connections until some close");
-    acceptor_.async_wait(tcp::acceptor::wait_read, [this](boost::system::error_code wait_ec) {
-      if (wait_ec) return failed(wait_ec);
-      next();
+    acceptor_.async_wait(tcp::acceptor::wait_read, [self = shared_from_this()](boost::system::error_code wait_ec) {
+      if (wait_ec) return self->failed(wait_ec);
+      self->next();
     });
     return;
   }
@@ -222,53 +231,113 @@ void Acceptor::failed(const boost::system::error_code& ec) {
   // Another failure: back off instead of spinning.
   s_.warnLimited("accept failed: " + ec.message() + "; backing off");
   backoff_.expires_after(std::chrono::milliseconds(100));
-  backoff_.async_wait([this](boost::system::error_code) { next(); });
+  backoff_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->next();
+  });
 }
 
 Server::Server(ServerOptions options, RequestHandler handler, ExchangeObserver observer)
     : impl_(std::make_shared<Impl>(std::move(options), std::move(handler), std::move(observer))) {}
 
+namespace {
+// A listener bound on the server's host, not yet accepting. Throws naming
+// the address (and the repository).
+std::shared_ptr<Acceptor> bindListener(Server::Impl& s, const std::shared_ptr<const std::string>& repository,
+                                       uint16_t port, uint16_t& bound_port) {
+  const std::string where = s.options.host + ":" + std::to_string(port) +
+                            (repository->empty() ? "" : " (the port of repository '" + *repository + "')");
+  boost::system::error_code ec;
+  tcp::resolver resolver(s.loop);
+  auto found = resolver.resolve(s.options.host, std::to_string(port),
+                                tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || found.empty()) throw std::runtime_error("cannot resolve listen address " + where + ": " + ec.message());
+  tcp::endpoint ep = found.begin()->endpoint();
+  tcp::acceptor acceptor(s.loop);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(4096, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+  bound_port = acceptor.local_endpoint().port();
+  return std::make_shared<Acceptor>(s, repository, std::move(acceptor));
+}
+}  // namespace
+
 void Server::listen() {
   auto& s = *impl_;
-  for (auto& l : s.listeners) {
-    const std::string where = s.options.host + ":" + std::to_string(l.port) +
-                              (l.repository.empty() ? "" : " (the port of repository '" + l.repository + "')");
-    boost::system::error_code ec;
-    tcp::resolver resolver(s.loop);
-    auto found = resolver.resolve(s.options.host, std::to_string(l.port),
-                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-    if (ec || found.empty()) throw std::runtime_error("cannot resolve listen address " + where + ": " + ec.message());
-    tcp::endpoint ep = found.begin()->endpoint();
-    tcp::acceptor acceptor(s.loop);
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(4096, ec);
-    if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
-    l.bound_port = acceptor.local_endpoint().port();
-    l.acceptor.emplace(std::move(acceptor));
-  }
+  std::lock_guard lock(s.listeners_mu);
+  for (auto& l : s.listeners) l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);
 }
 
 std::string Server::boundAddress() const { return boundListeners().front().address; }
 
-uint16_t Server::boundPort() const { return impl_->listeners.front().bound_port; }
+uint16_t Server::boundPort() const { return boundListeners().front().port; }
 
 std::vector<BoundListener> Server::boundListeners() const {
   const auto& host = impl_->options.host;
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::vector<BoundListener> out;
+  std::lock_guard lock(impl_->listeners_mu);
   for (const auto& l : impl_->listeners)
-    out.push_back({l.repository, h + ":" + std::to_string(l.bound_port), l.bound_port});
+    out.push_back({*l.repository, h + ":" + std::to_string(l.bound_port), l.bound_port});
   return out;
+}
+
+void Server::setRepositoryListeners(const std::vector<RepositoryListener>& wanted) {
+  using Listener = Impl::Listener;
+  auto& s = *impl_;
+  std::vector<Listener> current;
+  {
+    std::lock_guard lock(s.listeners_mu);
+    current = s.listeners;
+  }
+  std::vector<Listener> next{current.front()}, opened;
+  for (const auto& w : wanted) {
+    auto kept = std::find_if(current.begin() + 1, current.end(),
+                             [&](const Listener& l) { return *l.repository == w.repository && l.port == w.port; });
+    if (kept != current.end()) {
+      next.push_back(*kept);
+      continue;
+    }
+    Listener l{std::make_shared<const std::string>(w.repository), w.port, 0, nullptr};
+    l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);  // a throw closes those bound so far
+    opened.push_back(l);
+    next.push_back(std::move(l));
+  }
+  std::vector<std::shared_ptr<Acceptor>> closed;
+  for (const auto& l : current)
+    if (l.acceptor && std::none_of(next.begin(), next.end(), [&](const Listener& n) { return n.acceptor == l.acceptor; }))
+      closed.push_back(l.acceptor);
+  std::unique_lock lock(s.listeners_mu);
+  s.listeners = std::move(next);
+  for (auto& l : opened) {
+    spdlog::info("listening on {} for repository '{}'", s.options.host + ":" + std::to_string(l.bound_port),
+                 *l.repository);
+    if (s.accepting) asio::post(s.loop, [a = l.acceptor] { a->next(); });
+  }
+  if (!s.accepting) {  // no loop yet: nothing else uses them
+    for (auto& a : closed) a->close();
+    return;
+  }
+  lock.unlock();
+  // On the loop, whose objects they are; waited for, so that the port is
+  // free when the reload answers.
+  auto done = std::make_shared<std::promise<void>>();
+  asio::post(s.loop, [closed, done] {
+    for (auto& a : closed) a->close();
+    done->set_value();
+  });
+  done->get_future().wait_for(std::chrono::seconds(5));
 }
 
 void Server::serve() {
   auto& s = *impl_;
-  std::vector<std::unique_ptr<Acceptor>> acceptors;
-  for (auto& l : s.listeners)
-    if (l.acceptor) acceptors.push_back(std::make_unique<Acceptor>(s, l));
-  for (auto& a : acceptors) asio::post(s.loop, [a = a.get()] { a->next(); });
+  {
+    std::lock_guard lock(s.listeners_mu);
+    s.accepting = true;
+    for (auto& l : s.listeners)
+      if (l.acceptor) asio::post(s.loop, [a = l.acceptor] { a->next(); });
+  }
   // Runs until stop() releases it: sessions come and go in between.
   auto guard = asio::make_work_guard(s.loop);
   // A stop() that came before serving began (SIGTERM right after the ready
@@ -295,9 +364,9 @@ std::size_t Server::stop(unsigned grace_seconds) {
   // On the loop: no more accepting, idle connections closed at once. Busy
   // ones close after their response (stopping_ makes it Connection: close).
   auto close_listeners = [&s] {
-    boost::system::error_code ignored;
+    std::lock_guard lock(s.listeners_mu);
     for (auto& l : s.listeners)
-      if (l.acceptor) l.acceptor->close(ignored);
+      if (l.acceptor) l.acceptor->close();
   };
   if (!s.serving) {  // never served: no sessions, nothing to drain
     close_listeners();

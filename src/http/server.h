@@ -84,8 +84,15 @@ class Server {
   // The main listener's bound address "host:port" (after listen()).
   std::string boundAddress() const;
   uint16_t boundPort() const;
-  // Every listener, the main one first (after listen()).
+  // Every listener, the main one first (after listen()). Thread-safe.
   std::vector<BoundListener> boundListeners() const;
+  // Thread-safe (a reload): repositories' listeners become `wanted`. A
+  // repository that keeps its port keeps its listener; new ones are bound
+  // first, all of them, so that a port that cannot be had throws (naming it)
+  // with nothing changed; then they accept (once serving) and the listeners
+  // no longer wanted stop accepting. Connections already accepted on those
+  // go on to their end.
+  void setRepositoryListeners(const std::vector<RepositoryListener>& wanted);
   // Runs the event loop on the calling thread until stop() has finished.
   void serve();
   // Thread-safe. Stops accepting on every listener, closes idle connections at once, lets

@@ -31,13 +31,13 @@ Session::Registration::~Registration() {
 }
 
 Session::Session(Server::Impl& server, tcp::socket socket, std::string remote, std::string client, bool exempt,
-                 const std::string& port_repository)
+                 std::shared_ptr<const std::string> port_repository)
     : registration_{server, this, client, exempt},
       server_(server),
       stream_(std::move(socket)),
       remote_(std::move(remote)),
       client_(std::move(client)),
-      port_repository_(port_repository),
+      port_repository_(std::move(port_repository)),
       timer_(server.loop) {}
 
 Session::~Session() = default;

@@ -93,13 +93,8 @@ std::vector<std::string> keysNeedingRestart(const config::Config& a, const confi
   check("security", a.security.enabled, b.security.enabled);
   check("security.failed_logins_before_delay", a.security.failed_logins_before_delay,
         b.security.failed_logins_before_delay);
-  // A repository's own listener opens at start (docs/operations.md, "Reloading").
-  for (const auto& r : b.repositories) {
-    const auto* old = findKey(a.repositories, r.key);
-    if (r.port != (old ? old->port : 0u)) out.push_back("repositories." + r.key + ".port");
-  }
-  for (const auto& r : a.repositories)
-    if (r.port != 0 && !findKey(b.repositories, r.key)) out.push_back("repositories." + r.key + ".port");
+  // A repository's own port is not here: a reload opens and closes those
+  // listeners (http::Server::setRepositoryListeners).
   return out;
 }
 

@@ -50,6 +50,14 @@ void raiseFileLimit() {
   spdlog::info("file descriptor limit: soft {} (was {}), hard {}", lim.rlim_cur, before, lim.rlim_max);
 }
 
+// A listener for each repository with a port of its own.
+std::vector<http::RepositoryListener> repositoryListeners(const config::Config& c) {
+  std::vector<http::RepositoryListener> out;
+  for (const auto& r : c.repositories)
+    if (r.port != 0) out.push_back({r.key, static_cast<uint16_t>(r.port)});
+  return out;
+}
+
 }  // namespace
 
 struct App::Parts {
@@ -164,8 +172,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.connection.min_body_bytes_per_second = p.cfg.server.min_body_bytes_per_second;
   opts.connection.body_budget = std::make_shared<http::BodyBudget>(p.cfg.server.max_buffered_body_bytes);
   opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
-  for (const auto& r : p.cfg.repositories)
-    if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port)});
+  opts.repository_listeners = repositoryListeners(p.cfg);
   http::ExchangeObserver observer = [access_log = p.cfg.log.access_log](const http::ExchangeSummary& s) {
     observe::observeExchange(s, access_log);
   };
@@ -319,6 +326,16 @@ ops::ReloadReport App::applyLocked(const config::Config& next, std::string_view 
   } catch (const std::exception& e) {
     spdlog::error("{}: a repository could not be set up: {}", trigger, e.what());
     report.problems.push_back(problem("a repository could not be set up; the log says why"));
+    logReport(report, trigger);
+    return report;
+  }
+  // The repositories' own ports: all new ones bound, or nothing changes. A
+  // new port may take a request a moment before its repository is
+  // published; it answers NAME_UNKNOWN, as a port asked too early would.
+  try {
+    p.server->setRepositoryListeners(repositoryListeners(next));
+  } catch (const std::exception& e) {
+    report.problems.push_back(problem(e.what()));
     logReport(report, trigger);
     return report;
   }

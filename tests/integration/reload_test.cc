@@ -2,7 +2,10 @@
 // "Reloading"): SIGHUP and POST /api/system/reload apply repositories and
 // security settings, refuse a config that does not validate, and leave
 // connections and uploads in flight alone.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -54,6 +57,24 @@ class ReloadTest : public authit::SecureTest {
     return method + " " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + basic("root", pw("root")) +
            "\r\nContent-Length: 0\r\n\r\n";
   }
+};
+
+// A loopback port another listener holds while it lives.
+struct HeldPort {
+  HeldPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("cannot hold a loopback port");
+    port = ntohs(a.sin_port);
+  }
+  ~HeldPort() { ::close(fd); }
+  int fd = -1;
+  uint16_t port = 0;
 };
 
 constexpr const char* kReloaded = "SIGHUP: configuration reloaded";
@@ -172,13 +193,47 @@ TEST_F(ReloadTest, AnUploadBegunBeforeAReloadCompletesAfterIt) {
   EXPECT_EQ(got.body, blob.bytes);
 }
 
-TEST_F(ReloadTest, APortChangeIsReportedAsNeedingARestart) {
-  opts_.repository_extra["docker-dev"] = "port: " + std::to_string(freeLoopbackPort());
+// A repository's own port opens, moves and closes with a reload; a
+// connection accepted on a port that closes finishes what it does.
+TEST_F(ReloadTest, RepositoryPortsOpenMoveAndCloseWithAReload) {
+  const uint16_t first = freeLoopbackPort();
+  opts_.repository_extra["docker-dev"] = "port: " + std::to_string(first);
   writeConfig();
   auto r = reload("root");
   ASSERT_EQ(r.status, 200) << r.describe();
-  EXPECT_EQ(r.json()["needsRestart"], nlohmann::json::array({"repositories.docker-dev.port"}));
-  EXPECT_NE(daemon_.log().find("need a restart to apply: repositories.docker-dev.port"), std::string::npos);
+  EXPECT_EQ(r.json()["needsRestart"], nlohmann::json::array());
+  auto img = makeImage();
+  ASSERT_EQ(as("root").pushImage("/v2/docker-dev/app", img, "v1").status, 201);
+  Socket on_first(daemon_.host(), first);
+  auto via_port = ask(on_first, rawRequest("GET", "/v2/app/manifests/v1"));
+  EXPECT_EQ(via_port.status, 200) << "the port addresses docker-dev: /v2/<image>";
+
+  const uint16_t second = freeLoopbackPort();
+  opts_.repository_extra["docker-dev"] = "port: " + std::to_string(second);
+  writeConfig();
+  ASSERT_EQ(reload("root").status, 200);
+  Socket on_second(daemon_.host(), second);
+  EXPECT_EQ(ask(on_second, rawRequest("GET", "/v2/app/manifests/v1")).status, 200);
+  EXPECT_EQ(ask(on_first, rawRequest("GET", "/v2/app/manifests/v1")).status, 200)
+      << "a connection accepted before goes on";
+  EXPECT_THROW(Socket(daemon_.host(), first), std::exception) << "the old port no longer accepts";
+
+  // A port that cannot be had refuses the whole reload.
+  HeldPort held;
+  opts_.repository_extra["docker-dev"] = "port: " + std::to_string(held.port);
+  opts_.repository_yaml = {"{key: docker-extra, type: local}"};
+  writeConfig();
+  auto refused = reload("root");
+  EXPECT_EQ(refused.status, 400) << refused.describe();
+  EXPECT_NE(refused.body.find("cannot listen on"), std::string::npos) << refused.body;
+  EXPECT_EQ(as("root").get("/v2/docker-extra/app/tags/list").errorCode(), "NAME_UNKNOWN") << "nothing applied";
+  EXPECT_EQ(ask(on_second, rawRequest("GET", "/v2/app/manifests/v1")).status, 200);
+
+  opts_.repository_extra.erase("docker-dev");
+  opts_.repository_yaml = {"{key: docker-old, type: local}"};
+  writeConfig();
+  ASSERT_EQ(reload("root").status, 200);
+  EXPECT_THROW(Socket(daemon_.host(), second), std::exception);
 }
 
 }  // namespace

@@ -180,6 +180,24 @@ TEST_F(RepositoryApiTest, DeletingARepositoryRemovesItsContentAndGcFreesItsLayer
   EXPECT_EQ(as("root").getManifest("/v2/docker-team/app", "v1").status, 404);
 }
 
+// A port given through the API opens at once and closes with the repository.
+TEST_F(RepositoryApiTest, ARepositorysOwnPortOpensAndClosesWithIt) {
+  const uint16_t port = freeLoopbackPort();
+  auto r = create("root", "docker-team", {{"rclass", "local"}, {"port", port}});
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(r.json()["needsRestart"], json::array());
+  auto img = makeImage();
+  ASSERT_EQ(as("root").pushImage("/v2/docker-team/app", img, "v1").status, 201);
+  HttpClient on_port(daemon_.host(), port);
+  auto got = As(on_port, authit::basicAuth("root")).getManifest("/v2/app", "v1");
+  EXPECT_EQ(got.status, 200) << got.describe();
+  on_port.close();
+  ASSERT_EQ(as("root").del("/api/repositories/docker-team").status, 200);
+  EXPECT_THROW(Socket(daemon_.host(), port), std::exception);
+  restart();
+  EXPECT_THROW(Socket(daemon_.host(), port), std::exception);
+}
+
 TEST_F(RepositoryApiTest, OnlyThoseWhoMayManageChangeRepositories) {
   const json body{{"rclass", "local"}};
   EXPECT_EQ(anon().put("/api/repositories/docker-team", body.dump()).status, 401);
