@@ -97,20 +97,25 @@ EOF
   sync
   if [[ " ${RUN_SERVERS[*]} " == *" registry "* ]]; then
     log "== lifecycle: registry:2 garbage-collect (offline)"
+    sync
     lc_measured registry_gc "docker-registry garbage-collect '$D/registry.yml'"
     lc_check registry_check "$D/registry/docker/registry/v2/blobs" registry2
   else
     jq -nc '{ok:false, error:"registry:2 was not run (BENCH_SERVERS)"}' >"$R/registry_gc.json"
   fi
   log "== lifecycle: berth gc (offline)"
+  sync
   lc_measured berth_gc_offline "'$BERTH' gc --config '$D/berth-offline.yml'"
   lc_check berth_offline_check "$D/berth-offline/blobs" berth
-  rm -rf "${D:?}/berth-offline"
   log "== lifecycle: POST /api/system/storage/gc (online)"
   launch_berth_lc 0 || return 1
   awk '/^VmRSS:/ {print "{\"ok\":true,\"rss_kib\":" $2 "}"}' "/proc/$SERVER_PID/status" >"$R/berth_idle.json"
+  sync
   bench berth_gc_online gc --pid "$SERVER_PID"
   lc_check berth_online_check "$D/berth/blobs" berth
+  # Removed only now: unlinking 100,000 files keeps the disk's journal busy for minutes, which
+  # would slow whichever collector ran next.
+  rm -rf "${D:?}/berth-offline" "${D:?}/registry"
 }
 
 # launch_berth_lc GRACE: Berth on the lifecycle store with that grace period.
@@ -154,7 +159,7 @@ run_lifecycle() {
   log "== lifecycle: starting (load average $load0)"
   jq -nc --argjson images "$LC_IMAGES" --argjson layers "$LC_LAYERS" --argjson garbage "$LC_GARBAGE" \
     --arg blob "$LC_BLOB_SIZE" --argjson rounds "$LC_ROUNDS" --argjson small "$SMALL" --argjson workers "$SMALL_WORKERS" \
-    --arg load "$load0" --arg fs "$(stat -f -c %T "$D")" \
+    --arg load "$load0" --arg fs "$(df --output=fstype "$D" | tail -1)" \
     '{ok:true, images:$images, layers:$layers, garbage:$garbage, blob_size:$blob, rounds:$rounds, storm_images:$small,
       storm_workers:$workers, load_average_start:$load, filesystem:$fs}' >"$R/setup.json"
 
