@@ -16,7 +16,8 @@
 #                  request on its member (bench/run_virtual.sh; about 3 minutes)
 #       lifecycle  issue 10: GC of 100,000 blobs (10% garbage) by Berth online and offline beside
 #                  registry:2's garbage-collect, the small-image storm with a GC loop beside it, and
-#                  promotion of a 50-layer image (bench/run_lifecycle.sh; about 10 minutes)
+#                  promotion of a 50-layer image (bench/run_lifecycle.sh; about 13 minutes, most
+#                  of it writing, importing and removing the 100,000-blob store)
 #       crowd      idle slow push-load
 #     (no GROUP: all of them). A partial run writes $BUILD_DIR/benchmarks-partial.md unless
 #     BENCH_OUT says otherwise, so that docs/benchmarks.md keeps the full run.
