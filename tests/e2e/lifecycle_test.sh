@@ -33,7 +33,7 @@ OCI=$E2E_TMP/src-layout
 
 # blob_file DIGEST: where berth keeps the blob's bytes.
 blob_file() { local h=${1#sha256:}; echo "$BLOBS_DIR/${h:0:2}/$h"; }
-# usage_bytes: disk usage (allocated blocks) and apparent size of the blob directory.
+# usage_blocks, usage_apparent: disk usage (allocated blocks) and apparent size of the blob directory.
 usage_blocks() { du -s -B1 "$BLOBS_DIR" | cut -f1; }
 usage_apparent() { du -s -b "$BLOBS_DIR" | cut -f1; }
 ref_digest() {
