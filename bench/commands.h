@@ -2,7 +2,9 @@
 // prints (main adds "ok"); failures are thrown (see fail()).
 #pragma once
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "args.h"
 #include "common.h"
@@ -28,6 +30,11 @@ json cmdTagsList(const Args& a);
 json cmdCatalog(const Args& a);
 // scenarios_lifecycle.cc
 json cmdPromote(const Args& a);
+// scenarios_gc.cc
+json cmdSeedRegistry2(const Args& a);
+json cmdGc(const Args& a);
+json cmdRunMeasured(const Args& a);
+json cmdCheckStore(const Args& a);
 // setup_commands.cc
 json cmdLoopback(const Args& a);
 json cmdFreePort(const Args& a);
@@ -42,6 +49,25 @@ json cmdReport(const Args& a);
 Image pushLoadImage(const Args& a, const Target& t, const std::string& repo, const std::string& tag);
 // The closed-loop load of `method` on `target` (--conns, --seconds, --warmup, --max-requests).
 LoadSpec manifestLoadSpec(const Args& a, const std::string& method, const std::string& target);
+
+// POST /api/system/storage/gc in a loop on a connection of its own, from construction until stop()
+// (scenarios_gc.cc): beside the small-image storm.
+class GcLoop {
+ public:
+  explicit GcLoop(const Target& t);
+  ~GcLoop();
+  GcLoop(const GcLoop&) = delete;
+  GcLoop& operator=(const GcLoop&) = delete;
+  // Ends the loop after the run in progress: runs completed, 503s (a run already going), blobs
+  // freed, each run's duration.
+  json stop();
+
+ private:
+  Target target_;
+  std::atomic<bool> stop_{false};
+  json result_ = json::object();
+  std::thread thread_;
+};
 
 // Options shared by the scenarios.
 inline int serverPid(const Args& a) { return static_cast<int>(a.num("pid", 0)); }  // 0: no server probe

@@ -35,6 +35,8 @@ void usage() {
   push          --target H:P [--repo R] [--size 1GiB] [--mode mono|chunked|post] [--chunk 64MiB] [--seed N] [--pid P]
   pull          --target H:P [--repo R] --digest D [--size N] [--parallel 1] [--verify 1] [--pid P]
   small-images  --target H:P [--repo R] [--count 500] [--workers 16] [--layers 3] [--layer-size 4KiB] [--pid P]
+                [--gc-loop 1]   with POST /api/system/storage/gc in a loop beside it (Berth); an image whose
+                                manifest gets MANIFEST_BLOB_UNKNOWN (a run took a layer first) is pushed again
   manifest-load --target H:P [--repo R] [--method GET|HEAD] [--by tag|digest] [--conns 64] [--seconds 10] [--warmup 1] [--pid P]
                 [--push-to H:P [--push-repo R]]   push the image there instead (a cache's upstream; or the
                                                    target itself and a virtual key's member as R)
@@ -51,6 +53,13 @@ void usage() {
   catalog       --target H:P [--n 1000] [--iterations 20] [--seconds 60] [--expect-min K] [--pid P]
   promote       --target H:P [--repo R] [--to-repo KEY] [--layers 50] [--layer-size 4KiB] [--iterations 200] [--pid P]
                 copies of one tag to fresh tags, then moves of it back and forth (Berth only)
+  seed-registry2 --root DIR --referenced-list F --garbage-list F [--images 4500] [--layers 18] [--garbage 10000]
+                [--garbage-per-image 20] [--blob-size 1KiB]   a registry:2 filesystem storage written directly:
+                images of layers + config + manifest, and garbage (layers linked in _layers, in no manifest)
+  gc            --target H:P [--dry-run 0] [--pid P]   one POST /api/system/storage/gc (Berth), measured
+  run-measured  --cmd 'COMMAND' [--log F]   a command (sh -c) as a process: wall time, CPU, peak RSS (wait4)
+  check-store   --blobs DIR --layout berth|registry2 --referenced-list F --garbage-list F
+                referenced blobs still stored, garbage gone
   loopback      [--size 4GiB]           loopback TCP throughput of this machine
   free-port                             prints a free 127.0.0.1 port
   wait          --target H:P [--timeout 30]
@@ -101,7 +110,8 @@ int main(int argc, char** argv) {
       {"push-load", cmdPushLoad},  {"seed-tags", cmdSeedTags}, {"tags-list", cmdTagsList},
       {"seed-repos", cmdSeedRepos}, {"catalog", cmdCatalog},   {"loopback", cmdLoopback},
       {"free-port", cmdFreePort},  {"wait", cmdWait},          {"report", cmdReport},
-      {"promote", cmdPromote}};
+      {"promote", cmdPromote},     {"seed-registry2", cmdSeedRegistry2}, {"gc", cmdGc},
+      {"run-measured", cmdRunMeasured}, {"check-store", cmdCheckStore}};
   auto it = cmds.find(cmd);
   if (it == cmds.end()) {
     usage();

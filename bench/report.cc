@@ -243,6 +243,7 @@ class Report : public Tables {
     if (hasCrowdResults(*this)) writeCrowdTables(*this, hdr);
     if (hasRemoteResults(dir_)) writeRemoteTables(*this, dir_);
     if (hasVirtualResults(dir_)) writeVirtualTables(*this, dir_);
+    if (hasLifecycleResults(dir_)) writeLifecycleTables(*this, dir_);
     md_ << "\nTargets met: " << met << ", missed: " << missed << ", unknown: " << unknown << ".\n";
   }
 
@@ -320,6 +321,7 @@ class Report : public Tables {
     writeCrowdNotes(*this);
     writeRemoteNotes(*this, dir_);
     writeVirtualNotes(*this, dir_);
+    writeLifecycleNotes(*this, dir_);
     for (auto side : {std::string("registry"), std::string("berth")}) {
       std::string nm = side == "registry" ? "registry:2" : "berth";
       json tl = result(side, "tags_list"), cat = result(side, "catalog"), sr = result(side, "seed_repos"),
@@ -363,7 +365,8 @@ class Report : public Tables {
   void writeRaw() {
     md_ << "\n<details><summary>Raw results (JSON)</summary>\n\n```\n";
     md_ << "machine " << (machine_.is_null() ? "null" : machine_.dump()) << "\n";
-    for (auto side : {std::string("registry"), std::string("berth"), std::string("remote"), std::string("virtual")}) {
+    for (auto side : {std::string("registry"), std::string("berth"), std::string("remote"), std::string("virtual"),
+                      std::string("lifecycle")}) {
       if (!fs::exists(dir_ / side)) continue;
       std::vector<fs::path> files;
       for (auto& e : fs::directory_iterator(dir_ / side))

@@ -65,4 +65,10 @@ bool hasVirtualResults(const std::filesystem::path& results_dir);
 void writeVirtualTables(Tables& t, const std::filesystem::path& results_dir);
 void writeVirtualNotes(Tables& t, const std::filesystem::path& results_dir);
 
+// report_lifecycle.cc: garbage collection beside registry:2's, the storm during GC, promotion
+// (RESULTS/lifecycle/, from bench/run_lifecycle.sh).
+bool hasLifecycleResults(const std::filesystem::path& results_dir);
+void writeLifecycleTables(Tables& t, const std::filesystem::path& results_dir);
+void writeLifecycleNotes(Tables& t, const std::filesystem::path& results_dir);
+
 }  // namespace berth_bench::report

@@ -14,6 +14,10 @@
 #                  in front of one loopback docker-registry (bench/run_remote.sh; about 3 minutes)
 #       virtual    virtual repositories: Berth alone, each request through a virtual key beside the same
 #                  request on its member (bench/run_virtual.sh; about 3 minutes)
+#       lifecycle  issue 10: GC of 100,000 blobs (10% garbage) by Berth online and offline beside
+#                  registry:2's garbage-collect, the small-image storm with a GC loop beside it, and
+#                  promotion of a 50-layer image (bench/run_lifecycle.sh; about 13 minutes, most
+#                  of it writing, importing and removing the 100,000-blob store)
 #       crowd      idle slow push-load
 #     (no GROUP: all of them). A partial run writes $BUILD_DIR/benchmarks-partial.md unless
 #     BENCH_OUT says otherwise, so that docs/benchmarks.md keeps the full run.
@@ -39,6 +43,9 @@
 #   BENCH_VIRTUAL_REPEAT, BENCH_VIRTUAL_LOAD_SECONDS, BENCH_VIRTUAL_LIST_ITERATIONS
 #                            virtual suite: rounds (3), seconds of each request load (5), full tags lists
 #                            per measurement (50)
+#   BENCH_LC_IMAGES, BENCH_LC_LAYERS, BENCH_LC_GARBAGE, BENCH_LC_BLOB_SIZE, BENCH_LC_ROUNDS
+#                            lifecycle suite: the GC store's images (4,500) of layers (18) + config +
+#                            manifest, garbage blobs (10,000), blob size (1KiB); storm rounds (3)
 #
 # Only loopback addresses are used; every scenario is bounded in count and time
 # (berth_bench's own watchdog plus `timeout`).
@@ -53,15 +60,15 @@ die() { log "error: $*"; exit 1; }
 GROUPS_RUN=()
 for g in "$@"; do
   case $g in
-    suite | idle | slow | push-load | remote | virtual) GROUPS_RUN+=("$g") ;;
+    suite | idle | slow | push-load | remote | virtual | lifecycle) GROUPS_RUN+=("$g") ;;
     crowd) GROUPS_RUN+=(idle slow push-load) ;;
-    all) GROUPS_RUN+=(suite idle slow push-load remote virtual) ;;
+    all) GROUPS_RUN+=(suite idle slow push-load remote virtual lifecycle) ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown group $g (suite idle slow push-load remote virtual crowd all)" ;;
+    *) die "unknown group $g (suite idle slow push-load remote virtual lifecycle crowd all)" ;;
   esac
 done
 PARTIAL=1
-if [ ${#GROUPS_RUN[@]} = 0 ]; then GROUPS_RUN=(suite idle slow push-load remote virtual); PARTIAL=0; fi
+if [ ${#GROUPS_RUN[@]} = 0 ]; then GROUPS_RUN=(suite idle slow push-load remote virtual lifecycle); PARTIAL=0; fi
 [[ " ${GROUPS_RUN[*]} " == *" suite "* ]] && PARTIAL=0
 runs() { [[ " ${GROUPS_RUN[*]} " == *" $1 "* ]]; }
 
@@ -164,8 +171,8 @@ if [ -z "$BB" ]; then
     g++ -std=c++20 -O2 -DNDEBUG -DBOOST_ASIO_NO_DEPRECATED \
       bench/main.cc bench/args.cc bench/common.cc bench/data.cc bench/net.cc bench/measure.cc \
       bench/registry_api.cc bench/workers.cc bench/scenarios_blobs.cc bench/scenarios_requests.cc \
-      bench/scenarios_listing.cc bench/scenarios_crowd.cc bench/scenarios_lifecycle.cc bench/crowd.cc bench/crowd_peers.cc \
-      bench/setup_commands.cc bench/report.cc bench/report_crowd.cc bench/report_remote.cc bench/report_virtual.cc \
+      bench/scenarios_listing.cc bench/scenarios_crowd.cc bench/scenarios_lifecycle.cc bench/scenarios_gc.cc bench/crowd.cc bench/crowd_peers.cc \
+      bench/setup_commands.cc bench/report.cc bench/report_crowd.cc bench/report_remote.cc bench/report_virtual.cc bench/report_lifecycle.cc \
       -o "$BUILD_DIR/bench/berth_bench" -lcrypto -pthread || die "cannot build berth_bench"
     BB=$BUILD_DIR/bench/berth_bench
   fi
@@ -427,6 +434,9 @@ runs remote && run_remote
 # shellcheck source=bench/run_virtual.sh
 source "$ROOT/bench/run_virtual.sh"
 runs virtual && run_virtual
+# shellcheck source=bench/run_lifecycle.sh
+source "$ROOT/bench/run_lifecycle.sh"
+runs lifecycle && run_lifecycle
 
 # ------------------------------------------------------------------ report
 
