@@ -56,6 +56,7 @@ struct Server::Impl {
     uint16_t port = 0;       // as configured (0: ephemeral)
     std::optional<tcp::acceptor> acceptor;
     uint16_t bound_port = 0;
+    bool required = true;  // RepositoryListener::required
   };
 
   ServerOptions options;

@@ -87,8 +87,9 @@ Server::Impl::Impl(ServerOptions o, RequestHandler h, ExchangeObserver obs)
       stacks(kStackBytes, 4 * std::max(1u, options.workers)),
       limits(options.max_connections, options.max_connections_per_client) {
   listeners.reserve(1 + options.repository_listeners.size());
-  listeners.push_back(Listener{{}, options.port, std::nullopt, 0});
-  for (const auto& r : options.repository_listeners) listeners.push_back(Listener{r.repository, r.port, std::nullopt, 0});
+  listeners.push_back(Listener{{}, options.port, std::nullopt, 0, true});
+  for (const auto& r : options.repository_listeners)
+    listeners.push_back(Listener{r.repository, r.port, std::nullopt, 0, r.required});
   plain_on_tls_handler = [redirect = options.redirect_plain_http](Exchange& ex) {
     ex.respond(plainOnTlsPort(ex, redirect));
   };
@@ -244,10 +245,17 @@ void Server::listen() {
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor.bind(ep, ec);
     if (!ec) acceptor.listen(4096, ec);
+    if (ec && !l.required) {
+      spdlog::error("cannot listen on {}: {}; the repository is served on the other listeners only", where,
+                    ec.message());
+      continue;
+    }
     if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
     l.bound_port = acceptor.local_endpoint().port();
     l.acceptor.emplace(std::move(acceptor));
   }
+  // Before serving: nothing refers to the listeners yet.
+  std::erase_if(s.listeners, [](const Impl::Listener& l) { return !l.acceptor; });
 }
 
 std::string Server::boundAddress() const { return boundListeners().front().address; }

@@ -50,6 +50,10 @@ using ExchangeObserver = std::function<void(const ExchangeSummary&)>;
 struct RepositoryListener {
   std::string repository;
   uint16_t port = 0;  // 0: an ephemeral port
+  // false: a port that cannot be opened is logged and left out instead of
+  // failing listen() (a repository created through the API: the server must
+  // come up for the API to change it again).
+  bool required = true;
 };
 
 struct ServerOptions {
@@ -79,7 +83,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds and listens on every listener; throws std::runtime_error on a
-  // failure, naming the address and, for a repository's, the repository.
+  // failure, naming the address and, for a repository's, the repository
+  // (one not `required` is logged and left out instead).
   void listen();
   // The main listener's bound address "host:port" (after listen()).
   std::string boundAddress() const;

@@ -164,8 +164,10 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.connection.min_body_bytes_per_second = p.cfg.server.min_body_bytes_per_second;
   opts.connection.body_budget = std::make_shared<http::BodyBudget>(p.cfg.server.max_buffered_body_bytes);
   opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
-  for (const auto& r : p.cfg.repositories)
-    if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port)});
+  // A port the API gave is not worth refusing to start for: the API could
+  // not be reached to take it back.
+  for (const auto& [r, managed] : p.repository_admin->list())
+    if (r.port != 0) opts.repository_listeners.push_back({r.key, static_cast<uint16_t>(r.port), !managed});
   http::ExchangeObserver observer = [access_log = p.cfg.log.access_log](const http::ExchangeSummary& s) {
     observe::observeExchange(s, access_log);
   };
@@ -182,10 +184,12 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     if (metrics_here && api::answerMetricsRoute(ex, *metrics_here)) return;
     api->handle(ex);
   };
-  p.server = std::make_unique<http::Server>(opts, handler, observer);
-  p.server->listen();
+  // The metrics listener first: a repository's port that the API gave must
+  // not take its port and keep the daemon from starting.
   if (p.cfg.metrics.enabled && !p.cfg.metrics.listen.empty())
     p.metrics_listener = std::make_unique<MetricsListener>(p.cfg.metrics.listen);
+  p.server = std::make_unique<http::Server>(opts, handler, observer);
+  p.server->listen();
   countStoredBlobs(paths);
 }
 
