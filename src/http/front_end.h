@@ -59,6 +59,7 @@ struct Server::Impl {
     uint16_t port = 0;  // as configured (0: ephemeral)
     uint16_t bound_port = 0;
     std::shared_ptr<Acceptor> acceptor;  // bound; accepting once the server serves
+    bool required = true;  // RepositoryListener::required
   };
 
   ServerOptions options;

@@ -87,9 +87,9 @@ Server::Impl::Impl(ServerOptions o, RequestHandler h, ExchangeObserver obs)
       pool(std::max(1u, options.workers)),
       stacks(kStackBytes, 4 * std::max(1u, options.workers)),
       limits(options.max_connections, options.max_connections_per_client) {
-  listeners.push_back(Listener{std::make_shared<const std::string>(), options.port, 0, nullptr});
+  listeners.push_back(Listener{std::make_shared<const std::string>(), options.port, 0, nullptr, true});
   for (const auto& r : options.repository_listeners)
-    listeners.push_back(Listener{std::make_shared<const std::string>(r.repository), r.port, 0, nullptr});
+    listeners.push_back(Listener{std::make_shared<const std::string>(r.repository), r.port, 0, nullptr, r.required});
   plain_on_tls_handler = [redirect = options.redirect_plain_http](Exchange& ex) {
     ex.respond(plainOnTlsPort(ex, redirect));
   };
@@ -266,7 +266,16 @@ std::shared_ptr<Acceptor> bindListener(Server::Impl& s, const std::shared_ptr<co
 void Server::listen() {
   auto& s = *impl_;
   std::lock_guard lock(s.listeners_mu);
-  for (auto& l : s.listeners) l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);
+  for (auto& l : s.listeners) {
+    try {
+      l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);
+    } catch (const std::runtime_error& e) {
+      if (l.required) throw;
+      spdlog::error("{}; the repository is served on the other listeners only", e.what());
+    }
+  }
+  // Before serving: nothing refers to the listeners yet.
+  std::erase_if(s.listeners, [](const Impl::Listener& l) { return !l.acceptor; });
 }
 
 std::string Server::boundAddress() const { return boundListeners().front().address; }
@@ -299,8 +308,14 @@ void Server::setRepositoryListeners(const std::vector<RepositoryListener>& wante
       next.push_back(*kept);
       continue;
     }
-    Listener l{std::make_shared<const std::string>(w.repository), w.port, 0, nullptr};
-    l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);  // a throw closes those bound so far
+    Listener l{std::make_shared<const std::string>(w.repository), w.port, 0, nullptr, w.required};
+    try {
+      l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);  // a throw closes those bound so far
+    } catch (const std::runtime_error& e) {
+      if (w.required) throw;
+      spdlog::error("{}; the repository is served on the other listeners only", e.what());
+      continue;
+    }
     opened.push_back(l);
     next.push_back(std::move(l));
   }

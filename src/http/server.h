@@ -50,6 +50,10 @@ using ExchangeObserver = std::function<void(const ExchangeSummary&)>;
 struct RepositoryListener {
   std::string repository;
   uint16_t port = 0;  // 0: an ephemeral port
+  // false: a port that cannot be opened is logged and left out instead of
+  // failing listen() (a repository created through the API: the server must
+  // come up for the API to change it again).
+  bool required = true;
 };
 
 struct ServerOptions {
@@ -79,7 +83,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds and listens on every listener; throws std::runtime_error on a
-  // failure, naming the address and, for a repository's, the repository.
+  // failure, naming the address and, for a repository's, the repository
+  // (one not `required` is logged and left out instead).
   void listen();
   // The main listener's bound address "host:port" (after listen()).
   std::string boundAddress() const;
@@ -88,8 +93,8 @@ class Server {
   std::vector<BoundListener> boundListeners() const;
   // Thread-safe (a reload): repositories' listeners become `wanted`. A
   // repository that keeps its port keeps its listener; new ones are bound
-  // first, all of them, so that a port that cannot be had throws (naming it)
-  // with nothing changed; then they accept (once serving) and the listeners
+  // first, all of them, so that a required port that cannot be had throws
+  // (naming it) with nothing changed (one not required is logged and left out); then they accept (once serving) and the listeners
   // no longer wanted stop accepting. Connections already accepted on those
   // go on to their end.
   void setRepositoryListeners(const std::vector<RepositoryListener>& wanted);

@@ -1,6 +1,7 @@
 #include "ops/fsck.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <chrono>
 #include <tuple>
 #include <unordered_map>
@@ -255,6 +256,21 @@ Result<std::vector<FsckProblem>> confirm(const storage::Paths& paths, std::vecto
   return out;
 }
 
+// The config file's repositories and those the repository API created
+// (docs/api.md, "Repositories"): the daemon serves both. The file's win a key
+// both define, as in the daemon.
+RepoTypes withApiRepositories(RepoTypes repos, const storage::MetadataSnapshot& snap) {
+  for (const auto& [key, entry] : snap.api_repositories) {
+    auto j = nlohmann::json::parse(entry, nullptr, false);
+    const auto& t = j.is_object() && j.contains("type") ? j["type"] : nlohmann::json();
+    const std::string type = t.is_string() ? t.get<std::string>() : "local";
+    repos.emplace(key, type == "remote"    ? config::RepoType::Remote
+                       : type == "virtual" ? config::RepoType::Virtual
+                                           : config::RepoType::Local);
+  }
+  return repos;
+}
+
 }  // namespace
 
 std::size_t FsckReport::errors() const {
@@ -274,7 +290,8 @@ Result<FsckReport> checkStore(const std::string& root, const RepoTypes& repos, c
   auto scan = scanBlobStore(paths, snap->upload_ids, options);
   if (!scan) return tl::unexpected(scan.error());
 
-  Checker checker(paths, repos, *snap, *scan);
+  const RepoTypes served = withApiRepositories(repos, *snap);
+  Checker checker(paths, served, *snap, *scan);
   checker.run();
   if (options.before_confirm) options.before_confirm();
   auto confirmed = confirm(paths, std::move(checker.candidates));

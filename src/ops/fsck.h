@@ -95,8 +95,10 @@ struct FsckReport {
 // such; rows of a key not in the map are checked as local, with a warning.
 using RepoTypes = std::map<std::string, config::RepoType>;
 
-// Checks the store under root. An Error means it could not run (no metadata
-// database, the blob directory unreadable): exit code 2.
+// Checks the store under root. `repos` are the config file's; those the
+// repository API created (in the metadata database) are added to them. An
+// Error means it could not run (no metadata database, the blob directory
+// unreadable): exit code 2.
 Result<FsckReport> checkStore(const std::string& root, const RepoTypes& repos, const FsckOptions& options);
 
 // One line per problem, then a summary line.

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "api/api.h"
@@ -50,11 +51,14 @@ void raiseFileLimit() {
   spdlog::info("file descriptor limit: soft {} (was {}), hard {}", lim.rlim_cur, before, lim.rlim_max);
 }
 
-// A listener for each repository with a port of its own.
-std::vector<http::RepositoryListener> repositoryListeners(const config::Config& c) {
+// A listener for each repository with a port of its own; one that cannot
+// be had refuses the start or the change, unless `optional` says it may be
+// left out (and logged).
+std::vector<http::RepositoryListener> repositoryListeners(
+    const config::Config& c, const std::function<bool(const config::Repository&)>& optional) {
   std::vector<http::RepositoryListener> out;
   for (const auto& r : c.repositories)
-    if (r.port != 0) out.push_back({r.key, static_cast<uint16_t>(r.port)});
+    if (r.port != 0) out.push_back({r.key, static_cast<uint16_t>(r.port), !optional(r)});
   return out;
 }
 
@@ -172,7 +176,13 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
   opts.connection.min_body_bytes_per_second = p.cfg.server.min_body_bytes_per_second;
   opts.connection.body_budget = std::make_shared<http::BodyBudget>(p.cfg.server.max_buffered_body_bytes);
   opts.connection.trusted_proxies = http::TrustedProxies::fromStrings(p.cfg.server.trusted_proxies);
-  opts.repository_listeners = repositoryListeners(p.cfg);
+  // A port the API gave is not worth refusing to start for: the API could
+  // not be reached to take it back.
+  std::set<std::string> managed;
+  for (const auto& [r, is_managed] : p.repository_admin->list())
+    if (is_managed) managed.insert(r.key);
+  opts.repository_listeners =
+      repositoryListeners(p.cfg, [&managed](const config::Repository& r) { return managed.count(r.key) > 0; });
   http::ExchangeObserver observer = [access_log = p.cfg.log.access_log](const http::ExchangeSummary& s) {
     observe::observeExchange(s, access_log);
   };
@@ -189,10 +199,12 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     if (metrics_here && api::answerMetricsRoute(ex, *metrics_here)) return;
     api->handle(ex);
   };
-  p.server = std::make_unique<http::Server>(opts, handler, observer);
-  p.server->listen();
+  // The metrics listener first: a repository's port that the API gave must
+  // not take its port and keep the daemon from starting.
   if (p.cfg.metrics.enabled && !p.cfg.metrics.listen.empty())
     p.metrics_listener = std::make_unique<MetricsListener>(p.cfg.metrics.listen);
+  p.server = std::make_unique<http::Server>(opts, handler, observer);
+  p.server->listen();
   countStoredBlobs(paths);
 }
 
@@ -333,7 +345,14 @@ ops::ReloadReport App::applyLocked(const config::Config& next, std::string_view 
   // new port may take a request a moment before its repository is
   // published; it answers NAME_UNKNOWN, as a port asked too early would.
   try {
-    p.server->setRepositoryListeners(repositoryListeners(next));
+    // Only a port this change asks for is required: one that was left out
+    // at start (taken meanwhile) is tried again, and left out again.
+    auto unchanged = [&p](const config::Repository& r) {
+      for (const auto& old : p.applied.repositories)
+        if (old.key == r.key) return old.port == r.port;
+      return false;
+    };
+    p.server->setRepositoryListeners(repositoryListeners(next, unchanged));
   } catch (const std::exception& e) {
     report.problems.push_back(problem(e.what()));
     logReport(report, trigger);

@@ -225,12 +225,19 @@ Result<api::RepositoryChange> RepositoryAdmin::update(const std::string& key, co
       if (d.key == key) before = d.entry;
     if (!before) return out = unknownKey(key), std::nullopt;
     json entry = json::parse(*before, nullptr, false);
-    const json old_type = entry.is_object() && entry.contains("type") ? entry["type"] : json("local");
+    if (!entry.is_object()) entry = json::object();
+    // Compared as JSON: a body may give any type, and only the parser says what is wrong with it.
+    const json old_type = entry.value("type", json("local")), old_url = entry.value("url", json());
+    const bool had_password = entry.contains("password");
     fields = config::applyApiFields(body, entry);
-    if (!entry.is_object() || entry.value("key", key) != key)
+    if (entry.value("key", json(key)) != json(key))
       fields.problems.push_back("key cannot change (it is the repository's URL)");
-    if (entry.value("type", std::string("local")) != old_type)
+    if (entry.value("type", json("local")) != old_type)
       fields.problems.push_back("rclass cannot change: delete the repository and create it anew");
+    // The stored password is for the upstream it was given with: whoever may
+    // manage the repository must not send it elsewhere without knowing it.
+    if (had_password && entry.value("url", json()) != old_url && !fields.named_as.count("password"))
+      fields.problems.push_back("password must be given again (or null) when url changes");
     entry["key"] = key;
     std::vector<std::string> problems = fields.problems;
     std::optional<config::Repository> r;

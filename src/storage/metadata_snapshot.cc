@@ -118,6 +118,14 @@ Result<MetadataSnapshot> readWith(Connection& c) {
       snap.tags.push_back({text(s, 0), text(s, 1), text(s, 2), text(s, 3)});
     });
   if (st) st = c.each("SELECT uuid FROM uploads", [&](sqlite3_stmt* s) { snap.upload_ids.insert(text(s, 0)); });
+  // A database no daemon of the repository API has opened yet has no such table.
+  bool definitions = false;
+  if (st)
+    st = c.each("SELECT 1 FROM sqlite_master WHERE type='table' AND name='repository_definitions'",
+                [&](sqlite3_stmt*) { definitions = true; });
+  if (st && definitions)
+    st = c.each("SELECT key, entry FROM repository_definitions",
+                [&](sqlite3_stmt* s) { snap.api_repositories.emplace(text(s, 0), text(s, 1)); });
   if (!st) return tl::unexpected(st.error());
   if (auto end = c.exec("COMMIT"); !end) return tl::unexpected(end.error());
   return snap;

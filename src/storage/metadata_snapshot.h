@@ -1,5 +1,6 @@
 // A read-only copy of the metadata store's content rows (blob links,
-// manifests, their references, tags, upload sessions), read in one SQLite
+// manifests, their references, tags, upload sessions, the API's repository
+// definitions), read in one SQLite
 // read transaction, for `berth fsck` (src/ops/fsck.h).
 //
 // Read-only in every sense: the database is opened `mode=ro` with
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,6 +48,9 @@ struct MetadataSnapshot {
   std::vector<RefRow> refs;
   std::vector<TagRow> tags;
   std::set<std::string> upload_ids;  // uuids of open upload sessions
+  // The repositories created through the API (table repository_definitions):
+  // key -> its entry, a JSON object with the config file's keys.
+  std::map<std::string, std::string> api_repositories;
   bool immutable = false;            // read with immutable=1 (no connection had the database open)
 };
 

@@ -313,6 +313,20 @@ TEST_F(FsckTest, RepositoryMissingFromTheConfigIsAWarning) {
   EXPECT_EQ(report["problems"][0]["repository"], "docker-dev");
 }
 
+TEST_F(FsckTest, RepositoriesCreatedThroughTheApiAreConfiguredOnes) {
+  Request create;
+  create.method = "PUT";
+  create.target = "/api/repositories/docker-team";
+  create.body = R"({"rclass":"local"})";
+  ASSERT_EQ(http_.send(create).status, 200);
+  ImageClient team{http_, "/v2/docker-team/app"};
+  team.pushImage(makeImage(), "1");
+  stopDaemon();
+  auto report = fsck(0);
+  EXPECT_EQ(report["problems"], nlohmann::json::array()) << report.dump(2);
+  EXPECT_EQ(report["checked"]["manifests"], 1);
+}
+
 TEST_F(FsckTest, CouldNotRunIsExitCodeTwo) {
   stopDaemon();
   const std::string dir = daemon_.dir();
