@@ -38,9 +38,14 @@ Status SqliteMetadataStore::touchBlob(const std::string& digest, uint64_t size) 
       .bind(1, digest).bind(2, static_cast<int64_t>(size)).bind(3, now()).run();
 }
 
+// The scans below read on a read connection, not the writer: a collection
+// looping beside a push storm must not make every commit queue behind its
+// pages. What they find is only a candidate: forgetUnreferencedBlobs checks
+// each again in the writer's transaction, and recordBlobs ignores a record
+// made meanwhile.
 Result<GcScan> SqliteMetadataStore::scanGcCandidates(int64_t cutoff, const std::string& after, std::size_t limit) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(kScan);
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare(kScan);
   s.bind(1, after).bind(2, cutoff).bind(3, static_cast<int64_t>(limit));
   GcScan out;
   std::size_t rows = 0;
@@ -91,10 +96,10 @@ Result<std::vector<Digest>> SqliteMetadataStore::forgetUnreferencedBlobs(const s
 }
 
 Result<std::vector<std::string>> SqliteMetadataStore::unrecordedBlobs(const std::vector<std::string>& hexes) {
-  std::lock_guard lock(mu_);
+  auto conn = reads_->acquire();
   std::vector<std::string> out;
   for (const auto& hex : hexes) {
-    auto s = db_.prepare("SELECT 1 FROM blobs WHERE digest=?1");
+    auto s = conn.db().prepare("SELECT 1 FROM blobs WHERE digest=?1");
     s.bind(1, "sha256:" + hex);
     auto row = s.step();
     if (!row) return tl::unexpected(row.error());
@@ -116,8 +121,8 @@ Status SqliteMetadataStore::recordBlobs(const std::vector<std::pair<Digest, uint
 }
 
 Result<bool> SqliteMetadataStore::blobReferenced(const Digest& d) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(kReferenced);
+  auto conn = reads_->acquire();
+  auto s = conn.db().prepare(kReferenced);
   s.bind(1, d.str());
   auto row = s.step();
   if (!row) return tl::unexpected(row.error());
