@@ -1,9 +1,9 @@
 // MetadataStore on SQLite (WAL). Writes and the reads that need the writer's
-// state (tag lists with their cache, upload counts, GC scans) go through one
+// state (tag lists with their cache, upload counts) go through one
 // connection behind one mutex; the point reads on a request's path (tag,
-// manifest, blob link, upload) go through a pool of read connections
-// (read_connections.h), so they neither queue behind each other nor behind
-// a commit.
+// manifest, blob link, upload) and GC's scans go through a pool of read
+// connections (read_connections.h), so they neither queue behind each other
+// nor behind a commit.
 #pragma once
 
 #include <memory>
