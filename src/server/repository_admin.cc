@@ -149,6 +149,16 @@ config::Config RepositoryAdmin::compose(config::Config file) {
   return file;
 }
 
+Result<std::string> RepositoryAdmin::storedEntry(const config::Config& applied, const std::string& key) {
+  if (findKey(applied, key) == applied.repositories.end()) return unknownKey(key);
+  if (!isManaged(key)) return fileDefined(key);
+  auto defs = definitions_->all();
+  if (!defs) return storeFailed(defs.error());
+  for (const auto& d : *defs)
+    if (d.key == key) return d.entry;
+  return unknownKey(key);
+}
+
 bool RepositoryAdmin::isManaged(const std::string& key) {
   std::lock_guard lock(mu_);
   return managed_.count(key) > 0;
@@ -216,14 +226,10 @@ Result<api::RepositoryChange> RepositoryAdmin::update(const std::string& key, co
   std::optional<std::string> before;  // the stored entry, put back if the change does not apply
   config::ApiFieldsApplied fields;
   auto edit = [&](const config::Config& applied) -> std::optional<config::Config> {
+    auto stored = storedEntry(applied, key);
+    if (!stored) return out = tl::unexpected(stored.error()), std::nullopt;
+    before = *stored;
     auto at = findKey(applied, key);
-    if (at == applied.repositories.end()) return out = unknownKey(key), std::nullopt;
-    if (!isManaged(key)) return out = fileDefined(key), std::nullopt;
-    auto defs = definitions_->all();
-    if (!defs) return out = storeFailed(defs.error()), std::nullopt;
-    for (const auto& d : *defs)
-      if (d.key == key) before = d.entry;
-    if (!before) return out = unknownKey(key), std::nullopt;
     json entry = json::parse(*before, nullptr, false);
     if (!entry.is_object()) entry = json::object();
     // Compared as JSON: a body may give any type, and only the parser says what is wrong with it.
@@ -263,13 +269,10 @@ Result<api::RepositoryChange> RepositoryAdmin::remove(const std::string& key) {
   Result<api::RepositoryChange> out = api::RepositoryChange{};
   std::optional<std::string> before;
   auto edit = [&](const config::Config& applied) -> std::optional<config::Config> {
+    auto stored = storedEntry(applied, key);
+    if (!stored) return out = tl::unexpected(stored.error()), std::nullopt;
+    before = *stored;
     auto at = findKey(applied, key);
-    if (at == applied.repositories.end()) return out = unknownKey(key), std::nullopt;
-    if (!isManaged(key)) return out = fileDefined(key), std::nullopt;
-    auto defs = definitions_->all();
-    if (!defs) return out = storeFailed(defs.error()), std::nullopt;
-    for (const auto& d : *defs)
-      if (d.key == key) before = d.entry;
     config::Config next = applied;
     next.repositories.erase(next.repositories.begin() + (at - applied.repositories.begin()));
     // A virtual repository that lists it must let go of it first.

@@ -59,6 +59,9 @@ class RepositoryAdmin final : public api::RepositoryManager {
 
  private:
   bool isManaged(const std::string& key);
+  // The stored entry of `key`, which must serve now and be the API's:
+  // NOT_FOUND, or BAD_REQUEST for the config file's.
+  Result<std::string> storedEntry(const config::Config& applied, const std::string& key);
 
   std::shared_ptr<storage::RepositoryDefinitions> definitions_;
   std::shared_ptr<storage::SqliteMetadataStore> meta_;

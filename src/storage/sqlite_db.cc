@@ -48,15 +48,16 @@ std::string Stmt::text(int col) const {
 int64_t Stmt::integer(int col) const { return sqlite3_column_int64(s_, col); }
 
 SqliteDb::SqliteDb(const std::string& path, SyncMode sync) {
-  // Owner-only: the database holds password hashes. SQLite gives its -wal and
-  // -shm files the database's mode.
-  if (int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
-    ::fchmod(fd, 0600);
-    ::close(fd);
-  }
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK)
     throw std::runtime_error("cannot open metadata database " + path + ": " + sqlite3_errmsg(db_));
+  // Owner-only: the database holds password hashes. Set by path, before the
+  // WAL's -wal and -shm files exist (SQLite gives them the database's mode).
+  // Never by opening the file ourselves: closing any descriptor of it drops
+  // every POSIX lock this process holds on it (SQLite's included), and
+  // another process would then take itself for the last connection and
+  // checkpoint and delete the WAL under this one's feet: writes lost.
+  ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db_, 5000);
   // WAL: readers never block the writer. synchronous is per connection.
   const char* synchronous = sync == SyncMode::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";

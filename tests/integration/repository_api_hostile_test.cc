@@ -62,14 +62,16 @@ TEST_F(RepositoryApiHostileTest, AStoredPasswordIsNotSentToAnotherUpstreamUnless
   EXPECT_EQ(as("root").get("/api/repositories/hub").json()["url"], "http://127.0.0.1:12");
 }
 
-// A listening socket on 127.0.0.1 that the daemon cannot take: its port.
+// A listening socket on 127.0.0.1 that the daemon cannot take: its port
+// (`port`, or one the kernel picks).
 class PortTaken {
  public:
-  PortTaken() {
+  explicit PortTaken(int port = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
     socklen_t len = sizeof a;
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 1) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
@@ -85,15 +87,30 @@ class PortTaken {
 };
 
 TEST_F(RepositoryApiHostileTest, APortGivenThroughTheApiThatCannotBeOpenedDoesNotKeepTheDaemonDown) {
-  PortTaken taken;
-  auto r = create("alice", "mirror", {{"rclass", "local"}, {"port", taken.port()}});
+  {
+    // Taken when it is asked for: the change is refused, nothing changes.
+    PortTaken taken;
+    auto refused = create("alice", "mirror", {{"rclass", "local"}, {"port", taken.port()}});
+    EXPECT_EQ(refused.status, 400) << refused.describe();
+    EXPECT_NE(refused.body.find("cannot listen on"), std::string::npos) << refused.body;
+    EXPECT_EQ(as("root").get("/api/repositories/mirror").status, 404);
+  }
+  // Free when asked for, taken by another program before the next start.
+  const int port = PortTaken().port();
+  auto r = create("alice", "mirror", {{"rclass", "local"}, {"port", port}});
   ASSERT_EQ(r.status, 200) << r.describe();
-  EXPECT_EQ(r.json()["needsRestart"], json::array({"repositories.mirror.port"}));
-  restartDaemon();  // throws if the daemon does not come up
+  EXPECT_EQ(r.json()["needsRestart"], json::array());
+  http_.close();
+  daemon_.stop();
+  PortTaken taken(port);
+  writeFile(daemon_.configPath(), authit::configYaml(opts_, daemon_.storageRoot()));
+  daemon_.start();  // throws if the daemon does not come up
+  http_.retarget(daemon_.host(), daemon_.port());
   EXPECT_EQ(as("root").get("/v2/").status, 200);
-  EXPECT_EQ(as("root").get("/api/repositories/mirror").json()["port"], taken.port());
+  EXPECT_EQ(as("root").get("/api/repositories/mirror").json()["port"], port);
   EXPECT_NE(daemon_.log().find("(the port of repository 'mirror')"), std::string::npos);
-  // Still reachable through the API, to be put right.
+  // Other changes are not refused for it meanwhile, and the API can put it right.
+  EXPECT_EQ(create("alice", "other", {{"rclass", "local"}}).status, 200);
   EXPECT_EQ(update("alice", "mirror", {{"port", nullptr}}).status, 200);
 }
 
