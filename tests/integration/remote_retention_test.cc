@@ -73,20 +73,22 @@ class RemoteRetentionTest : public ::testing::Test {
     remoteit::eventually([&] { return std::all_of(all.begin(), all.end(), [&](auto& d) { return cached(d); }); });
     for (const auto& d : all) ASSERT_TRUE(cached(d)) << d;
   }
-  // As if the image's manifests had been cached, and last pulled, `hours` ago.
-  // cached: the image must be in the cache.
-  void makeOld(const std::string& name, int hours, bool cached = true) {
+  // As if the image's manifests had been cached, and last pulled, `hours`
+  // ago. Written with the daemon stopped (then started again, on another
+  // port): a second process writing the live database beside it was seen to
+  // lose writes in this test, so the test does not do it.
+  void makeOld(const std::string& name, int hours) {
+    down_->stop();
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((down_->storageRoot() + "/metadata.db").c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
     int64_t ago = int64_t{hours} * 3600;
     std::string sql = "UPDATE manifests SET created=created-" + std::to_string(ago) +
                       ", used=0 WHERE repo='docker-remote' AND name='docker-local/" + name + "'";
     EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    if (cached) {
-      EXPECT_GE(sqlite3_changes(db), 1);
-    }
+    EXPECT_GE(sqlite3_changes(db), 1);
     sqlite3_close(db);
+    down_->start();
+    http_->retarget(down_->host(), down_->port());
   }
   nlohmann::json gc() {
     auto r = http_->post("/api/system/storage/gc");
@@ -166,37 +168,39 @@ TEST_F(RemoteRetentionTest, DryRunCountsTheEvictionAndChangesNothing) {
   remoteit::expectPulls(remote("old"), old_, "1");
 }
 
-// Pulls racing collections that evict the same image each time: every pull
+// Pulls racing collections that evict the same image: each round dates the
+// image back, then pulls it while collections run back to back. Every pull
 // gets the whole image, from the cache or from the upstream again, never an
 // error or a manifest whose layers were swept.
 TEST_F(RemoteRetentionTest, PullsRacingEvictionsAlwaysGetTheImage) {
   startDownstream("1");
   pullAndCache("old", old_);
-  std::atomic<bool> done{false};
-  std::atomic<int> collections{0}, evictions{0};
-  std::thread collector([&] {
+  int evictions = 0;
+  for (int round = 0; round < 5 && !HasFailure(); ++round) {
+    makeOld("old", 2);
+    std::atomic<bool> done{false};
+    std::atomic<int> evicted{0};
+    std::thread collector([&] {
+      HttpClient c(down_->host(), down_->port());
+      while (!done) {
+        auto r = c.post("/api/system/storage/gc");
+        EXPECT_EQ(r.status, 200) << r.describe();
+        if (r.status == 200) evicted += r.json()["evictedManifests"].get<int>();
+      }
+    });
     HttpClient c(down_->host(), down_->port());
-    while (!done) {
-      makeOld("old", 2, /*cached=*/false);  // evicted and not fetched again yet: nothing to date
-      auto r = c.post("/api/system/storage/gc");
-      EXPECT_EQ(r.status, 200) << r.describe();
-      ++collections;
-      if (r.status == 200) evictions += r.json()["evictedManifests"].get<int>();
+    ImageClient image(c, "/v2/docker-remote/docker-local/old");
+    for (int i = 0; i < 10 && !HasFailure(); ++i) {
+      remoteit::expectPulls(image, old_, "1");
+      remoteit::expectPulls(image, old_, old_.manifest.digest);
     }
-  });
-  HttpClient c(down_->host(), down_->port());
-  ImageClient image(c, "/v2/docker-remote/docker-local/old");
-  // At least 30 pulls, and on until 20 collections came between them.
-  for (int i = 0; (i < 30 || collections < 20) && i < 1000 && !HasFailure(); ++i) {
-    remoteit::expectPulls(image, old_, "1");
-    remoteit::expectPulls(image, old_, old_.manifest.digest);
+    done = true;
+    collector.join();
+    evictions += evicted;
   }
-  done = true;
-  collector.join();
-  EXPECT_GT(collections.load(), 0);
-  // How often a run came between the dating and the next pull varies from run
-  // to run: reported, not asserted.
-  std::cout << "[ info     ] " << collections << " collections evicted " << evictions << " times" << std::endl;
+  // Whether a collection or the first pull comes first varies from run to
+  // run: reported, not asserted.
+  std::cout << "[ info     ] 5 rounds, " << evictions << " evicted the image" << std::endl;
 }
 
 }  // namespace
