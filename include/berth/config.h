@@ -94,6 +94,9 @@ struct Remote {
   std::string password;
   unsigned metadata_ttl_seconds = 21600;  // how long a tag -> digest answer is trusted
   bool offline = false;                   // serve only what is cached
+  // Cached manifests nobody pulled for this long are evicted by the next GC
+  // run, their tags and layer links with them (docs/remote-repositories.md). 0 = kept for ever.
+  unsigned cache_retention_hours = 0;
   unsigned timeout_seconds = 60;          // connect and idle-read timeout towards the upstream
   std::string ca_file;                    // extra PEM CA bundle for the upstream
   // No blob is fetched beyond this many bytes (an upstream that sends a body

@@ -33,7 +33,8 @@ Status handleStorageGc(Context& c, ops::GarbageCollector& gc, const ops::GcOptio
   auto r = gc.run(o);
   if (!r) return tl::unexpected(r.error());
   nlohmann::json body{{"blobs", r->blobs},        {"bytes", r->bytes},     {"uploads", r->uploads},
-                      {"directories", r->directories}, {"durationMs", r->duration_ms}, {"dryRun", r->dry_run}};
+                      {"directories", r->directories}, {"durationMs", r->duration_ms}, {"dryRun", r->dry_run},
+                      {"evictedManifests", r->evicted_manifests}, {"evictedTags", r->evicted_tags}};
   c.ex.respond(jsonResponse(200, body.dump()));
   return {};
 }

@@ -18,7 +18,7 @@ namespace {
 // The keys a remote repository takes besides key, type, description, port.
 const std::set<std::string> kRemoteKeys{"url",     "username",        "password", "metadata_ttl_seconds",
                                         "offline", "timeout_seconds", "ca_file",  "foreign_layers",
-                                        "max_blob_bytes"};
+                                        "max_blob_bytes", "cache_retention_hours"};
 // The keys a local repository takes.
 const std::set<std::string> kLocalKeys{"max_unique_tags", "protected_tags"};
 // The keys a virtual repository takes.
@@ -120,6 +120,7 @@ void readRemote(const YAML::Node& node, Remote& r, const std::string& origin, co
     report(origin, where + ": username and password go together (both set, or neither)");
   read(node, "metadata_ttl_seconds", r.metadata_ttl_seconds, origin, where);
   read(node, "offline", r.offline, origin, where);
+  read(node, "cache_retention_hours", r.cache_retention_hours, origin, where);
   read(node, "timeout_seconds", r.timeout_seconds, origin, where);
   if (r.timeout_seconds == 0) report(origin, where + ".timeout_seconds must be at least 1");
   read(node, "max_blob_bytes", r.max_blob_bytes, origin, where);

@@ -33,6 +33,7 @@ constexpr Field kFields[] = {
     {"retrievalCachePeriodSecs", "metadata_ttl_seconds", Kind::Scalar},
     {"socketTimeoutMillis", "timeout_seconds", Kind::Millis},
     {"maxBlobBytes", "max_blob_bytes", Kind::Scalar},
+    {"unusedArtifactsCleanupPeriodHours", "cache_retention_hours", Kind::Scalar},
     {"externalDependenciesEnabled", "foreign_layers.enabled", Kind::Scalar},
     {"externalDependenciesPatterns", "foreign_layers.include", Kind::List},
     {"repositories", "repositories", Kind::List},
@@ -171,6 +172,7 @@ json repositoryJson(const Repository& r, bool with_username) {
       j["retrievalCachePeriodSecs"] = r.remote.metadata_ttl_seconds;
       j["socketTimeoutMillis"] = uint64_t{r.remote.timeout_seconds} * 1000;
       j["maxBlobBytes"] = r.remote.max_blob_bytes;
+      j["unusedArtifactsCleanupPeriodHours"] = r.remote.cache_retention_hours;
       j["externalDependenciesEnabled"] = r.remote.foreign_layers.enabled;
       j["externalDependenciesPatterns"] = r.remote.foreign_layers.include;
       break;

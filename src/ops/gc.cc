@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "berth/repo/repository.h"
 #include "observe/gc_metrics.h"
 #include "repo/upload_store.h"
 #include "storage/sweep_lock.h"
@@ -81,9 +82,28 @@ GcOptions gcOptions(const config::Gc& gc) {
   return {int64_t{gc.grace_period_minutes} * 60, int64_t{gc.upload_ttl_hours} * 3600, false};
 }
 
+std::vector<CacheRetention> cacheRetention(const std::vector<config::Repository>& repos) {
+  std::vector<CacheRetention> out;
+  for (const auto& r : repos)
+    if (r.type == config::RepoType::Remote && r.remote.cache_retention_hours > 0)
+      out.push_back({r.key, int64_t{r.remote.cache_retention_hours} * 3600});
+  return out;
+}
+
+std::vector<CacheRetention> cacheRetention(const repo::RepositoryRegistry& repos) {
+  std::vector<config::Repository> settings;
+  for (const auto& r : repos.all()) settings.push_back(r->settings());
+  return cacheRetention(settings);
+}
+
 GarbageCollector::GarbageCollector(storage::Paths paths, storage::BlobStorePtr blobs, storage::MetadataStorePtr meta,
                                    std::shared_ptr<repo::UploadStore> uploads)
     : paths_(std::move(paths)), blobs_(std::move(blobs)), meta_(std::move(meta)), uploads_(std::move(uploads)) {}
+
+void GarbageCollector::setCacheRetention(std::function<std::vector<CacheRetention>()> source) {
+  std::lock_guard lock(run_mu_);
+  retention_ = std::move(source);
+}
 
 Result<GcResult> GarbageCollector::run(const GcOptions& o) {
   std::unique_lock lock(run_mu_, std::try_to_lock);
@@ -94,15 +114,18 @@ Result<GcResult> GarbageCollector::run(const GcOptions& o) {
   r.dry_run = o.dry_run;
   spdlog::info("gc: started{} (grace period {} s, upload TTL {} s)", o.dry_run ? " (dry run)" : "", o.grace_seconds,
                o.upload_ttl_seconds);
-  Status st = uploadsPhase(o, r);
+  Status st = evictPhase(o, r);
+  if (st) st = uploadsPhase(o, r);
   if (st) st = recordPhase(o, r);
   if (st) st = sweepPhase(o, r);
   r.cancelled = cancelled_;
   r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                       .count();
   const char* verb = o.dry_run ? "would free" : "freed";
-  spdlog::info("gc: {} {} blobs ({} bytes), {} uploads, {} empty directories in {} ms{}{}", verb, r.blobs, r.bytes,
-               r.uploads, r.directories, r.duration_ms,
+  spdlog::info("gc: {} {} blobs ({} bytes), {} uploads, {} empty directories, {} {} cached manifests ({} tags) in {} "
+               "ms{}{}",
+               verb, r.blobs, r.bytes, r.uploads, r.directories, o.dry_run ? "would evict" : "evicted",
+               r.evicted_manifests, r.evicted_tags, r.duration_ms,
                r.recorded ? "; recorded " + std::to_string(r.recorded) + " blob files found without a record" : "",
                r.cancelled ? " (cancelled: stopping)" : "");
   if (!o.dry_run) observe::recordGcRun(st.has_value(), r.blobs, r.bytes, double(r.duration_ms) / 1000, now());
@@ -111,6 +134,24 @@ Result<GcResult> GarbageCollector::run(const GcOptions& o) {
     return tl::unexpected(st.error());
   }
   return r;
+}
+
+Status GarbageCollector::evictPhase(const GcOptions& o, GcResult& r) {
+  if (!retention_) return {};
+  for (const auto& c : retention_()) {
+    if (cancelled_) return {};
+    // Uses are recorded to within kManifestUseResolutionSeconds: this much
+    // later, so that nothing goes before its time.
+    int64_t cutoff = now() - c.seconds - storage::kManifestUseResolutionSeconds;
+    auto ev = meta_->evictUnusedCache(c.repo, cutoff, o.dry_run);
+    if (!ev) return tl::unexpected(ev.error());
+    r.evicted_manifests += ev->manifests;
+    r.evicted_tags += ev->tags;
+    if (ev->manifests || ev->tags)
+      spdlog::info("gc: {}: {} {} cached manifests and {} tags of {} images unused for {} h", c.repo,
+                   o.dry_run ? "would evict" : "evicted", ev->manifests, ev->tags, ev->images, c.seconds / 3600);
+  }
+  return {};
 }
 
 Status GarbageCollector::uploadsPhase(const GcOptions& o, GcResult& r) {

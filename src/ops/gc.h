@@ -1,5 +1,7 @@
 // Online garbage collection (docs/design.md "Garbage collection",
-// docs/lifecycle.md): mark and sweep over the metadata store. Blobs that no
+// docs/lifecycle.md): mark and sweep over the metadata store. First, the
+// remote caches with cache_retention_hours lose what nobody pulled for that
+// long (metadata only, MetadataStore::evictUnusedCache). Blobs that no
 // repository references and that nothing installed or linked for the grace
 // period are deleted, with upload files idle for the upload TTL and empty
 // directories that are not part of the layout.
@@ -22,8 +24,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,6 +40,7 @@
 
 namespace berth::repo {
 class UploadStore;
+class RepositoryRegistry;
 }
 
 namespace berth::ops {
@@ -49,11 +54,22 @@ struct GcOptions {
 // The daemon's options from the `gc:` section.
 GcOptions gcOptions(const config::Gc& gc);
 
+// A remote repository's cache_retention_hours, for a run's eviction phase.
+struct CacheRetention {
+  std::string repo;
+  int64_t seconds = 0;
+};
+// The remote repositories with cache_retention_hours > 0.
+std::vector<CacheRetention> cacheRetention(const std::vector<config::Repository>& repos);
+// The same, of the repositories serving now (after reloads).
+std::vector<CacheRetention> cacheRetention(const repo::RepositoryRegistry& repos);
+
 struct GcResult {
   uint64_t blobs = 0, bytes = 0;  // blobs deleted and their bytes
   uint64_t uploads = 0;           // upload sessions and orphan upload files removed
   uint64_t directories = 0;       // empty directories removed
   uint64_t recorded = 0;          // blob files found without a record (recorded now)
+  uint64_t evicted_manifests = 0, evicted_tags = 0;  // from remote caches (cache_retention_hours)
   int64_t duration_ms = 0;
   bool dry_run = false;
   bool cancelled = false;         // stopped early (the server is stopping)
@@ -69,8 +85,12 @@ class GarbageCollector {
   Result<GcResult> run(const GcOptions& options);
   // Ends a run in progress at its next batch, and every later one at once.
   void cancel() { cancelled_ = true; }
+  // Asked at the start of each run (so reloads count); none set: nothing is evicted.
+  void setCacheRetention(std::function<std::vector<CacheRetention>()> source);
 
  private:
+  // Remote caches' unused manifests go (metadata only: the sweep frees their layers).
+  Status evictPhase(const GcOptions& o, GcResult& r);
   Status uploadsPhase(const GcOptions& o, GcResult& r);
   // Blob files without a record get one; stray empty directories in the shards go.
   Status recordPhase(const GcOptions& o, GcResult& r);
@@ -82,6 +102,7 @@ class GarbageCollector {
   storage::MetadataStorePtr meta_;
   std::shared_ptr<repo::UploadStore> uploads_;
   std::mutex run_mu_;
+  std::function<std::vector<CacheRetention>()> retention_;  // under run_mu_
   std::atomic<bool> cancelled_{false};
 };
 

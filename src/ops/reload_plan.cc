@@ -15,7 +15,7 @@ const config::Repository* findKey(const std::vector<config::Repository>& repos, 
 auto fields(const config::Local& l) { return std::tie(l.max_unique_tags, l.protected_tags); }
 auto fields(const config::Remote& r) {
   return std::tie(r.url, r.username, r.password, r.metadata_ttl_seconds, r.offline, r.timeout_seconds, r.ca_file,
-                  r.max_blob_bytes, r.foreign_layers.enabled, r.foreign_layers.include);
+                  r.max_blob_bytes, r.foreign_layers.enabled, r.foreign_layers.include, r.cache_retention_hours);
 }
 auto fields(const config::Virtual& v) {
   return std::tie(v.repositories, v.default_deployment_repo, v.resolve_tags_by_latest_timestamp);

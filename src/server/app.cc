@@ -155,6 +155,7 @@ App::App(config::Config cfg) : parts_(std::make_unique<Parts>()) {
     p.api->setPushGuard([floor = p.push_floor.get()] { return floor->check(); });
   }
   p.gc = std::make_shared<ops::GarbageCollector>(paths, p.blobs, p.meta, p.uploads);
+  p.gc->setCacheRetention([repos = p.repositories] { return ops::cacheRetention(*repos->current()); });
   p.api->setGarbageCollector(p.gc, ops::gcOptions(p.cfg.gc));
   p.api->setSubdomainBase(p.cfg.server.subdomain_base);
 

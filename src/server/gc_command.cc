@@ -29,6 +29,7 @@ int runGcCommand(const config::Config& cfg, bool dry_run) {
         paths.metadataDb(), cfg.storage.metadata_sync == "normal" ? storage::SyncMode::Normal : storage::SyncMode::Full);
     auto uploads = std::make_shared<repo::UploadStore>(paths, meta, blobs);
     ops::GarbageCollector gc(paths, blobs, meta, uploads);
+    gc.setCacheRetention([&cfg] { return ops::cacheRetention(cfg.repositories); });
     auto options = ops::gcOptions(cfg.gc);
     options.dry_run = dry_run;
     auto r = gc.run(options);
@@ -37,8 +38,9 @@ int runGcCommand(const config::Config& cfg, bool dry_run) {
       return 1;
     }
     std::cout << (dry_run ? "dry run: would free " : "freed ") << r->blobs << " blobs (" << r->bytes << " bytes), "
-              << r->uploads << " uploads, " << r->directories << " empty directories in " << r->duration_ms
-              << " ms\n";
+              << r->uploads << " uploads, " << r->directories << " empty directories; "
+              << (dry_run ? "would evict " : "evicted ") << r->evicted_manifests << " cached manifests ("
+              << r->evicted_tags << " tags) in " << r->duration_ms << " ms\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "berth gc: " << e.what() << "\n";

@@ -18,7 +18,7 @@ CREATE INDEX IF NOT EXISTS blob_links_digest ON blob_links(digest);
 CREATE TABLE IF NOT EXISTS manifests(
   repo TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,
   subject TEXT NOT NULL, artifact_type TEXT NOT NULL, annotations TEXT NOT NULL, created INTEGER NOT NULL,
-  PRIMARY KEY(repo, name, digest)) WITHOUT ROWID;
+  used INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(repo, name, digest)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, name, subject) WHERE subject <> '';
 CREATE TABLE IF NOT EXISTS manifest_refs(
   repo TEXT NOT NULL, name TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL, kind TEXT NOT NULL,
@@ -110,6 +110,15 @@ SqliteMetadataStore::SqliteMetadataStore(const std::string& path, SyncMode sync)
   addColumn("uploads", "owner", "TEXT NOT NULL DEFAULT ''");
   // Push order of tags (max unique tags); older rows keep 0 and sort by time.
   addColumn("tags", "seq", "INTEGER NOT NULL DEFAULT 0");
+  // The last pull of a manifest, for a remote cache's retention
+  // (sqlite_metadata_store_retention.cc). A column of `manifests` rather
+  // than a table of its own: it lives and dies with its manifest row, so
+  // none of the paths that remove manifests (deletes, pruning, promotion's
+  // moves, GC) needs to know about it, and a manifest written again
+  // (INSERT OR REPLACE: a refetch) starts afresh. Older rows keep 0: their
+  // `created` (when they were cached) counts as their last use, so an upgrade
+  // evicts nothing cached more recently than the retention period.
+  addColumn("manifests", "used", "INTEGER NOT NULL DEFAULT 0");
   must(db_.exec(kUpgradedIndexes));
   // Images emptied before deletes forgot them (older versions never did).
   must(db_.exec(std::string("DELETE FROM images WHERE ") + kImageIsEmpty));
@@ -260,12 +269,15 @@ Result<std::string> SqliteMetadataStore::missingReference(const ManifestWrite& w
 Result<std::optional<ManifestRecord>> SqliteMetadataStore::manifest(const std::string& repo, const std::string& name,
                                                                     const Digest& d) {
   auto conn = reads_->acquire();
-  auto s = conn.db().prepare(std::string("SELECT ") + kManifestCols + " FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3");
+  auto s = conn.db().prepare(std::string("SELECT ") + kManifestCols +
+                             ", used FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3");
   s.bind(1, repo).bind(2, name).bind(3, d.str());
   auto row = s.step();
   if (!row) return err(row);
   if (!*row) return std::optional<ManifestRecord>();
-  return std::optional<ManifestRecord>(readManifest(s));
+  auto m = readManifest(s);
+  m.used = s.integer(9);
+  return std::optional<ManifestRecord>(std::move(m));
 }
 
 Result<bool> SqliteMetadataStore::deleteManifest(const std::string& repo, const std::string& name, const Digest& d) {

@@ -6,6 +6,7 @@
 // nor behind a commit.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 
@@ -35,6 +36,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<bool> deleteManifest(const std::string& repo, const std::string& name, const Digest& d) override;
   Result<std::vector<ManifestRecord>> referrers(const std::string& repo, const std::string& name,
                                                 const Digest& subject) override;
+  Status markManifestUsed(const ManifestRecord& m) override;
 
   Result<std::optional<Digest>> resolveTag(const std::string& repo, const std::string& name,
                                            const std::string& tag) override;
@@ -53,6 +55,7 @@ class SqliteMetadataStore final : public MetadataStore {
   // API. Upload sessions are the upload store's to end. Returns how many
   // images there were.
   Result<std::size_t> deleteRepositoryContent(const std::string& repo);
+  Result<CacheEviction> evictUnusedCache(const std::string& repo, int64_t cutoff, bool dry_run) override;
 
   Result<bool> imageExists(const std::string& repo, const std::string& name) override;
   Result<Page> listImages(const std::string& repo, const std::string& last, std::size_t n) override;
@@ -101,8 +104,13 @@ class SqliteMetadataStore final : public MetadataStore {
                                                    const TagLimit& limit, const std::vector<std::string>& fresh);
   // Removes the candidate manifests (digest strings) that nothing in the
   // image holds any more, their children and referrers in turn, and the
-  // links of blobs no remaining manifest of the image references.
-  Status prune(const std::string& repo, const std::string& name, std::vector<std::string> candidates);
+  // links of blobs no remaining manifest of the image references. Only
+  // manifests last used at or before used_by (evictUnusedCache; the rest
+  // pass no limit).
+  Status prune(const std::string& repo, const std::string& name, std::vector<std::string> candidates,
+               int64_t used_by = INT64_MAX);
+  // evictUnusedCache for one image, in the caller's transaction.
+  Result<CacheEviction> evictImage(const std::string& repo, const std::string& name, int64_t cutoff);
   // Every row of the image, in every table.
   Status removeImageRows(const std::string& repo, const std::string& name);
 

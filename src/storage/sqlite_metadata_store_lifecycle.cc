@@ -27,7 +27,7 @@ Result<std::vector<std::string>> firstColumn(Stmt& s) {
 Digest digestOf(const std::string& text) { return Digest::fromHex(text.substr(7)); }
 
 constexpr const char* kRemovable =
-    "SELECT EXISTS(SELECT 1 FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3) "
+    "SELECT EXISTS(SELECT 1 FROM manifests WHERE repo=?1 AND name=?2 AND digest=?3 AND MAX(used, created) <= ?4) "
     "AND NOT EXISTS(SELECT 1 FROM tags WHERE repo=?1 AND name=?2 AND digest=?3) "
     "AND NOT EXISTS(SELECT 1 FROM manifest_refs WHERE repo=?1 AND name=?2 AND child=?3 AND kind='manifest')";
 constexpr const char* kRefsOf = "SELECT child FROM manifest_refs WHERE repo=?1 AND name=?2 AND parent=?3 AND kind=?4";
@@ -81,14 +81,14 @@ Result<std::vector<std::string>> SqliteMetadataStore::enforceTagLimit(const std:
 }
 
 Status SqliteMetadataStore::prune(const std::string& repo, const std::string& name,
-                                  std::vector<std::string> candidates) {
+                                  std::vector<std::string> candidates, int64_t used_by) {
   std::set<std::string> done, blobs;
   while (!candidates.empty()) {
     std::string d = std::move(candidates.back());
     candidates.pop_back();
     if (!done.insert(d).second) continue;
     auto removable = db_.prepare(kRemovable);
-    removable.bind(1, repo).bind(2, name).bind(3, d);
+    removable.bind(1, repo).bind(2, name).bind(3, d).bind(4, used_by);
     if (auto row = removable.step(); !row) return tl::unexpected(row.error());
     if (removable.integer(0) == 0) continue;
     for (const char* kind : {"manifest", "blob"}) {

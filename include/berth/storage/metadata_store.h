@@ -28,6 +28,21 @@ struct ManifestRecord {
   std::string artifact_type;  // artifactType, else config.mediaType (for referrers)
   std::string annotations;    // JSON object text, or empty
   int64_t created = 0;        // unix seconds
+  // The last pull recorded (remote caches' cache_retention_hours), unix
+  // seconds; 0 = none since it was stored (then `created` counts as its use).
+  // Read by manifest(); written only by markManifestUsed.
+  int64_t used = 0;
+};
+
+// Pulls are recorded to within this (markManifestUsed): a manifest pulled
+// all the time is written once per period, not once per pull. The eviction
+// adds it to its cutoff, so that nothing goes before its time.
+constexpr int64_t kManifestUseResolutionSeconds = 300;
+
+// What evictUnusedCache removed (or, in a dry run, would remove).
+struct CacheEviction {
+  uint64_t manifests = 0, tags = 0;
+  uint64_t images = 0;  // images it touched (some may keep what is still in use)
 };
 
 // Max unique tags (docs/lifecycle.md): when a tag write leaves an image with
@@ -142,6 +157,11 @@ class MetadataStore {
   virtual Result<bool> deleteManifest(const std::string& repo, const std::string& name, const Digest& d) = 0;
   virtual Result<std::vector<ManifestRecord>> referrers(const std::string& repo, const std::string& name,
                                                         const Digest& subject) = 0;
+  // A pull of this manifest (as manifest() returned it): records now as its
+  // last use when the recorded one is older than kManifestUseResolutionSeconds,
+  // else nothing at all (no write on most pulls). A manifest removed meanwhile
+  // stays removed. Not content: no fsync of its own (as createUpload).
+  virtual Status markManifestUsed(const ManifestRecord& m) = 0;
 
   // Tags.
   virtual Result<std::optional<Digest>> resolveTag(const std::string& repo, const std::string& name,
@@ -166,6 +186,13 @@ class MetadataStore {
   virtual Result<bool> deleteTagAndPrune(const std::string& repo, const std::string& name, const std::string& tag) = 0;
   // Removes the image: every tag, manifest and blob link. False when unknown.
   virtual Result<bool> deleteImage(const std::string& repo, const std::string& name) = 0;
+  // A remote cache's retention (cache_retention_hours): in each image of
+  // `repo`, the manifests last used (or, never used, stored) at or before
+  // `cutoff` lose their tags and are pruned as above, except those an index
+  // still in use lists and those used after the cutoff (a platform pulled by
+  // digest). One transaction per image, so a pull racing it sees the image
+  // before or after. dry_run: counts the same, in transactions rolled back.
+  virtual Result<CacheEviction> evictUnusedCache(const std::string& repo, int64_t cutoff, bool dry_run) = 0;
 
   // Images ("<repo>/<name>"), sorted. repo empty = all repositories.
   virtual Result<bool> imageExists(const std::string& repo, const std::string& name) = 0;

@@ -104,6 +104,11 @@ Result<StoredManifest> RemoteRepository::cached(const std::string& name, const D
     return tl::unexpected(bytes.error());
   }
   noteForeignLayers(name, (*rec)->media_type, *bytes, /*prefetch=*/false);
+  // A pull served from the cache: cache_retention_hours counts from here.
+  // Mostly no write at all (markManifestUsed); a failure costs an earlier
+  // eviction at worst, never the pull.
+  if (auto used = meta_->markManifestUsed(**rec); !used)
+    spdlog::warn("remote {}: could not record the use of {}@{}: {}", key(), name, d.str(), used.error().message);
   return StoredManifest{d, (*rec)->media_type, std::move(*bytes)};
 }
 

@@ -149,13 +149,14 @@ TEST(RemoteConfig, DefaultsAndEveryKey) {
   EXPECT_EQ(d.remote.timeout_seconds, 60u);
   EXPECT_EQ(d.remote.max_blob_bytes, uint64_t(64) << 30);
   EXPECT_FALSE(d.remote.offline);
+  EXPECT_EQ(d.remote.cache_retention_hours, 0u) << "kept for ever";
   EXPECT_FALSE(d.remote.foreign_layers.enabled);
   EXPECT_EQ(d.remote.foreign_layers.include, std::vector<std::string>{"**"});
   EXPECT_EQ(d.port, 0u);
   TempFile ca("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
   auto r = loadFromString(remote(", url: \"HTTPS://ghcr.io:8443/\", username: u, password: p, metadata_ttl_seconds: 0,"
                                  " offline: true, timeout_seconds: 5, ca_file: \"" + ca.path() + "\", port: 5001,"
-                                 " max_blob_bytes: 107374182400,"
+                                 " max_blob_bytes: 107374182400, cache_retention_hours: 168,"
                                  " foreign_layers: {enabled: true, include: [\"**/mcr.microsoft.com/**\"]}"),
                           "t")
                .repositories.at(0);
@@ -166,6 +167,7 @@ TEST(RemoteConfig, DefaultsAndEveryKey) {
   EXPECT_TRUE(r.remote.offline);
   EXPECT_EQ(r.remote.timeout_seconds, 5u);
   EXPECT_EQ(r.remote.max_blob_bytes, 107374182400u) << "more than 32 bits";
+  EXPECT_EQ(r.remote.cache_retention_hours, 168u);
   EXPECT_EQ(r.remote.ca_file, ca.path());
   EXPECT_EQ(r.port, 5001u);
   EXPECT_TRUE(r.remote.foreign_layers.enabled);
@@ -247,11 +249,14 @@ TEST(RemoteConfig, RefusesBadValuesAndUnknownKeys) {
   expectError(remote(", max_blob_bytes: 0"), "repositories[0].max_blob_bytes must be at least 1");
   expectError(remote(", max_blob_bytes: -1"), "repositories[0].max_blob_bytes");
   expectError(remote(", max_blob_bytes: 64GiB"), "repositories[0].max_blob_bytes");
+  expectError(remote(", cache_retention_hours: -1"), "repositories[0].cache_retention_hours");
+  expectError(remote(", cache_retention_hours: 1d"), "repositories[0].cache_retention_hours");
 }
 
 TEST(RemoteConfig, RemoteKeysAreRefusedOnALocalRepository) {
   for (const char* k : {"url: \"http://a\"", "username: u", "password: p", "metadata_ttl_seconds: 1", "offline: true",
-                        "timeout_seconds: 1", "ca_file: x", "foreign_layers: {}", "max_blob_bytes: 1"}) {
+                        "timeout_seconds: 1", "ca_file: x", "foreign_layers: {}", "max_blob_bytes: 1",
+                        "cache_retention_hours: 1"}) {
     SCOPED_TRACE(k);
     std::string key(k, std::string_view(k).find(':'));
     expectError(std::string("repositories: [{key: l, type: local, ") + k + "}]",

@@ -27,6 +27,7 @@ TEST(RepositoryJson, ArtifactoryNamesBecomeTheFilesKeys) {
   auto applied = applyApiFields(json::parse(R"({
       "key": "hub", "rclass": "Remote", "packageType": "docker", "url": "https://mirror.example/v2/",
       "username": "u", "password": "p", "retrievalCachePeriodSecs": 60, "socketTimeoutMillis": 1500,
+      "unusedArtifactsCleanupPeriodHours": 72,
       "externalDependenciesEnabled": true, "externalDependenciesPatterns": ["https://x/**"],
       "repoLayoutRef": "simple-default", "xrayIndex": false})"),
                                 entry);
@@ -41,6 +42,7 @@ TEST(RepositoryJson, ArtifactoryNamesBecomeTheFilesKeys) {
   EXPECT_EQ(r.type, RepoType::Remote);
   EXPECT_EQ(r.remote.url, "https://mirror.example/v2");
   EXPECT_EQ(r.remote.metadata_ttl_seconds, 60u);
+  EXPECT_EQ(r.remote.cache_retention_hours, 72u);
   EXPECT_TRUE(r.remote.foreign_layers.enabled);
   EXPECT_EQ(r.remote.foreign_layers.include, (std::vector<std::string>{"https://x/**"}));
 }

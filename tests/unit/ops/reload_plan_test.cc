@@ -51,6 +51,7 @@ TEST(ReloadPlan, EveryRepositorySettingCounts) {
       [](auto& r) { r.remote.timeout_seconds = 1; },
       [](auto& r) { r.remote.ca_file = "ca.pem"; },
       [](auto& r) { r.remote.max_blob_bytes = 1; },
+      [](auto& r) { r.remote.cache_retention_hours = 1; },
       [](auto& r) { r.remote.foreign_layers.enabled = true; },
       [](auto& r) { r.remote.foreign_layers.include = {"https://**"}; },
       [](auto& r) { r.virt.repositories = {"a"}; },
