@@ -242,8 +242,8 @@ Server::Server(ServerOptions options, RequestHandler handler, ExchangeObserver o
 namespace {
 // A listener bound on the server's host, not yet accepting. Throws naming
 // the address (and the repository).
-std::shared_ptr<Acceptor> bindListener(Server::Impl& s, const std::shared_ptr<const std::string>& repository,
-                                       uint16_t port, uint16_t& bound_port) {
+std::shared_ptr<Acceptor> bindOrThrow(Server::Impl& s, const std::shared_ptr<const std::string>& repository,
+                                      uint16_t port, uint16_t& bound_port) {
   const std::string where = s.options.host + ":" + std::to_string(port) +
                             (repository->empty() ? "" : " (the port of repository '" + *repository + "')");
   boost::system::error_code ec;
@@ -261,19 +261,24 @@ std::shared_ptr<Acceptor> bindListener(Server::Impl& s, const std::shared_ptr<co
   bound_port = acceptor.local_endpoint().port();
   return std::make_shared<Acceptor>(s, repository, std::move(acceptor));
 }
+
+// The same; for a listener not `required`, a failure is logged and gives null.
+std::shared_ptr<Acceptor> bindListener(Server::Impl& s, const std::shared_ptr<const std::string>& repository,
+                                       uint16_t port, uint16_t& bound_port, bool required) {
+  try {
+    return bindOrThrow(s, repository, port, bound_port);
+  } catch (const std::runtime_error& e) {
+    if (required) throw;
+    spdlog::error("{}; the repository is served on the other listeners only", e.what());
+    return nullptr;
+  }
+}
 }  // namespace
 
 void Server::listen() {
   auto& s = *impl_;
   std::lock_guard lock(s.listeners_mu);
-  for (auto& l : s.listeners) {
-    try {
-      l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);
-    } catch (const std::runtime_error& e) {
-      if (l.required) throw;
-      spdlog::error("{}; the repository is served on the other listeners only", e.what());
-    }
-  }
+  for (auto& l : s.listeners) l.acceptor = bindListener(s, l.repository, l.port, l.bound_port, l.required);
   // Before serving: nothing refers to the listeners yet.
   std::erase_if(s.listeners, [](const Impl::Listener& l) { return !l.acceptor; });
 }
@@ -309,13 +314,9 @@ void Server::setRepositoryListeners(const std::vector<RepositoryListener>& wante
       continue;
     }
     Listener l{std::make_shared<const std::string>(w.repository), w.port, 0, nullptr, w.required};
-    try {
-      l.acceptor = bindListener(s, l.repository, l.port, l.bound_port);  // a throw closes those bound so far
-    } catch (const std::runtime_error& e) {
-      if (w.required) throw;
-      spdlog::error("{}; the repository is served on the other listeners only", e.what());
-      continue;
-    }
+    // A throw closes those bound so far: nothing changed.
+    l.acceptor = bindListener(s, l.repository, l.port, l.bound_port, w.required);
+    if (!l.acceptor) continue;
     opened.push_back(l);
     next.push_back(std::move(l));
   }

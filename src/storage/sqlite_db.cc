@@ -1,9 +1,7 @@
 #include "storage/sqlite_db.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <stdexcept>
 
