@@ -17,14 +17,19 @@ scripts/build.sh
 if [ "${SANITIZERS:-1}" != 0 ]; then
   echo "[test] unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer" >&2
   san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+  # Request handlers run on Asio's stackful coroutines: with ucontext fibers
+  # and BOOST_USE_ASAN, Boost.Context tells ASan of every stack switch, so an
+  # exception thrown on a coroutine stack unpoisons that stack, not a guess
+  # (without it ASan warns "ignoring requested __asan_handle_no_return" and
+  # may report falsely afterwards).
+  fibers="-DBOOST_USE_UCONTEXT -DBOOST_USE_ASAN"
   # No -Werror here: GCC 12 raises false -Wmaybe-uninitialized under
   # -fsanitize (Boost.Optional inside Beast); stage 1 enforces the warnings.
-  if [ ! -f build-asan/build.ninja ]; then
-    # -O1 -g1: about half the compile time of -O2 -g on two cores, with
-    # stack traces that still name every function and line.
-    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Asan -DCMAKE_CXX_FLAGS_ASAN="-O1 -g1" -DBERTH_WERROR=OFF \
-      -DCMAKE_CXX_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
-  fi
+  # -O1 -g1: about half the compile time of -O2 -g on two cores, with stack
+  # traces that still name every function and line. Configured every run,
+  # so that a tree from an older checkout takes the flags of this one.
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Asan -DCMAKE_CXX_FLAGS_ASAN="-O1 -g1" -DBERTH_WERROR=OFF \
+    -DCMAKE_CXX_FLAGS="$san $fibers" -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
   cmake --build build-asan -j "$(nproc)" --target berth berth_unit_tests berth_integration_tests
   # Reports go to files as well as failing the process that made them: the
   # daemon's own log is deleted with its temp dir, and a report at exit (a
@@ -41,11 +46,16 @@ if [ "${SANITIZERS:-1}" != 0 ]; then
   skip='DurabilityTest\.TwoGiBBlobStreamsBothWaysWithFlatMemory'
   status=0
   (cd build-asan && ctest --output-on-failure --timeout 1200 -L 'unit|integration' -E "$skip") || status=$?
-  if [ -n "$(ls -A "$reports")" ]; then
-    echo "[test] sanitizer reports:" >&2
-    for f in "$reports"/*; do echo "== $f" >&2; cat "$f" >&2; done
-    status=1
-  fi
+  # ASan warns once per process when it sees swapcontext, which the fibers
+  # above use, fully annotated: that line alone is not a report.
+  benign="WARNING: ASan doesn't fully support makecontext/swapcontext functions and may produce false positives in some cases!"
+  for f in "$reports"/*; do
+    [ -e "$f" ] || continue
+    if sed 's/^==[0-9]*==//' "$f" | grep -qvxF "$benign"; then
+      echo "== $f" >&2; cat "$f" >&2
+      status=1
+    fi
+  done
   unset ASAN_OPTIONS UBSAN_OPTIONS
   [ $status = 0 ] || { echo "[test] FAILED under sanitizers" >&2; exit $status; }
 fi

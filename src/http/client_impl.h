@@ -11,7 +11,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/context/detail/exception.hpp>
+#include <boost/context/fiber.hpp>  // forced_unwind, whichever fiber implementation is built
 #include <atomic>
 #include <exception>
 #include <functional>

@@ -6,9 +6,20 @@
 #include <new>
 
 namespace berth::http {
+namespace {
+// AddressSanitizer puts redzones around every local and keeps its own frames:
+// the same call chain (getaddrinfo under a repository API request, say) needs
+// several times the stack. Only address space: pages are committed as touched.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t kSanitizerStackFactor = 4;
+#else
+constexpr std::size_t kSanitizerStackFactor = 1;
+#endif
+}  // namespace
 
 CoroutineStacks::CoroutineStacks(std::size_t stack_bytes, std::size_t max_cached)
     : page_(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE))), max_cached_(max_cached) {
+  stack_bytes *= kSanitizerStackFactor;
   size_ = (stack_bytes + page_ - 1) / page_ * page_;
 }
 
