@@ -44,7 +44,9 @@ void usage() {
                 [--push-to H:P [--push-repo R]]   the image pushed there, as for manifest-load
   crowd         --target H:P --kind idle|slow [--idle 10000] [--slow-headers 1000] [--slow-bodies 1000] [--per-source 250]
                 [--header-interval 5] [--body-interval 1] [--body-bytes 4] [--conns 64] [--seconds 10] [--pid P]
-                the manifest GET load alone, then with the crowd held open (one epoll thread)
+                [--rounds 1]
+                the manifest GET load alone, then with the crowd held open (one epoll thread); with
+                --rounds N that N times, the round of median throughput ratio reported
   push-load     --target H:P [--pushes 4] [--size 1GiB] [--conns 64] [--seconds 10] [--max-during 300] [--pid P]
                 the manifest GET load alone, then while N clients each push a blob (monolithic)
   seed-tags     --target H:P [--repo R] [--count 10000] [--workers 16] [--tag-suffix S] [--seed 99]

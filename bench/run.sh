@@ -37,6 +37,7 @@
 #   BENCH_LOOPBACK_SIZE      override single sizes
 #   BENCH_IDLE_CONNS, BENCH_SLOW_HEADERS, BENCH_SLOW_BODIES, BENCH_PUSHES, BENCH_PUSH_SIZE,
 #   BENCH_PER_SOURCE         crowd sizes, pushes beside the load, crowd connections per source address
+#   BENCH_CROWD_ROUNDS       idle and slow crowds: rounds of (load alone, crowd + load), the median reported (3; quick 1)
 #   BENCH_REMOTE_BLOB, BENCH_REMOTE_SHARED_BLOB, BENCH_REMOTE_REPEAT, BENCH_REMOTE_LOAD_SECONDS
 #                            remote suite: cold/warm blob (1 GiB), the blob 16 clients pull at once
 #                            (256 MiB), rounds of each measurement (3), manifest load seconds (5)
@@ -75,10 +76,10 @@ runs() { [[ " ${GROUPS_RUN[*]} " == *" $1 "* ]]; }
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   d_blob=64MiB d_chunk=16MiB d_small=100 d_secs=3 d_tags=1000 d_repos=1200 d_iter=10 d_loop=1GiB
-  d_idle=2000 d_slow=200 d_rblob=64MiB d_rshared=32MiB d_rrep=2 d_rsecs=2
+  d_idle=2000 d_slow=200 d_crounds=1 d_rblob=64MiB d_rshared=32MiB d_rrep=2 d_rsecs=2
 else
   d_blob=1GiB d_chunk=64MiB d_small=500 d_secs=10 d_tags=10000 d_repos=2000 d_iter=20 d_loop=4GiB
-  d_idle=10000 d_slow=1000 d_rblob=1GiB d_rshared=256MiB d_rrep=3 d_rsecs=5
+  d_idle=10000 d_slow=1000 d_crounds=3 d_rblob=1GiB d_rshared=256MiB d_rrep=3 d_rsecs=5
 fi
 BLOB=${BENCH_BLOB_SIZE:-$d_blob}
 CHUNK=${BENCH_CHUNK:-$d_chunk}
@@ -97,6 +98,7 @@ SLOW_BODIES=${BENCH_SLOW_BODIES:-$d_slow}
 PUSHES=${BENCH_PUSHES:-4}
 PUSH_SIZE=${BENCH_PUSH_SIZE:-$BLOB}
 PER_SOURCE=${BENCH_PER_SOURCE:-250}
+CROWD_ROUNDS=${BENCH_CROWD_ROUNDS:-$d_crounds}
 REMOTE_BLOB=${BENCH_REMOTE_BLOB:-$d_rblob}
 REMOTE_SHARED=${BENCH_REMOTE_SHARED_BLOB:-$d_rshared}
 REMOTE_REPEAT=${BENCH_REMOTE_REPEAT:-$d_rrep}
@@ -377,12 +379,12 @@ run_suite() {
 run_beside() {
   local L=(--repo docker-local/bench/m --conns "$CONNS" --seconds "$LOAD_SECS" --warmup 1 "${P[@]}")
   case $1 in
-    idle) bench crowd_idle crowd --kind idle --idle "$IDLE_CONNS" --per-source "$PER_SOURCE" "${L[@]}" ;;
+    idle) bench crowd_idle crowd --kind idle --idle "$IDLE_CONNS" --per-source "$PER_SOURCE" --rounds "$CROWD_ROUNDS" "${L[@]}" ;;
     slow)
       # One header line every 5 s, bodies at 4 B/s: Berth cuts headers at 30 s and slow bodies after
       # its 60 s window, so the measured part ends well before (about 12 s after the first trickle).
       bench crowd_slow crowd --kind slow --slow-headers "$SLOW_HEADERS" --slow-bodies "$SLOW_BODIES" \
-        --per-source "$PER_SOURCE" --header-interval 5 --body-interval 1 --body-bytes 4 "${L[@]}"
+        --per-source "$PER_SOURCE" --rounds "$CROWD_ROUNDS" --header-interval 5 --body-interval 1 --body-bytes 4 "${L[@]}"
       ;;
     push-load)
       local MAXS=600
