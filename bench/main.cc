@@ -48,6 +48,7 @@ void usage() {
                 the manifest GET load alone, then with the crowd held open (one epoll thread); with
                 --rounds N that N times, the round of median throughput ratio reported
   push-load     --target H:P [--pushes 4] [--size 1GiB] [--conns 64] [--seconds 10] [--max-during 300] [--pid P]
+                [--rounds 1] (the round of median p99 ratio reported; each round pushes fresh blobs)
                 the manifest GET load alone, then while N clients each push a blob (monolithic)
   seed-tags     --target H:P [--repo R] [--count 10000] [--workers 16] [--tag-suffix S] [--seed 99]
   tags-list     --target H:P [--repo R] [--iterations 20] [--seconds 60] [--n N] [--expect-min K] [--pid P]

@@ -37,7 +37,7 @@
 #   BENCH_LOOPBACK_SIZE      override single sizes
 #   BENCH_IDLE_CONNS, BENCH_SLOW_HEADERS, BENCH_SLOW_BODIES, BENCH_PUSHES, BENCH_PUSH_SIZE,
 #   BENCH_PER_SOURCE         crowd sizes, pushes beside the load, crowd connections per source address
-#   BENCH_CROWD_ROUNDS       idle and slow crowds: rounds of (load alone, crowd + load), the median reported (3; quick 1)
+#   BENCH_CROWD_ROUNDS       idle, slow, push-load: rounds of (load alone, load beside the crowd or pushes), the median reported (3; quick 1)
 #   BENCH_REMOTE_BLOB, BENCH_REMOTE_SHARED_BLOB, BENCH_REMOTE_REPEAT, BENCH_REMOTE_LOAD_SECONDS
 #                            remote suite: cold/warm blob (1 GiB), the blob 16 clients pull at once
 #                            (256 MiB), rounds of each measurement (3), manifest load seconds (5)
@@ -389,7 +389,7 @@ run_beside() {
     push-load)
       local MAXS=600
       bench push_load push-load --pushes "$PUSHES" --size "$PUSH_SIZE" --push-repo docker-local/bench/pushload \
-        --max-during 400 "${L[@]}"
+        --rounds "$CROWD_ROUNDS" --max-during 400 "${L[@]}"
       ;;
   esac
 }

@@ -101,6 +101,27 @@ json cancelUploads(const Target& t, const std::vector<std::string>& paths) {
   return j;
 }
 
+// The round whose `key` is the median (the higher middle one for an even count), with every
+// round's `key` in rounds_<key>, the round count, and the failed requests of all rounds.
+json medianRound(const std::vector<json>& done, const std::string& key) {
+  std::vector<size_t> order(done.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto at = [&](size_t i) { return done[i].value(key, 0.0); };
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return at(x) < at(y); });
+  json j = done[order[order.size() / 2]];
+  j["rounds"] = done.size();
+  j["median_round"] = order[order.size() / 2] + 1;
+  json all = json::array();
+  int errors = 0;
+  for (auto& d : done) {
+    all.push_back(d.value(key, 0.0));
+    errors += d.value("errors", 0);
+  }
+  j["rounds_" + key] = all;
+  j["errors"] = errors;
+  return j;
+}
+
 // One round: the load alone, then the crowd opened and the load beside it, then the crowd closed.
 json crowdRound(const Target& t, const CrowdSpec& cs, LoadSpec s, int pid, const std::string& kind, int requested,
                 bool capped, long limit, double settle) {
@@ -213,23 +234,9 @@ json cmdCrowd(const Args& a) {
     if (rounds > 1) logProgress("crowd " + kind + ": round " + std::to_string(r + 1) + " of " + std::to_string(rounds));
     done.push_back(crowdRound(t, cs, s, pid, kind, requested, capped, limit, settle));
   }
-  std::vector<size_t> order(done.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  auto pct = [&done](size_t i) { return done[i].value("rps_pct_of_base", 0.0); };
-  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return pct(x) < pct(y); });
-  json j = done[order[order.size() / 2]];
-  j["rounds"] = rounds;
-  j["median_round"] = order[order.size() / 2] + 1;
-  json pcts = json::array();
+  json j = medianRound(done, "rps_pct_of_base");
   double peak = 0;
-  int all_errors = 0;
-  for (auto& d : done) {
-    pcts.push_back(d.value("rps_pct_of_base", 0.0));
-    all_errors += d.value("errors", 0);
-    peak = std::max(peak, d.value("rss_peak_during_load_mib", 0.0));
-  }
-  j["rounds_rps_pct_of_base"] = pcts;
-  j["errors"] = all_errors;  // every round's failed requests count
+  for (auto& d : done) peak = std::max(peak, d.value("rss_peak_during_load_mib", 0.0));
   for (const char* k : {"rss_before_mib", "rss_with_crowd_mib", "bytes_per_conn"}) {
     if (done.front().contains(k)) j[k] = done.front()[k];
     else j.erase(k);
@@ -238,20 +245,13 @@ json cmdCrowd(const Args& a) {
   return j;
 }
 
-json cmdPushLoad(const Args& a) {
-  Target t = parseTarget(a.need("target"));
-  int pid = serverPid(a);
-  int pushes = static_cast<int>(a.num("pushes", 4));
-  uint64_t size = a.size("size", 1 * GiB);
-  std::string push_repo = a.str("push-repo", "docker-local/bench/pushload");
-  double max_during = a.dbl("max-during", 300);
-  if (pushes < 1 || pushes > 16 || size == 0) fail("--pushes 1..16, --size > 0");
-  std::string repo = a.str("repo", "docker-local/bench/m"), tag = a.str("tag", "latest");
-  LoadSpec s = manifestLoadSpec(a, "GET", "/v2/" + repo + "/manifests/" + tag);
-  pushLoadImage(a, t, repo, tag);
+namespace {
 
-  // The blobs (one seed each), hashed before anything is timed.
-  uint64_t seed = static_cast<uint64_t>(a.num("seed", 31));
+// One round of push-load: the load alone, then again while the clients push their blobs
+// (`seed`, `seed + 1`, ...: fresh content, so that no push finds its blob already stored).
+json pushLoadRound(const Target& t, const LoadSpec& s, int pid, int pushes, uint64_t size, const std::string& push_repo,
+                   double max_during, uint64_t seed) {
+  // The blobs, hashed before anything is timed.
   std::vector<std::unique_ptr<Pattern>> pats;
   std::vector<std::string> digests(static_cast<size_t>(pushes));
   for (int i = 0; i < pushes; ++i) pats.push_back(std::make_unique<Pattern>(seed + static_cast<uint64_t>(i), size));
@@ -313,6 +313,32 @@ json cmdPushLoad(const Args& a) {
   if (!push_errors.empty()) j["push_errors"] = push_errors;
   compareLoads(j, base, with);
   return j;
+}
+
+}  // namespace
+
+json cmdPushLoad(const Args& a) {
+  Target t = parseTarget(a.need("target"));
+  int pid = serverPid(a);
+  int pushes = static_cast<int>(a.num("pushes", 4));
+  uint64_t size = a.size("size", 1 * GiB);
+  std::string push_repo = a.str("push-repo", "docker-local/bench/pushload");
+  double max_during = a.dbl("max-during", 300);
+  if (pushes < 1 || pushes > 16 || size == 0) fail("--pushes 1..16, --size > 0");
+  std::string repo = a.str("repo", "docker-local/bench/m"), tag = a.str("tag", "latest");
+  LoadSpec s = manifestLoadSpec(a, "GET", "/v2/" + repo + "/manifests/" + tag);
+  pushLoadImage(a, t, repo, tag);
+  uint64_t seed = static_cast<uint64_t>(a.num("seed", 31));
+  // As for crowds: with --rounds N the round whose p99 ratio is the median is reported.
+  int rounds = static_cast<int>(a.num("rounds", 1));
+  if (rounds < 1 || rounds > 9) fail("--rounds 1..9");
+  std::vector<json> done;
+  for (int r = 0; r < rounds; ++r) {
+    if (rounds > 1) logProgress("push-load: round " + std::to_string(r + 1) + " of " + std::to_string(rounds));
+    done.push_back(pushLoadRound(t, s, pid, pushes, size, push_repo, max_during,
+                                 seed + static_cast<uint64_t>(r * pushes)));
+  }
+  return medianRound(done, "p99_ratio");
 }
 
 }  // namespace berth_bench

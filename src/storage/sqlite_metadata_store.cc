@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 namespace berth::storage {
 namespace {
 
@@ -417,16 +419,24 @@ Result<Page> SqliteMetadataStore::listImages(const std::string& repo, const std:
 
 Status SqliteMetadataStore::createUpload(const UploadRecord& u) {
   std::lock_guard lock(mu_);
-  // Not content (metadata_store.h): no fsync of its own. The next durable
-  // commit (the session's own, at the latest) makes it durable as well.
-  const bool relax = sync_ == SyncMode::Full;
-  if (relax)
-    if (auto st = db_.exec("PRAGMA synchronous=NORMAL"); !st) return st;
-  auto st = db_.prepare("INSERT INTO uploads(uuid, repo, name, created, owner) VALUES(?1,?2,?3,?4,?5)")
-                .bind(1, u.uuid).bind(2, u.repo).bind(3, u.name).bind(4, u.created ? u.created : now())
-                .bind(5, u.owner).run();
-  if (relax)
-    if (auto back = db_.exec("PRAGMA synchronous=FULL"); !back) return back;
+  // Not content (metadata_store.h): the session's own commit, at the latest,
+  // makes it durable.
+  return writeWithoutSync([&] {
+    return db_.prepare("INSERT INTO uploads(uuid, repo, name, created, owner) VALUES(?1,?2,?3,?4,?5)")
+        .bind(1, u.uuid).bind(2, u.repo).bind(3, u.name).bind(4, u.created ? u.created : now())
+        .bind(5, u.owner).run();
+  });
+}
+
+Status SqliteMetadataStore::writeWithoutSync(const std::function<Status()>& write) {
+  if (sync_ != SyncMode::Full) return write();
+  if (auto st = db_.exec("PRAGMA synchronous=NORMAL"); !st) return st;
+  Status st = write();
+  if (auto back = db_.exec("PRAGMA synchronous=FULL"); !back) {
+    spdlog::error("metadata database: cannot set synchronous=FULL again ({}); commits may not be durable",
+                  back.error().message);
+    return back;
+  }
   return st;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -91,6 +92,11 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<bool> deleteAndForget(const std::string& sql, const std::string& repo, const std::string& name,
                                const std::string& key);
   Result<Page> page(Stmt& stmt, std::size_t n);
+  // Runs one write that is not content (an upload's row, a manifest's last
+  // use) without an fsync of its own under `metadata_sync: full`: the next
+  // durable commit makes it durable too. Caller holds mu_. The connection
+  // goes back to FULL whatever the write did (if even that fails, loudly).
+  Status writeWithoutSync(const std::function<Status()>& write);
 
   // The first of the write's blobs or child manifests absent from its image, or "".
   Result<std::string> missingReference(const ManifestWrite& w);

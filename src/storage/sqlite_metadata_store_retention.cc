@@ -46,17 +46,12 @@ Status SqliteMetadataStore::markManifestUsed(const ManifestRecord& m) {
   if (t - std::max(m.used, m.created) < kManifestUseResolutionSeconds) return {};
   std::lock_guard lock(mu_);
   // Not content: a use lost to a power cut only makes the eviction come
-  // sooner. The next durable commit makes it durable as well.
-  const bool relax = sync_ == SyncMode::Full;
-  if (relax)
-    if (auto st = db_.exec("PRAGMA synchronous=NORMAL"); !st) return st;
-  // `used < ?4`: concurrent pulls of the same manifest write it once; a
-  // manifest evicted meanwhile has no row and gets none.
-  auto st = db_.prepare("UPDATE manifests SET used=?4 WHERE repo=?1 AND name=?2 AND digest=?3 AND used < ?4")
-                .bind(1, m.repo).bind(2, m.name).bind(3, m.digest.str()).bind(4, t).run();
-  if (relax)
-    if (auto back = db_.exec("PRAGMA synchronous=FULL"); !back) return back;
-  return st;
+  // sooner. `used < ?4`: concurrent pulls of the same manifest write it
+  // once; a manifest evicted meanwhile has no row and gets none.
+  return writeWithoutSync([&] {
+    return db_.prepare("UPDATE manifests SET used=?4 WHERE repo=?1 AND name=?2 AND digest=?3 AND used < ?4")
+        .bind(1, m.repo).bind(2, m.name).bind(3, m.digest.str()).bind(4, t).run();
+  });
 }
 
 Result<CacheEviction> SqliteMetadataStore::evictImage(const std::string& repo, const std::string& name,
