@@ -112,6 +112,22 @@ void writeCrowdTables(Tables& t, const std::string& hdr) {
   t.row(info("Pushes, aggregate MiB/s", f, "push_aggregate_mib_s"));
 }
 
+// Every round's figure, when a scenario ran more than one (BENCH_CROWD_ROUNDS): the table shows the median round.
+void roundsNote(std::ostream& md, const std::string& nm, Tables& t, const std::string& side) {
+  std::string parts;
+  auto add = [&](const char* file, const char* what, const char* key, const char* unit) {
+    json j = t.result(side, file);
+    if (!errorOf(j).empty() || j.value("rounds", 1) < 2 || !j.contains(key)) return;
+    std::string list;
+    for (const auto& v : j[key]) list += (list.empty() ? "" : ", ") + fmtAuto(v.get<double>()) + unit;
+    parts += std::string(parts.empty() ? "" : "; ") + what + " " + list;
+  };
+  add("crowd_idle", "idle crowd, throughput with / without", "rounds_rps_pct_of_base", "%");
+  add("crowd_slow", "slow crowd, throughput with / without", "rounds_rps_pct_of_base", "%");
+  add("push_load", "p99 during pushes / without", "rounds_p99_ratio", "x");
+  if (!parts.empty()) md << "- " << nm << " rounds (the tables show the median one): " << parts << ".\n";
+}
+
 void writeCrowdNotes(Tables& t) {
   if (!hasCrowdResults(t)) return;
   auto& md = t.md();
@@ -152,6 +168,7 @@ void writeCrowdNotes(Tables& t) {
         md << "  - first failed manifest GET with the crowd: `" << j["first_error"].get<std::string>().substr(0, 160)
            << "`\n";
     }
+    roundsNote(md, nm, t, side);
     json p = t.result(side, "push_load");
     if (errorOf(p).empty()) {
       md << "- " << nm << " pushes during the load: " << p.value("pushes_ok", 0) << " of " << p.value("pushes", 0)
